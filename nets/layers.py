@@ -1,0 +1,330 @@
+"""Layers of the networks, built on public TensorFlow ops, usable under `slim.arg_scope`.
+
+Each layer has the keyword arguments, defaults, variable names and collections of the tf-slim 1.1.0 layer of
+the same name, but builds its graph with `tf.compat.v1.get_variable` and `tf.nn` ops directly instead of going
+through TensorFlow's legacy Keras layers (which tf-slim's `batch_norm` needs from tf-keras, and which make graph
+construction slow).
+
+Each layer also shares its arg_scope key with the tf-slim layer it replaces, so that existing code such as
+`slim.arg_scope([slim.batch_norm], is_training=False)` configures these layers, and scopes opened on these layers
+configure tf-slim's. Nesting and precedence follow `slim.arg_scope` exactly, because both write the same entry.
+"""
+
+import functools
+from typing import Callable, Optional, Sequence, Union
+
+import tensorflow as tf
+import tf_slim as slim
+
+GraphKeys = tf.compat.v1.GraphKeys
+IntPair = Union[int, Sequence[int]]
+
+_NHWC = 'NHWC'
+
+
+def _shares_arg_scope_with(slim_layer: Callable) -> Callable:
+  """Makes the decorated layer read and write the arg_scope entry of `slim_layer`.
+
+  Arguments given explicitly at the call win over scoped ones, as with `slim.add_arg_scope`.
+  """
+  key = slim.arg_scope_func_key(slim_layer)
+
+  def decorate(layer):
+    @functools.wraps(layer)
+    def scoped_layer(*args, **kwargs):
+      scoped = slim.current_arg_scope().get(key)
+      if scoped:
+        kwargs = {**scoped, **kwargs}
+      return layer(*args, **kwargs)
+
+    scoped_layer._key_op = key  # read by slim.arg_scope_func_key; pylint: disable=protected-access
+    return scoped_layer
+
+  return decorate
+
+
+def _pair(value: IntPair, name: str) -> tuple:
+  """Returns `value` as an (h, w) pair of positive ints, or raises naming `name`."""
+  pair = (value, value) if isinstance(value, int) else tuple(value)
+  if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
+    raise ValueError(f'{name} must be a positive int or a pair of positive ints, got {value!r}')
+  return pair
+
+
+def _collections_for(variables_collections, name: str) -> list:
+  """The extra collections for variable `name`: a dict maps names to collections, a list applies to all."""
+  if isinstance(variables_collections, dict):
+    extra = variables_collections.get(name)
+  else:
+    extra = variables_collections
+  if extra is None:
+    return []
+  return [extra] if isinstance(extra, str) else list(extra)
+
+
+def model_variable(name: str, shape: Sequence[int], dtype=tf.float32, initializer=None, regularizer=None,
+                   trainable: bool = True, collections=None) -> tf.Variable:
+  """Gets or creates a variable in the global and model variable collections (as `slim.model_variable`).
+
+  Args:
+    name: variable name inside the current variable scope.
+    shape: variable shape.
+    dtype: variable dtype.
+    initializer: initializer; None uses `tf.compat.v1.get_variable`'s default.
+    regularizer: a function of the variable returning a scalar loss, added to REGULARIZATION_LOSSES.
+    trainable: whether the variable is added to TRAINABLE_VARIABLES.
+    collections: further collections to add the variable to.
+
+  Returns:
+    The variable.
+  """
+  all_collections = [GraphKeys.GLOBAL_VARIABLES, GraphKeys.MODEL_VARIABLES] + list(collections or [])
+  return tf.compat.v1.get_variable(name, shape=shape, dtype=dtype, initializer=initializer,
+                                   regularizer=regularizer, trainable=trainable,
+                                   collections=list(dict.fromkeys(all_collections)))
+
+
+def _check_data_format(data_format: Optional[str]) -> None:
+  if data_format not in (None, _NHWC):
+    raise ValueError(f"data_format must be 'NHWC' (or None), got {data_format!r}: "
+                     'these layers are built for channels-last tensors')
+
+
+@_shares_arg_scope_with(slim.conv2d)
+def conv2d(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, stride: IntPair = 1, padding: str = 'SAME',
+           data_format: Optional[str] = None, rate: IntPair = 1, activation_fn: Optional[Callable] = tf.nn.relu,
+           normalizer_fn: Optional[Callable] = None, normalizer_params: Optional[dict] = None,
+           weights_initializer=tf.compat.v1.glorot_uniform_initializer(), weights_regularizer=None,
+           biases_initializer=tf.compat.v1.zeros_initializer(), biases_regularizer=None, reuse=None,
+           variables_collections=None, outputs_collections=None, trainable: bool = True,
+           scope=None) -> tf.Tensor:
+  """2-D convolution, optionally atrous, followed by a normalizer or biases and an activation.
+
+  Args:
+    inputs: `[batch, height, width, in_channels]` tensor with a known channel count.
+    num_outputs: number of output channels.
+    kernel_size: int or (kh, kw).
+    stride: int or (sh, sw).
+    padding: 'SAME' or 'VALID'.
+    data_format: None or 'NHWC'.
+    rate: int or (rh, rw) dilation rate; cannot exceed 1 together with a stride above 1.
+    activation_fn: applied last; None for a linear output.
+    normalizer_fn: e.g. `batch_norm`; when given, no biases are created.
+    normalizer_params: keyword arguments of `normalizer_fn`.
+    weights_initializer, weights_regularizer: for the `weights` variable `[kh, kw, in_channels, num_outputs]`.
+    biases_initializer, biases_regularizer: for the `biases` variable `[num_outputs]`; no biases if the
+      initializer is None.
+    reuse: reuse the variables of `scope`.
+    variables_collections: extra collections for the variables (a list, or a dict keyed by variable name).
+    outputs_collections: collections the output is added to, aliased by the variable scope name.
+    trainable: whether the variables are trainable.
+    scope: variable scope name, default 'Conv'.
+
+  Returns:
+    `[batch, out_height, out_width, num_outputs]` tensor.
+
+  Raises:
+    ValueError: on a bad kernel size, stride, rate, padding or data_format, or an unknown channel count.
+  """
+  _check_data_format(data_format)
+  kernel_h, kernel_w = _pair(kernel_size, 'kernel_size')
+  strides = _pair(stride, 'stride')
+  rates = _pair(rate, 'rate')
+  if max(strides) > 1 and max(rates) > 1:
+    raise ValueError(f'stride {stride!r} and rate {rate!r} cannot both exceed 1 in one convolution')
+  if padding not in ('SAME', 'VALID'):
+    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+  with tf.compat.v1.variable_scope(scope, 'Conv', [inputs], reuse=reuse) as sc:
+    inputs = tf.convert_to_tensor(inputs)
+    in_channels = inputs.shape[-1]
+    if inputs.shape.rank != 4 or in_channels is None:
+      raise ValueError(f'conv2d {sc.name!r} needs a 4-D NHWC input with a known channel count, '
+                       f'got shape {inputs.shape}')
+    dtype = inputs.dtype.base_dtype
+    weights = model_variable('weights', [kernel_h, kernel_w, in_channels, num_outputs], dtype,
+                             weights_initializer, weights_regularizer, trainable,
+                             _collections_for(variables_collections, 'weights'))
+    outputs = tf.nn.conv2d(inputs, weights, strides=(1,) + strides + (1,), padding=padding,
+                           dilations=(1,) + rates + (1,))
+    if normalizer_fn is not None:
+      outputs = normalizer_fn(outputs, **(normalizer_params or {}))
+    elif biases_initializer is not None:
+      biases = model_variable('biases', [num_outputs], dtype, biases_initializer, biases_regularizer, trainable,
+                              _collections_for(variables_collections, 'biases'))
+      outputs = tf.nn.bias_add(outputs, biases)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def _moving_average_update(variable: tf.Variable, value: tf.Tensor, decay) -> tf.Operation:
+  """variable <- decay * variable + (1 - decay) * value."""
+  with tf.name_scope('AssignMovingAvg'):
+    return tf.compat.v1.assign_sub(variable, (variable - tf.cast(value, variable.dtype)) * (1.0 - decay)).op
+
+
+@_shares_arg_scope_with(slim.batch_norm)
+def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, scale: bool = False,
+               epsilon: float = 0.001, activation_fn: Optional[Callable] = None, param_initializers=None,
+               param_regularizers=None, updates_collections=GraphKeys.UPDATE_OPS, is_training=True, reuse=None,
+               variables_collections=None, outputs_collections=None, trainable: bool = True, batch_weights=None,
+               fused=None, data_format: str = _NHWC, zero_debias_moving_mean: bool = False, scope=None,
+               renorm: bool = False, renorm_clipping=None, renorm_decay: float = 0.99,
+               adjustment=None) -> tf.Tensor:
+  """Batch normalization over all axes but the last (Ioffe & Szegedy, 2015, arXiv:1502.03167).
+
+  In training mode the batch statistics normalize the input and the moving averages are updated: the update
+  ops go to `updates_collections`, or run with the output when it is None. In inference mode the moving
+  averages normalize the input. Variables, in creation order: `gamma` (if `scale`), `beta` (if `center`),
+  `moving_mean`, `moving_variance`, all of shape `[channels]` and in the model variables.
+
+  Args:
+    inputs: tensor of rank >= 2 with a known last dimension; rank-4 inputs are NHWC.
+    decay: decay of the moving averages.
+    center: add the offset `beta`.
+    scale: multiply by `gamma`.
+    epsilon: added to the variance.
+    activation_fn: applied to the output; None for linear.
+    param_initializers: dict of initializers keyed by variable name.
+    param_regularizers: dict of regularizers for 'beta' and 'gamma'.
+    updates_collections: collection(s) for the moving average updates, or None to apply them in place.
+    is_training: python bool or scalar bool tensor choosing batch or moving statistics.
+    reuse: reuse the variables of `scope`.
+    variables_collections: extra collections for the variables (a list, or a dict keyed by variable name).
+    outputs_collections: collections the output is added to, aliased by the variable scope name.
+    trainable: whether `beta` and `gamma` are trainable.
+    batch_weights, renorm, renorm_clipping, renorm_decay, adjustment, zero_debias_moving_mean: accepted for
+      compatibility with tf-slim; only their defaults are supported.
+    fused: accepted for compatibility; the fused kernel is always used.
+    data_format: 'NHWC' only.
+    scope: variable scope name, default 'BatchNorm'.
+
+  Returns:
+    The normalized tensor, with the shape of `inputs`.
+
+  Raises:
+    ValueError: on an unsupported option, data_format or input rank, or an unknown channel count.
+  """
+  del fused, renorm_clipping, renorm_decay  # the fused kernel is always used; renorm is refused below
+  unsupported = {'batch_weights': batch_weights, 'renorm': renorm or None, 'adjustment': adjustment,
+                 'zero_debias_moving_mean': zero_debias_moving_mean or None}
+  for name, value in unsupported.items():
+    if value is not None:
+      raise ValueError(f'batch_norm does not support {name}={value!r}; leave it at its default')
+  _check_data_format(data_format)
+  param_initializers = param_initializers or {}
+  param_regularizers = param_regularizers or {}
+  with tf.compat.v1.variable_scope(scope, 'BatchNorm', [inputs], reuse=reuse) as sc:
+    inputs = tf.convert_to_tensor(inputs)
+    channels = inputs.shape[-1]
+    if inputs.shape.rank is None or inputs.shape.rank < 2 or channels is None:
+      raise ValueError(f'batch_norm {sc.name!r} needs an input of rank >= 2 with a known last dimension, '
+                       f'got shape {inputs.shape}')
+    dtype = tf.float32 if inputs.dtype in (tf.float16, tf.bfloat16) else inputs.dtype.base_dtype
+
+    def variable(name, default_init, is_trainable, regularizer=None):
+      return model_variable(name, [channels], dtype, param_initializers.get(name, default_init), regularizer,
+                            is_trainable, _collections_for(variables_collections, name))
+
+    ones, zeros = tf.compat.v1.ones_initializer(), tf.compat.v1.zeros_initializer()
+    gamma = variable('gamma', ones, trainable, param_regularizers.get('gamma')) if scale else None
+    beta = variable('beta', zeros, trainable, param_regularizers.get('beta')) if center else None
+    moving_mean = variable('moving_mean', zeros, False)
+    moving_variance = variable('moving_variance', ones, False)
+
+    outputs = _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training,
+                               decay, updates_collections)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training, decay,
+                     updates_collections) -> tf.Tensor:
+  """Normalizes with the fused kernel, reshaping non-4-D inputs to `[-1, 1, 1, channels]`."""
+  channels = inputs.shape[-1]
+  rank4 = inputs if inputs.shape.rank == 4 else tf.reshape(inputs, [-1, 1, 1, channels])
+  scale_t = gamma if gamma is not None else tf.ones([channels], moving_mean.dtype)
+  offset_t = beta if beta is not None else tf.zeros([channels], moving_mean.dtype)
+
+  def train():
+    out, mean, variance = tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, epsilon=epsilon,
+                                                           is_training=True)
+    return out, mean, variance
+
+  def infer():
+    out, _, _ = tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, mean=moving_mean,
+                                                 variance=moving_variance, epsilon=epsilon, is_training=False)
+    return out, tf.identity(moving_mean), tf.identity(moving_variance)
+
+  if not tf.is_tensor(is_training):
+    if not is_training:
+      outputs = infer()[0]
+      return outputs if rank4 is inputs else tf.reshape(outputs, tf.shape(inputs))
+    outputs, mean, variance = train()
+  else:
+    outputs, mean, variance = tf.cond(tf.cast(is_training, tf.bool), train, infer)
+  updates = [_moving_average_update(moving_mean, mean, decay),
+             _moving_average_update(moving_variance, variance, decay)]
+  if updates_collections is None:
+    with tf.control_dependencies(updates):
+      outputs = tf.identity(outputs)
+  else:
+    for collection in [updates_collections] if isinstance(updates_collections, str) else updates_collections:
+      for update in updates:
+        tf.compat.v1.add_to_collection(collection, update)
+  return outputs if rank4 is inputs else tf.reshape(outputs, tf.shape(inputs))
+
+
+def _pool2d(pool_fn, default_scope, inputs, kernel_size, stride, padding, data_format, outputs_collections,
+            scope) -> tf.Tensor:
+  _check_data_format(data_format)
+  kernel = _pair(kernel_size, 'kernel_size')
+  strides = _pair(stride, 'stride')
+  if padding not in ('SAME', 'VALID'):
+    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+  with tf.name_scope(scope or default_scope) as sc:
+    outputs = pool_fn(inputs, ksize=(1,) + kernel + (1,), strides=(1,) + strides + (1,), padding=padding)
+    return slim.utils.collect_named_outputs(outputs_collections, sc, outputs)
+
+
+@_shares_arg_scope_with(slim.max_pool2d)
+def max_pool2d(inputs: tf.Tensor, kernel_size: IntPair, stride: IntPair = 2, padding: str = 'VALID',
+               data_format: str = _NHWC, outputs_collections=None, scope=None) -> tf.Tensor:
+  """2-D max pooling of an NHWC tensor; `kernel_size` and `stride` are ints or (h, w) pairs."""
+  return _pool2d(tf.nn.max_pool2d, 'MaxPool2D', inputs, kernel_size, stride, padding, data_format,
+                 outputs_collections, scope)
+
+
+@_shares_arg_scope_with(slim.avg_pool2d)
+def avg_pool2d(inputs: tf.Tensor, kernel_size: IntPair, stride: IntPair = 2, padding: str = 'VALID',
+               data_format: str = _NHWC, outputs_collections=None, scope=None) -> tf.Tensor:
+  """2-D average pooling of an NHWC tensor (padding excluded from the average, as in `tf.nn.avg_pool2d`)."""
+  return _pool2d(tf.nn.avg_pool2d, 'AvgPool2D', inputs, kernel_size, stride, padding, data_format,
+                 outputs_collections, scope)
+
+
+@_shares_arg_scope_with(slim.dropout)
+def dropout(inputs: tf.Tensor, keep_prob: float = 0.5, noise_shape=None, is_training=True, outputs_collections=None,
+            scope=None, seed=None) -> tf.Tensor:
+  """Drops units with probability `1 - keep_prob` and scales the rest by `1 / keep_prob` in training mode.
+
+  `is_training` may be a python bool or a scalar bool tensor; in inference mode the input passes unchanged.
+  """
+  with tf.name_scope(scope or 'Dropout') as sc:
+    inputs = tf.convert_to_tensor(inputs)
+
+    def drop():
+      return tf.nn.dropout(inputs, rate=1.0 - keep_prob, noise_shape=noise_shape, seed=seed)
+
+    if not tf.is_tensor(is_training):
+      outputs = drop() if is_training else tf.identity(inputs)
+    else:
+      outputs = tf.cond(tf.cast(is_training, tf.bool), drop, lambda: tf.identity(inputs))
+    return slim.utils.collect_named_outputs(outputs_collections, sc, outputs)
+
+
+def softmax(logits: tf.Tensor, scope=None) -> tf.Tensor:
+  """Softmax over the last axis, in variable scope `scope` (default 'softmax')."""
+  with tf.compat.v1.variable_scope(scope, 'softmax', [logits]):
+    return tf.nn.softmax(logits)
