@@ -160,7 +160,7 @@ def conv2d(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, stride: In
 def _moving_average_update(variable: tf.Variable, value: tf.Tensor, decay) -> tf.Operation:
   """variable <- decay * variable + (1 - decay) * value."""
   with tf.name_scope('AssignMovingAvg'):
-    return tf.compat.v1.assign_sub(variable, (variable - tf.cast(value, variable.dtype)) * (1.0 - decay)).op
+    return variable.assign_sub((variable - value) * (1.0 - decay), read_value=False)
 
 
 @_shares_arg_scope_with(slim.batch_norm)

@@ -1,0 +1,96 @@
+"""The network factory: one registry entry per network, and research/slim's `get_network_fn`.
+
+Everything known about a network lives in its `NetworkSpec`: the function, its arg scope, the default image
+size, the nominal output stride, and the preprocessing its published checkpoints expect. `networks_map` and
+`arg_scopes_map` are views of the registry for code written against research/slim's factory.
+"""
+
+import dataclasses
+import difflib
+import functools
+from typing import Callable, Optional
+
+import tf_slim as slim
+
+from nets import inception_v3
+from nets import resnet_v1
+from nets import resnet_v2
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+  """What the project knows about one network.
+
+  Attributes:
+    name: the factory name, e.g. 'resnet_v1_50'.
+    fn: the network function `fn(images, num_classes, is_training=..., ...) -> (net, end_points)`.
+    arg_scope: the function returning its arg scope, taking `weight_decay` and batch norm options.
+    default_image_size: the input height and width the network was trained at.
+    nominal_stride: the output stride of the last feature map without atrous convolution.
+    preprocessing: 'vgg' (mean subtraction, ResNet v1 checkpoints) or 'inception' (scaling to [-1, 1]).
+    supports_output_stride: whether `output_stride` (and `multi_grid`) can be passed.
+  """
+  name: str
+  fn: Callable
+  arg_scope: Callable
+  default_image_size: int
+  nominal_stride: int
+  preprocessing: str
+  supports_output_stride: bool
+
+
+def _resnet(name: str, module) -> NetworkSpec:
+  return NetworkSpec(name, getattr(module, name), module.resnet_arg_scope, 224, 32,
+                     'vgg' if module is resnet_v1 else 'inception', True)
+
+
+REGISTRY = {spec.name: spec for spec in [
+    NetworkSpec('inception_v3', inception_v3.inception_v3, inception_v3.inception_v3_arg_scope, 299, 32,
+                'inception', False),
+    *(_resnet(f'resnet_v1_{depth}', resnet_v1) for depth in (50, 101, 152, 200)),
+    *(_resnet(f'resnet_v2_{depth}', resnet_v2) for depth in (50, 101, 152, 200)),
+]}
+
+networks_map = {name: spec.fn for name, spec in REGISTRY.items()}
+arg_scopes_map = {name: spec.arg_scope for name, spec in REGISTRY.items()}
+
+
+def get_spec(name: str) -> NetworkSpec:
+  """Returns the registry entry of network `name`.
+
+  Raises:
+    ValueError: for an unknown name; the message lists the known names and suggests the closest.
+  """
+  if name in REGISTRY:
+    return REGISTRY[name]
+  close = difflib.get_close_matches(str(name), list(REGISTRY), n=1)
+  hint = f" Did you mean '{close[0]}'?" if close else ''
+  raise ValueError(f'Unknown network name {name!r}.{hint} Known networks: {", ".join(REGISTRY)}')
+
+
+def get_network_fn(name: str, num_classes: Optional[int], weight_decay: float = 0.0,
+                   is_training: bool = False) -> Callable:
+  """Returns `network_fn(images, **kwargs) -> (net, end_points)`, built under the network's arg scope.
+
+  Args:
+    name: a network name of `REGISTRY`.
+    num_classes: number of classes of the logits; None or 0 for features only.
+    weight_decay: L2 weight decay of the arg scope.
+    is_training: batch norm and dropout mode.
+
+  Returns:
+    The network function, with a `default_image_size` attribute; further keyword arguments (e.g.
+    `output_stride`, `global_pool`, `multi_grid`) go to the network.
+
+  Raises:
+    ValueError: for an unknown name.
+  """
+  spec = get_spec(name)
+
+  @functools.wraps(spec.fn)
+  def network_fn(images, **kwargs):
+    with slim.arg_scope(spec.arg_scope(weight_decay=weight_decay)):
+      return spec.fn(images, num_classes, is_training=is_training, **kwargs)
+
+  network_fn.default_image_size = spec.default_image_size
+  return network_fn

@@ -1,0 +1,4 @@
+"""Packaging is declared in setup.cfg."""
+import setuptools
+
+setuptools.setup()

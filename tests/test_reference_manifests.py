@@ -1,0 +1,45 @@
+"""Every network matches research/slim exactly: variables, end points, collections (tests/data/reference)."""
+
+import glob
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import nets_factory
+
+_DATA = os.path.join(os.path.dirname(__file__), 'data', 'reference')
+_MANIFESTS = {os.path.basename(p)[:-5]: p for p in sorted(glob.glob(os.path.join(_DATA, '*.json')))}
+_BUILDS = [(name, build) for name, path in _MANIFESTS.items() for build in json.load(open(path))['builds']]
+
+
+def test_every_registered_network_has_a_manifest():
+  assert sorted(_MANIFESTS) == sorted(nets_factory.REGISTRY)
+
+
+@pytest.mark.parametrize('network,build', _BUILDS)
+def test_build_matches_research_slim(graph, network, build):
+  expected = json.load(open(_MANIFESTS[network]))['builds'][build]
+  spec = nets_factory.get_spec(network)
+  images = tf.compat.v1.placeholder(tf.float32, expected['input_shape'])
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')  # a build emits no warnings at all
+    with slim.arg_scope(spec.arg_scope()):
+      net, end_points = spec.fn(images, **expected['args'])
+
+  assert net.shape.as_list() == expected['output_shape']
+  assert [(k, v.shape.as_list()) for k, v in end_points.items()] == list(expected['end_points'].items())
+  assert len(graph.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)) == expected['update_ops']
+  assert len(graph.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)) == expected['regularization_losses']
+  if 'variables' in expected:
+    trainable = set(tf.compat.v1.trainable_variables())
+    variables = [[v.op.name, v.shape.as_list(), v in trainable] for v in tf.compat.v1.global_variables()]
+    assert variables == expected['variables']
+    assert len(tf.compat.v1.model_variables()) == expected['model_variables']
+    assert set(tf.compat.v1.model_variables()) == set(tf.compat.v1.global_variables())
+    assert sum(int(np.prod(v.shape)) for v in trainable) == expected['trainable_parameters']
+
