@@ -1,0 +1,33 @@
+"""nets_factory: research/slim's names and get_network_fn, and the registry."""
+
+import pytest
+import tensorflow as tf
+
+from nets import nets_factory
+
+NAMES = ['inception_v3', 'resnet_v1_50', 'resnet_v1_101', 'resnet_v1_152', 'resnet_v1_200',
+         'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152', 'resnet_v2_200']
+
+
+def test_maps_cover_the_networks():
+  assert list(nets_factory.networks_map) == NAMES
+  assert list(nets_factory.arg_scopes_map) == NAMES
+
+
+def test_get_network_fn_builds_under_the_arg_scope(graph):
+  network_fn = nets_factory.get_network_fn('resnet_v2_50', num_classes=5, weight_decay=0.001)
+  assert network_fn.default_image_size == 224
+  logits, _ = network_fn(tf.zeros([1, 64, 64, 3]), output_stride=16, global_pool=True)
+  assert logits.shape.as_list() == [1, 5]
+  assert not tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)  # is_training defaults to False
+  assert len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)) == 54
+
+
+def test_inception_default_size():
+  assert nets_factory.get_network_fn('inception_v3', 1001).default_image_size == 299
+
+
+def test_unknown_name_lists_networks_and_suggests_the_closest():
+  with pytest.raises(ValueError, match=r"Unknown network name 'resnet_v1_5'\. Did you mean 'resnet_v1_50'\? "
+                                       r"Known networks: inception_v3, resnet_v1_50, "):
+    nets_factory.get_network_fn('resnet_v1_5', 10)

@@ -1,0 +1,158 @@
+"""nets.layers: variables, collections, numerics, and arg scopes shared with tf-slim's layers."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import layers
+from tests.conftest import run
+
+GraphKeys = tf.compat.v1.GraphKeys
+
+
+def _var(name):
+  return next(v for v in tf.compat.v1.global_variables() if v.op.name == name)
+
+
+def _names(collection):
+  return [v.op.name for v in tf.compat.v1.get_collection(collection)]
+
+
+def test_conv2d_variables_collections_and_shape(graph):
+  images = tf.zeros([2, 9, 9, 3])
+  out = layers.conv2d(images, 5, [3, 3], stride=2, weights_regularizer=slim.l2_regularizer(0.1), scope='c')
+  assert out.shape.as_list() == [2, 5, 5, 5]
+  assert _names(GraphKeys.GLOBAL_VARIABLES) == ['c/weights', 'c/biases']
+  assert _names(GraphKeys.MODEL_VARIABLES) == ['c/weights', 'c/biases']
+  assert _names(GraphKeys.TRAINABLE_VARIABLES) == ['c/weights', 'c/biases']
+  assert tf.compat.v1.global_variables()[0].shape.as_list() == [3, 3, 3, 5]
+  assert len(tf.compat.v1.get_collection(GraphKeys.REGULARIZATION_LOSSES)) == 1
+
+
+def test_conv2d_default_scope_and_normalizer_replaces_biases(graph):
+  layers.conv2d(tf.zeros([1, 4, 4, 2]), 3, 1, normalizer_fn=layers.batch_norm)
+  assert _names(GraphKeys.GLOBAL_VARIABLES) == [
+      'Conv/weights', 'Conv/BatchNorm/beta', 'Conv/BatchNorm/moving_mean', 'Conv/BatchNorm/moving_variance']
+
+
+def test_conv2d_computes_relu_of_convolution_plus_bias(graph):
+  rng = np.random.RandomState(0)
+  x = rng.randn(1, 6, 7, 2).astype(np.float32)
+  w = rng.randn(3, 3, 2, 4).astype(np.float32)
+  b = rng.randn(4).astype(np.float32)
+  out = layers.conv2d(tf.constant(x), 4, 3, rate=2, weights_initializer=tf.constant_initializer(w),
+                      biases_initializer=tf.constant_initializer(b))
+  expected = tf.nn.relu(tf.nn.conv2d(x, w, 1, 'SAME', dilations=2) + b)
+  got, want = run(graph, [out, expected])
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_rejects_stride_with_rate(graph):
+  with pytest.raises(ValueError, match='stride 2 and rate 2 cannot both exceed 1'):
+    layers.conv2d(tf.zeros([1, 8, 8, 1]), 1, 3, stride=2, rate=2)
+  assert not tf.compat.v1.global_variables()
+
+
+def test_batch_norm_variables_in_creation_order(graph):
+  layers.batch_norm(tf.zeros([2, 3, 3, 4]), scale=True, scope='bn')
+  assert _names(GraphKeys.GLOBAL_VARIABLES) == ['bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance']
+  assert _names(GraphKeys.TRAINABLE_VARIABLES) == ['bn/gamma', 'bn/beta']
+  assert _names(GraphKeys.MODEL_VARIABLES) == _names(GraphKeys.GLOBAL_VARIABLES)
+
+
+def test_batch_norm_training_uses_batch_statistics_and_updates_moving_averages(graph):
+  x = np.random.RandomState(1).randn(4, 3, 3, 2).astype(np.float32) * 3 + 1
+  out = layers.batch_norm(tf.constant(x), decay=0.9, epsilon=1e-3, is_training=True, scope='bn')
+  updates = tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS)
+  assert len(updates) == 2
+  mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+  with tf.compat.v1.Session() as sess:
+    sess.run(tf.compat.v1.global_variables_initializer())
+    got = sess.run(out)
+    sess.run(updates)
+    moving_mean, moving_var = sess.run([_var('bn/moving_mean'), _var('bn/moving_variance')])
+  np.testing.assert_allclose(got, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-4, atol=1e-4)
+  n = x.size // 2  # moving variance tracks the unbiased batch variance, as tf-slim's (Keras) fused path
+  np.testing.assert_allclose(moving_mean, 0.1 * mean, rtol=1e-5)
+  np.testing.assert_allclose(moving_var, 0.9 + 0.1 * var * n / (n - 1), rtol=1e-5)
+
+
+def test_batch_norm_in_place_updates_when_updates_collections_is_none(graph):
+  x = np.full([2, 2, 2, 1], 5.0, np.float32)
+  out = layers.batch_norm(tf.constant(x), decay=0.5, updates_collections=None, scope='bn')
+  assert not tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS)
+  with tf.compat.v1.Session() as sess:
+    sess.run(tf.compat.v1.global_variables_initializer())
+    sess.run(out)
+    assert sess.run(_var('bn/moving_mean')) == pytest.approx([2.5])
+
+
+def test_batch_norm_inference_uses_moving_statistics(graph):
+  x = np.random.RandomState(2).randn(2, 2, 2, 3).astype(np.float32)
+  out = layers.batch_norm(tf.constant(x), is_training=False, center=True, scale=True, epsilon=0.01,
+                          param_initializers={'moving_mean': tf.constant_initializer(0.5),
+                                              'moving_variance': tf.constant_initializer(4.0),
+                                              'gamma': tf.constant_initializer(2.0),
+                                              'beta': tf.constant_initializer(-1.0)})
+  assert not tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS)
+  np.testing.assert_allclose(run(graph, out), 2.0 * (x - 0.5) / np.sqrt(4.01) - 1.0, rtol=1e-5)
+
+
+def test_batch_norm_with_training_tensor(graph):
+  x = np.random.RandomState(3).randn(3, 2, 2, 2).astype(np.float32) + 4
+  training = tf.compat.v1.placeholder(tf.bool, [])
+  out = layers.batch_norm(tf.constant(x), is_training=training, updates_collections=None, epsilon=1e-3)
+  mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+  with tf.compat.v1.Session() as sess:
+    sess.run(tf.compat.v1.global_variables_initializer())
+    np.testing.assert_allclose(sess.run(out, {training: False}), x / np.sqrt(1 + 1e-3), rtol=1e-5)
+    assert sess.run(_var('BatchNorm/moving_mean')) == pytest.approx([0, 0])  # no update in inference
+    np.testing.assert_allclose(sess.run(out, {training: True}), (x - mean) / np.sqrt(var + 1e-3), atol=1e-4)
+    np.testing.assert_allclose(sess.run(_var('BatchNorm/moving_mean')), 0.001 * mean, rtol=1e-4)
+
+
+def test_batch_norm_of_rank_2_inputs(graph):
+  x = np.random.RandomState(4).randn(5, 3).astype(np.float32)
+  out = layers.batch_norm(tf.constant(x), epsilon=1e-3)
+  assert out.shape.as_list() == [5, 3]
+  np.testing.assert_allclose(run(graph, out), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-3), atol=1e-4)
+
+
+def test_batch_norm_refuses_unsupported_options(graph):
+  with pytest.raises(ValueError, match='batch_norm does not support renorm=True'):
+    layers.batch_norm(tf.zeros([1, 2, 2, 1]), renorm=True)
+  assert not tf.compat.v1.global_variables()
+
+
+def test_slim_arg_scope_on_slim_layers_reaches_our_layers(graph):
+  with slim.arg_scope([slim.batch_norm], is_training=False):
+    with slim.arg_scope([slim.conv2d], outputs_collections='end_points', normalizer_fn=layers.batch_norm):
+      out = layers.conv2d(tf.zeros([1, 4, 4, 1]), 2, 3, scope='c')
+  assert not tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS)  # inference mode came from slim's scope
+  assert slim.utils.convert_collection_to_dict('end_points') == {'c': out}
+
+
+@pytest.mark.filterwarnings('ignore:`layer.apply` is deprecated')  # tf-slim's own max_pool2d warns
+def test_arg_scope_on_our_layers_reaches_slim_layers_and_nests(graph):
+  assert slim.has_arg_scope(layers.conv2d) and slim.has_arg_scope(layers.batch_norm)
+  with slim.arg_scope([layers.max_pool2d], padding='SAME', stride=3):
+    with slim.arg_scope([slim.max_pool2d], stride=1):  # the inner scope wins, whichever name it uses
+      inner = layers.max_pool2d(tf.zeros([1, 5, 5, 1]), 2)
+      from_slim = slim.max_pool2d(tf.zeros([1, 5, 5, 1]), 2)
+    explicit = layers.max_pool2d(tf.zeros([1, 5, 5, 1]), 2, stride=2)  # an explicit argument wins
+  assert inner.shape.as_list() == from_slim.shape.as_list() == [1, 5, 5, 1]
+  assert explicit.shape.as_list() == [1, 3, 3, 1]
+
+
+def test_pools_and_dropout(graph):
+  x = tf.constant(np.arange(16, dtype=np.float32).reshape([1, 4, 4, 1]))
+  max_out = layers.max_pool2d(x, 2)
+  avg_out = layers.avg_pool2d(x, [2, 2], stride=2)
+  kept = layers.dropout(x, keep_prob=0.5, is_training=False)
+  dropped = layers.dropout(tf.ones([1000]), keep_prob=0.5, is_training=True, seed=1)
+  got_max, got_avg, got_kept, got_dropped = run(graph, [max_out, avg_out, kept, dropped])
+  assert got_max.ravel().tolist() == [5, 7, 13, 15]
+  assert got_avg.ravel().tolist() == [2.5, 4.5, 10.5, 12.5]
+  np.testing.assert_array_equal(got_kept, run(graph, x))
+  assert set(np.unique(got_dropped)) <= {0.0, 2.0} and 300 < np.count_nonzero(got_dropped) < 700
