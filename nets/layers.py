@@ -247,23 +247,21 @@ def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon,
   scale_t = gamma if gamma is not None else tf.ones([channels], moving_mean.dtype)
   offset_t = beta if beta is not None else tf.zeros([channels], moving_mean.dtype)
 
-  def train():
-    out, mean, variance = tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, epsilon=epsilon,
-                                                           is_training=True)
-    return out, mean, variance
+  def with_batch_statistics():
+    return tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, epsilon=epsilon, is_training=True)
 
-  def infer():
-    out, _, _ = tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, mean=moving_mean,
-                                                 variance=moving_variance, epsilon=epsilon, is_training=False)
-    return out, tf.identity(moving_mean), tf.identity(moving_variance)
+  def with_moving_statistics():
+    return tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, mean=moving_mean, variance=moving_variance,
+                                            epsilon=epsilon, is_training=False)[0]
 
   if not tf.is_tensor(is_training):
     if not is_training:
-      outputs = infer()[0]
-      return outputs if rank4 is inputs else tf.reshape(outputs, tf.shape(inputs))
-    outputs, mean, variance = train()
-  else:
-    outputs, mean, variance = tf.cond(tf.cast(is_training, tf.bool), train, infer)
+      return _restore_shape(with_moving_statistics(), inputs)
+    outputs, mean, variance = with_batch_statistics()
+  else:  # in inference the "batch" statistics are the moving ones, which makes their update a no-op
+    outputs, mean, variance = tf.cond(
+        tf.cast(is_training, tf.bool), with_batch_statistics,
+        lambda: (with_moving_statistics(), moving_mean.read_value(), moving_variance.read_value()))
   updates = [_moving_average_update(moving_mean, mean, decay),
              _moving_average_update(moving_variance, variance, decay)]
   if updates_collections is None:
@@ -273,7 +271,11 @@ def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon,
     for collection in [updates_collections] if isinstance(updates_collections, str) else updates_collections:
       for update in updates:
         tf.compat.v1.add_to_collection(collection, update)
-  return outputs if rank4 is inputs else tf.reshape(outputs, tf.shape(inputs))
+  return _restore_shape(outputs, inputs)
+
+
+def _restore_shape(outputs: tf.Tensor, inputs: tf.Tensor) -> tf.Tensor:
+  return outputs if inputs.shape.rank == 4 else tf.reshape(outputs, tf.shape(inputs))
 
 
 def _pool2d(pool_fn, default_scope, inputs, kernel_size, stride, padding, data_format, outputs_collections,

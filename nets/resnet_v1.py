@@ -120,8 +120,7 @@ def _resnet_v1_n(name: str, units: Sequence[int]):
               global_pool: bool = True, output_stride: Optional[int] = None, spatial_squeeze: bool = True,
               store_non_strided_activations: bool = False, min_base_depth: int = 8, depth_multiplier: float = 1,
               reuse=None, scope: str = name, *, multi_grid: Optional[Sequence[int]] = None):
-    blocks = resnet_utils.standard_blocks(resnet_v1_block, units, min_base_depth, depth_multiplier,
-                                                 multi_grid)
+    blocks = resnet_utils.standard_blocks(resnet_v1_block, units, min_base_depth, depth_multiplier, multi_grid)
     return resnet_v1(inputs, blocks, num_classes, is_training, global_pool, output_stride,
                      include_root_block=True, spatial_squeeze=spatial_squeeze,
                      store_non_strided_activations=store_non_strided_activations, reuse=reuse, scope=scope)

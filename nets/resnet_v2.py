@@ -108,8 +108,7 @@ def _resnet_v2_n(name: str, units: Sequence[int]):
               global_pool: bool = True, output_stride: Optional[int] = None, spatial_squeeze: bool = True,
               reuse=None, scope: str = name, *, store_non_strided_activations: bool = False,
               min_base_depth: int = 8, depth_multiplier: float = 1, multi_grid: Optional[Sequence[int]] = None):
-    blocks = resnet_utils.standard_blocks(resnet_v2_block, units, min_base_depth, depth_multiplier,
-                                                 multi_grid)
+    blocks = resnet_utils.standard_blocks(resnet_v2_block, units, min_base_depth, depth_multiplier, multi_grid)
     return resnet_v2(inputs, blocks, num_classes, is_training, global_pool, output_stride,
                      include_root_block=True, spatial_squeeze=spatial_squeeze, reuse=reuse, scope=scope,
                      store_non_strided_activations=store_non_strided_activations)
