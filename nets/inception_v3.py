@@ -30,7 +30,8 @@ def _fork(*convs: tuple) -> tuple:
   return ('fork', convs)
 
 
-# The stem: (end point, layer), under stride 1 and VALID padding unless a layer says otherwise.
+# The stem: layers whose scope names are also their end point names, under stride 1 and VALID padding
+# unless a layer says otherwise.
 _STEM = [
     _conv(32, 3, 'Conv2d_1a_3x3', stride=2),
     _conv(32, 3, 'Conv2d_2a_3x3'),
@@ -92,6 +93,11 @@ _MIXED = [
 END_POINTS = [layer[3] for layer in _STEM] + [name for name, _ in _MIXED]
 
 
+def _depth_rule(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
+  """Maps a convolution's nominal channels to its channels under `depth_multiplier`, at least `min_depth`."""
+  return lambda channels: max(int(channels * depth_multiplier), min_depth)
+
+
 def _apply(layer: tuple, net: tf.Tensor, depth: Callable[[int], int]) -> tf.Tensor:
   """Applies one layer spec to `net`; stride and padding default to the enclosing arg scope."""
   if layer[0] == 'fork':
@@ -128,10 +134,7 @@ def inception_v3_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_7c', min_d
     raise ValueError(f'final_endpoint must be one of {END_POINTS}, got {final_endpoint!r}')
   if depth_multiplier <= 0:
     raise ValueError(f'depth_multiplier must be > 0, got {depth_multiplier!r}')
-
-  def depth(channels):
-    return max(int(channels * depth_multiplier), min_depth)
-
+  depth = _depth_rule(depth_multiplier, min_depth)
   end_points = {}
   with tf.compat.v1.variable_scope(scope, 'InceptionV3', [inputs]):
     net = inputs
@@ -206,7 +209,7 @@ def inception_v3(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_traini
       if create_aux_logits and num_classes:
         with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='SAME'):
           end_points['AuxLogits'] = _aux_logits(end_points['Mixed_6e'], num_classes,
-                                                lambda c: max(int(c * depth_multiplier), min_depth))
+                                                _depth_rule(depth_multiplier, min_depth))
       with tf.compat.v1.variable_scope('Logits'):
         if global_pool:
           net = end_points['global_pool'] = tf.reduce_mean(net, [1, 2], keepdims=True, name='GlobalPool')

@@ -28,7 +28,6 @@ class NetworkSpec:
     default_image_size: the input height and width the network was trained at.
     nominal_stride: the output stride of the last feature map without atrous convolution.
     preprocessing: 'vgg' (mean subtraction, ResNet v1 checkpoints) or 'inception' (scaling to [-1, 1]).
-    supports_output_stride: whether `output_stride` (and `multi_grid`) can be passed.
   """
   name: str
   fn: Callable
@@ -36,17 +35,16 @@ class NetworkSpec:
   default_image_size: int
   nominal_stride: int
   preprocessing: str
-  supports_output_stride: bool
 
 
 def _resnet(name: str, module) -> NetworkSpec:
   return NetworkSpec(name, getattr(module, name), module.resnet_arg_scope, 224, 32,
-                     'vgg' if module is resnet_v1 else 'inception', True)
+                     'vgg' if module is resnet_v1 else 'inception')
 
 
 REGISTRY = {spec.name: spec for spec in [
     NetworkSpec('inception_v3', inception_v3.inception_v3, inception_v3.inception_v3_arg_scope, 299, 32,
-                'inception', False),
+                'inception'),
     *(_resnet(f'resnet_v1_{depth}', resnet_v1) for depth in (50, 101, 152, 200)),
     *(_resnet(f'resnet_v2_{depth}', resnet_v2) for depth in (50, 101, 152, 200)),
 ]}
