@@ -5,11 +5,15 @@ branches whose outputs are concatenated on the channel axis. Scope and end point
 research/slim (and of the published checkpoints), including their irregular ones such as
 `Mixed_5c/Branch_1/Conv_1_0c_5x5`.
 
-The stem's VALID convolutions and the stride-2 reductions make 75x75 the smallest input the base accepts
-(Mixed_7a is then 1x1); the auxiliary head needs its 5x5 average pool to fit on Mixed_6e.
+Sizes: the stem, Mixed_6a and Mixed_7a convolve and pool VALID, so each of their layers shrinks the map by its
+kernel before striding; `minimum_input_size` walks the same layer specs the network is built from and gives 75
+(Mixed_7a is then 1x1), or 107 with the auxiliary head, whose 5x5/3 VALID average pool needs Mixed_6e of at
+least 5x5. Smaller inputs are a `ValueError` before anything is built, as is a `spatial_squeeze` that cannot
+hold; `global_pool=True` gives `[batch, num_classes]` logits at any size of at least the minimum, with the
+variables of the default size.
 """
 
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_slim as slim
@@ -93,6 +97,107 @@ _MIXED = [
 END_POINTS = [layer[3] for layer in _STEM] + [name for name, _ in _MIXED]
 
 
+_AUX_POOL = (5, 3)  # kernel and stride of the auxiliary head's VALID average pool
+_AUX_KERNEL = 5  # kernel of the auxiliary head's VALID convolution at the default size
+_LOGITS_POOL = (8, 2)  # kernel and stride of the main head's VALID average pool 'AvgPool_1a'
+
+
+def _layer_size(layer: tuple, size: int, axis: int, padding: str) -> int:
+  """Output size along `axis` (0: height, 1: width) of one layer spec on a map of `size`."""
+  if layer[0] == 'fork':
+    return min(_layer_size(conv, size, axis, padding) for conv in layer[1])
+  _, _, kernel, _, stride, own_padding = layer
+  kernel = kernel if isinstance(kernel, int) else kernel[axis]
+  if (own_padding or padding) == 'VALID':
+    return (size - kernel) // stride + 1
+  return -(-size // stride)
+
+
+def end_point_sizes(size: int, axis: int = 0) -> Dict[str, int]:
+  """Sizes along one axis of every base end point for an input of `size`, from the layer specs.
+
+  A value below 1 means that the end point cannot be built at that input size.
+  """
+  sizes = {}
+  for layer in _STEM:
+    size = sizes[layer[3]] = _layer_size(layer, size, axis, 'VALID')
+  for name, branches in _MIXED:
+    branch_sizes = []
+    for branch in branches:
+      branch_size = size
+      for layer in branch:
+        branch_size = _layer_size(layer, branch_size, axis, 'SAME')
+      branch_sizes.append(branch_size)
+    size = sizes[name] = min(branch_sizes)
+  return sizes
+
+
+def _aux_pool_size(mixed_6e: int) -> int:
+  return (mixed_6e - _AUX_POOL[0]) // _AUX_POOL[1] + 1
+
+
+def minimum_input_size(final_endpoint: str = 'Mixed_7c', aux_logits: bool = False) -> int:
+  """Smallest input height (or width) at which the base up to `final_endpoint` (and the auxiliary head) build.
+
+  Computed from the layer specs: every end point up to `final_endpoint` must be at least 1x1, and with
+  `aux_logits` Mixed_6e must fit the auxiliary head's 5x5 VALID pool.
+  """
+  names = END_POINTS[:END_POINTS.index(final_endpoint) + 1]
+  size = 1
+  while True:
+    sizes = end_point_sizes(size)
+    if all(sizes[name] >= 1 for name in names) and (not aux_logits or _aux_pool_size(sizes['Mixed_6e']) >= 1):
+      return size
+    size += 1
+
+
+def _static_hw(inputs) -> Optional[Tuple[int, int]]:
+  shape = tf.TensorShape(getattr(inputs, 'shape', None))
+  if shape.rank != 4 or shape[1] is None or shape[2] is None:
+    return None
+  return int(shape[1]), int(shape[2])
+
+
+def _check_input_size(inputs, final_endpoint: str, aux_logits: bool, caller: str) -> None:
+  """Raises a ValueError when the static input size is below what the base (and the aux head) need."""
+  hw = _static_hw(inputs)
+  base_minimum = minimum_input_size(final_endpoint)
+  minimum = minimum_input_size(final_endpoint, aux_logits)
+  if hw is None or min(hw) >= minimum:
+    return
+  size = '{}x{}'.format(*hw)
+  if min(hw) >= base_minimum:
+    raise ValueError(f'{caller}: inputs of {size} are too small for the auxiliary head (create_aux_logits=True), '
+                     f'whose 5x5/3 VALID average pool needs Mixed_6e of at least 5x5, i.e. inputs of at least '
+                     f'{minimum}x{minimum}; pass create_aux_logits=False to go down to {base_minimum}x{base_minimum}')
+  aux_note = (f', and the auxiliary head (create_aux_logits=True) needs {minimum}x{minimum}' if aux_logits
+              else '')
+  raise ValueError(f'{caller}: inputs of {size} are too small: the VALID convolutions and pools up to '
+                   f'{final_endpoint} need at least {base_minimum}x{base_minimum}{aux_note}; resize or pad the '
+                   'images')
+
+
+def _head_size(size: int, kernel: int, stride: int) -> int:
+  """Output size of a VALID pool or conv whose kernel is shrunk to the map, as the heads do by default."""
+  return (size - min(size, kernel)) // stride + 1
+
+
+def _check_spatial_squeeze(inputs, aux_logits: bool) -> None:
+  """Raises a ValueError when the logits of a head without global pooling would not be 1x1."""
+  hw = _static_hw(inputs)
+  if hw is None:
+    return
+  per_axis = [end_point_sizes(n, axis) for axis, n in enumerate(hw)]
+  heads = {'Logits': [_head_size(s['Mixed_7c'], *_LOGITS_POOL) for s in per_axis]}
+  if aux_logits:
+    heads['AuxLogits'] = [_head_size(_aux_pool_size(s['Mixed_6e']), _AUX_KERNEL, 1) for s in per_axis]
+  for name, (height, width) in heads.items():
+    if (height, width) != (1, 1):
+      raise ValueError(f'inception_v3: inputs of {hw[0]}x{hw[1]} give {height}x{width} {name} without global '
+                       f'pooling, which spatial_squeeze=True cannot squeeze to [batch, num_classes]; pass '
+                       f'global_pool=True (1x1 logits at any size, same variables) or spatial_squeeze=False')
+
+
 def _depth_rule(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
   """Maps a convolution's nominal channels to its channels under `depth_multiplier`, at least `min_depth`."""
   return lambda channels: max(int(channels * depth_multiplier), min_depth)
@@ -117,7 +222,8 @@ def inception_v3_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_7c', min_d
   """Inception v3 from the input to `final_endpoint`, without pooling or logits.
 
   Args:
-    inputs: `[batch, height, width, channels]` float tensor, at least 75x75.
+    inputs: `[batch, height, width, channels]` float tensor, at least `minimum_input_size(final_endpoint)`
+      (75x75 for Mixed_7c).
     final_endpoint: the last end point to build, one of `END_POINTS`.
     min_depth: smallest number of channels of a convolution after `depth_multiplier`.
     depth_multiplier: scales the channels of every convolution.
@@ -128,12 +234,13 @@ def inception_v3_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_7c', min_d
     ordered dict of the end points built.
 
   Raises:
-    ValueError: on an unknown `final_endpoint` or a `depth_multiplier` <= 0.
+    ValueError: on an unknown `final_endpoint`, a `depth_multiplier` <= 0, or a known input size too small.
   """
   if final_endpoint not in END_POINTS:
     raise ValueError(f'final_endpoint must be one of {END_POINTS}, got {final_endpoint!r}')
   if depth_multiplier <= 0:
     raise ValueError(f'depth_multiplier must be > 0, got {depth_multiplier!r}')
+  _check_input_size(inputs, final_endpoint, False, 'inception_v3_base')
   depth = _depth_rule(depth_multiplier, min_depth)
   end_points = {}
   with tf.compat.v1.variable_scope(scope, 'InceptionV3', [inputs]):
@@ -167,17 +274,44 @@ def _reduced_kernel(net: tf.Tensor, kernel: list) -> list:
   return [min(height, kernel[0]), min(width, kernel[1])]
 
 
-def _aux_logits(net: tf.Tensor, num_classes: int, depth: Callable[[int], int]) -> tf.Tensor:
-  """The auxiliary classifier on Mixed_6e: 5x5/3 average pool, 1x1 and (up to) 5x5 convolutions, logits."""
+def _padded_to(net: tf.Tensor, size: int) -> tf.Tensor:
+  """`net` zero-padded evenly (the extra row and column at the end) to at least `size` x `size`."""
+  shape = tf.shape(net)
+  pads = []
+  for axis in (1, 2):
+    static = net.shape[axis]
+    total = max(size - static, 0) if static is not None else tf.maximum(size - shape[axis], 0)
+    pads.append([total // 2, total - total // 2])
+  if all(isinstance(p, int) and p == 0 for pair in pads for p in pair):
+    return net
+  return tf.pad(net, [[0, 0]] + pads + [[0, 0]])
+
+
+def _aux_logits(net: tf.Tensor, num_classes: int, depth: Callable[[int], int], global_pool: bool,
+                spatial_squeeze: bool) -> tf.Tensor:
+  """The auxiliary classifier on Mixed_6e: 5x5/3 average pool, 1x1 and 5x5 convolutions, logits.
+
+  By default (as in research/slim) the 5x5 convolution shrinks to the map where the map is smaller, which
+  changes its variable's shape. With `global_pool` it keeps the 5x5 variable of the default size: smaller maps
+  are zero-padded to 5x5, larger ones are averaged after it, so the logits are 1x1 at any size.
+  """
   with tf.compat.v1.variable_scope('AuxLogits'):
-    net = layers.avg_pool2d(net, [5, 5], stride=3, padding='VALID', scope='AvgPool_1a_5x5')
+    net = layers.avg_pool2d(net, _AUX_POOL[0], stride=_AUX_POOL[1], padding='VALID', scope='AvgPool_1a_5x5')
     net = layers.conv2d(net, depth(128), [1, 1], scope='Conv2d_1b_1x1')
-    kernel = _reduced_kernel(net, [5, 5])
+    if global_pool:
+      net = _padded_to(net, _AUX_KERNEL)
+      kernel = [_AUX_KERNEL, _AUX_KERNEL]
+    else:
+      kernel = _reduced_kernel(net, [_AUX_KERNEL, _AUX_KERNEL])
     net = layers.conv2d(net, depth(768), kernel, weights_initializer=tf.compat.v1.truncated_normal_initializer(0.01),
                         padding='VALID', scope='Conv2d_2a_{}x{}'.format(*kernel))
+    if global_pool and net.shape[1:3].as_list() != [1, 1]:
+      net = tf.reduce_mean(net, [1, 2], keepdims=True, name='GlobalPool')
     net = layers.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
                         weights_initializer=tf.compat.v1.truncated_normal_initializer(0.001), scope='Conv2d_2b_1x1')
-    return tf.squeeze(net, [1, 2], name='SpatialSqueeze')
+    if spatial_squeeze:
+      net = tf.squeeze(net, [1, 2], name='SpatialSqueeze')
+    return net
 
 
 def inception_v3(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_training: bool = True,
@@ -197,19 +331,29 @@ def inception_v3(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_traini
     reuse: reuse the variables of `scope`.
     create_aux_logits: build the auxiliary classifier ('AuxLogits') on Mixed_6e when there are classes.
     scope: variable scope.
-    global_pool: average Mixed_7c over all positions instead of an 8x8 VALID pool, so that any input size
-      gives 1x1 logits.
+    global_pool: average Mixed_7c over all positions instead of an 8x8 VALID pool, and let the auxiliary head
+      pool globally too (see `_aux_logits`), so that any input size from the minimum up gives 1x1 logits with
+      the variables of the default size.
 
   Returns:
     (logits, end_points), or (pooled features, end_points) without classes.
+
+  Raises:
+    ValueError: when a known input size is below `minimum_input_size` (75, or 107 with the auxiliary head),
+      or when `spatial_squeeze` cannot squeeze the logits of a head without `global_pool` at that size.
   """
+  aux_logits = bool(create_aux_logits and num_classes)
+  _check_input_size(inputs, 'Mixed_7c', aux_logits, 'inception_v3')
+  if num_classes and spatial_squeeze and not global_pool:
+    _check_spatial_squeeze(inputs, aux_logits)
   with tf.compat.v1.variable_scope(scope, 'InceptionV3', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, layers.dropout], is_training=is_training):
       net, end_points = inception_v3_base(inputs, min_depth=min_depth, depth_multiplier=depth_multiplier, scope=sc)
-      if create_aux_logits and num_classes:
+      if aux_logits:
         with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='SAME'):
           end_points['AuxLogits'] = _aux_logits(end_points['Mixed_6e'], num_classes,
-                                                _depth_rule(depth_multiplier, min_depth))
+                                                _depth_rule(depth_multiplier, min_depth), global_pool,
+                                                spatial_squeeze)
       with tf.compat.v1.variable_scope('Logits'):
         if global_pool:
           net = end_points['global_pool'] = tf.reduce_mean(net, [1, 2], keepdims=True, name='GlobalPool')

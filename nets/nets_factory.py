@@ -8,7 +8,7 @@ size, the nominal output stride, and the preprocessing its published checkpoints
 import dataclasses
 import difflib
 import functools
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import tf_slim as slim
 
@@ -28,6 +28,8 @@ class NetworkSpec:
     default_image_size: the input height and width the network was trained at.
     nominal_stride: the output stride of the last feature map without atrous convolution.
     preprocessing: 'vgg' (mean subtraction, ResNet v1 checkpoints) or 'inception' (scaling to [-1, 1]).
+    minimum_input_size: `f(with_classes) -> (size, reason)`: the smallest input height and width the network
+      builds at, with or without its classification head, and why.
   """
   name: str
   fn: Callable
@@ -35,16 +37,33 @@ class NetworkSpec:
   default_image_size: int
   nominal_stride: int
   preprocessing: str
+  minimum_input_size: Callable[[bool], Tuple[int, str]]
+
+
+def _resnet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  del with_classes  # the head pools globally or is 1x1
+  return 1, ('every convolution and pool pads SAME, so a layer of stride s maps n pixels to ceil(n / s) >= 1: '
+             'any size builds, and below the nominal stride the last feature maps stay 1x1')
+
+
+def _inception_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  size = inception_v3.minimum_input_size(aux_logits=with_classes)
+  reason = (f'the VALID convolutions and pools of the stem, Mixed_6a and Mixed_7a need '
+            f'{inception_v3.minimum_input_size()}x{inception_v3.minimum_input_size()} for a 1x1 Mixed_7c')
+  if with_classes:
+    reason += (f'; the auxiliary head (create_aux_logits=True) needs {size}x{size} for its 5x5 VALID pool on '
+               'Mixed_6e')
+  return size, reason
 
 
 def _resnet(name: str, module) -> NetworkSpec:
   return NetworkSpec(name, getattr(module, name), module.resnet_arg_scope, 224, 32,
-                     'vgg' if module is resnet_v1 else 'inception')
+                     'vgg' if module is resnet_v1 else 'inception', _resnet_minimum_input_size)
 
 
 REGISTRY = {spec.name: spec for spec in [
     NetworkSpec('inception_v3', inception_v3.inception_v3, inception_v3.inception_v3_arg_scope, 299, 32,
-                'inception'),
+                'inception', _inception_minimum_input_size),
     *(_resnet(f'resnet_v1_{depth}', resnet_v1) for depth in (50, 101, 152, 200)),
     *(_resnet(f'resnet_v2_{depth}', resnet_v2) for depth in (50, 101, 152, 200)),
 ]}

@@ -225,7 +225,10 @@ def resnet(inputs: tf.Tensor, blocks: Sequence[Block], root_fn: Callable, postno
     (net, end_points): the main output and an ordered dict of named tensors.
   """
   root_stride = 4 if include_root_block else 1
-  _check_output_stride(output_stride, reachable_output_strides(blocks, root_stride))
+  reachable = reachable_output_strides(blocks, root_stride)
+  _check_output_stride(output_stride, reachable)
+  if num_classes and spatial_squeeze and not global_pool:
+    _check_squeezable(inputs, output_stride or reachable[-1])
   with tf.compat.v1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     unit_fns = list(dict.fromkeys(block.unit_fn for block in blocks))
@@ -256,6 +259,21 @@ def _batch_norm_mode(is_training: Optional[bool]):
   if is_training is None:
     return contextlib.nullcontext()
   return slim.arg_scope([layers.batch_norm], is_training=is_training)
+
+
+def _check_squeezable(inputs, final_stride: int) -> None:
+  """Raises a ValueError when logits without global pooling would not be 1x1 at the static input size.
+
+  Every strided layer of a ResNet pads SAME, so a map of n pixels becomes ceil(n / stride) ones.
+  """
+  shape = tf.TensorShape(getattr(inputs, 'shape', None))
+  if shape.rank != 4 or shape[1] is None or shape[2] is None:
+    return
+  height, width = (-(-int(n) // final_stride) for n in (shape[1], shape[2]))
+  if (height, width) != (1, 1):
+    raise ValueError(f'inputs of {shape[1]}x{shape[2]} at output stride {final_stride} give {height}x{width} '
+                     'logits without global pooling, which spatial_squeeze=True cannot squeeze to '
+                     '[batch, num_classes]; pass global_pool=True or spatial_squeeze=False')
 
 
 def _check_output_stride(output_stride: Optional[int], allowed: Sequence[int]) -> None:

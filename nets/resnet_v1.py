@@ -98,7 +98,8 @@ def resnet_v1(inputs: tf.Tensor, blocks: Sequence[resnet_utils.Block], num_class
     end_points: ordered dict from end point names to tensors.
 
   Raises:
-    ValueError: if `output_stride` cannot be reached.
+    ValueError: if `output_stride` cannot be reached, or if `spatial_squeeze` cannot squeeze logits built
+      without `global_pool` at the static input size.
   """
   return resnet_utils.resnet(inputs, blocks, _root, _no_postnorm, 'resnet_v1',
                              num_classes, is_training, global_pool, output_stride, include_root_block,

@@ -86,7 +86,8 @@ def resnet_v2(inputs: tf.Tensor, blocks: Sequence[resnet_utils.Block], num_class
     (net, end_points) as `resnet_v1.resnet_v1`; the block end points are taken before 'postnorm'.
 
   Raises:
-    ValueError: if `output_stride` cannot be reached.
+    ValueError: if `output_stride` cannot be reached, or if `spatial_squeeze` cannot squeeze logits built
+      without `global_pool` at the static input size.
   """
   return resnet_utils.resnet(inputs, blocks, _root, _postnorm, 'resnet_v2', num_classes, is_training, global_pool,
                              output_stride, include_root_block, spatial_squeeze, store_non_strided_activations,

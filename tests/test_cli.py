@@ -29,3 +29,47 @@ def test_usage_errors_exit_2(capsys):
     cli.main(['list', '--num-classes', '-3'])
   assert exit_info.value.code == 2
   assert 'must be >= 0, got -3' in capsys.readouterr().err
+
+
+def test_describe_json(capsys):
+  assert cli.main(['describe', 'resnet_v1_50', '--input-size', '513', '--output-stride', '16', '--json']) == 0
+  d = json.loads(capsys.readouterr().out)
+  assert {'network', 'input_shape', 'output_stride', 'parameters', 'flops', 'end_points', 'features'} <= set(d)
+  assert d['end_points'][-1] == {'name': 'resnet_v1_50/block4', 'shape': [1, 33, 33, 2048], 'stride': [16, 16],
+                                 'receptive_field': [483, 483], 'channels': 2048}
+  assert d['features'][1] == {'level': 'C2', 'end_point': 'resnet_v1_50/block1/unit_2/bottleneck_v1',
+                              'stride': [4, 4], 'channels': 256}
+
+
+def test_describe_table(capsys):
+  assert cli.main(['describe', 'resnet_v2_50', '--input-size', '64,96', '--multi-grid', '1,2,4',
+                   '--output-stride', '8', '--num-classes', '10']) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0] == 'resnet_v2_50: input 64x96x3, output stride 8, multi-grid 1,2,4, 10 classes'
+  assert lines[2].split() == ['end', 'point', 'shape', 'stride', 'receptive', 'field', 'channels']
+  assert lines[3].split() == ['resnet_v2_50/conv1', '32x48x64', '2', '7', '64']
+  assert 'C5     resnet_v2_50/block4                            8      2048' in lines
+  assert 'trainable parameters: 23,539,850' in lines  # 23,519,360 features + 2048 * 10 + 10 logits
+
+
+@pytest.mark.parametrize('argv,code,message', [
+    (['describe', 'resnet_v1_50', '--output-stride', '12'], 1,
+     'slimnets: error: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], got 12\n'),
+    (['describe', 'inception_v3', '--input-size', '74'], 1,
+     'slimnets: error: inception_v3: inputs of 74x74 are too small: the VALID convolutions and pools up to '
+     'Mixed_7c need at least 75x75; resize or pad the images\n'),
+    (['describe', 'resnet_v1_50', '--multi-grid', '1,x'], 2,
+     "slimnets describe: error: argument --multi-grid: expected comma-separated integers, got '1,x' (see --help)\n"),
+    (['describe', 'resnet_v1_50', '--input-size', '1,2,3'], 2,
+     "slimnets describe: error: argument --input-size: expected 1 or 2 comma-separated integers, got '1,2,3' "
+     '(see --help)\n'),
+])
+def test_describe_errors_are_one_line(capsys, argv, code, message):
+  if code == 2:
+    with pytest.raises(SystemExit) as exit_info:
+      cli.main(argv)
+    assert exit_info.value.code == 2
+  else:
+    assert cli.main(argv) == code
+  captured = capsys.readouterr()
+  assert captured.err == message and captured.out == ''

@@ -31,3 +31,16 @@ def test_unknown_name_lists_networks_and_suggests_the_closest():
   with pytest.raises(ValueError, match=r"Unknown network name 'resnet_v1_5'\. Did you mean 'resnet_v1_50'\? "
                                        r"Known networks: inception_v3, resnet_v1_50, "):
     nets_factory.get_network_fn('resnet_v1_5', 10)
+
+
+def test_get_network_fn_passes_multi_grid_and_checks_it(graph):
+  network_fn = nets_factory.get_network_fn('resnet_v1_101', num_classes=None)
+  images = tf.zeros([1, 33, 33, 3])
+  ops_before = len(graph.get_operations())
+  with pytest.raises(ValueError, match=r'multi_grid must be None or 3 int rates >= 1, one per unit of block4, '
+                                       r'got \(1, 0, 2\)'):
+    network_fn(images, multi_grid=(1, 0, 2), output_stride=8)
+  assert len(graph.get_operations()) == ops_before
+  network_fn(images, multi_grid=(1, 2, 1), output_stride=8, global_pool=False)
+  conv2 = 'resnet_v1_101/block4/unit_{}/bottleneck_v1/conv2/Conv2D'
+  assert [graph.get_operation_by_name(conv2.format(i)).get_attr('dilations')[1] for i in (1, 2, 3)] == [4, 8, 4]

@@ -1,5 +1,7 @@
 """Inception v3: end point shapes, final_endpoint, heads at other sizes, tiny depth multipliers."""
 
+import functools
+
 import pytest
 import tensorflow as tf
 import tf_slim as slim
@@ -65,3 +67,87 @@ def test_features_only_without_classes(graph):
 
 def test_default_image_size():
   assert inception.inception_v3.default_image_size == 299
+
+
+def test_minimum_input_sizes():
+  assert inception_v3.minimum_input_size() == 75
+  assert inception_v3.minimum_input_size(aux_logits=True) == 107
+  # backwards from a 1x1 MaxPool_5a_3x3 (3x3/2 VALID): 3; Conv2d_4a 3x3 VALID: 5; Conv2d_3b 1x1: 5;
+  # MaxPool_3a 3x3/2: 11; Conv2d_2b SAME: 11; Conv2d_2a 3x3 VALID: 13; Conv2d_1a 3x3/2: 27
+  assert inception_v3.minimum_input_size('MaxPool_5a_3x3') == 27
+  sizes = inception_v3.end_point_sizes(27)
+  assert [sizes[k] for k in inception_v3.END_POINTS[:7]] == [13, 11, 11, 5, 5, 3, 1]
+  assert inception_v3.end_point_sizes(26)['MaxPool_5a_3x3'] == 0
+
+
+@pytest.mark.parametrize('size', [75, 76, 107, 150, 299, 331, 400])
+def test_spec_sizes_match_the_built_shapes(graph, size):
+  _, end_points = inception.inception_v3_base(tf.zeros([1, size, size + 7, 3]), depth_multiplier=0.1)
+  heights, widths = inception_v3.end_point_sizes(size), inception_v3.end_point_sizes(size + 7, axis=1)
+  assert {k: v.shape.as_list()[1:3] for k, v in end_points.items()} == {k: [heights[k], widths[k]] for k in heights}
+
+
+def test_too_small_for_the_base(graph):
+  inception.inception_v3_base(tf.zeros([1, 75, 75, 3]), depth_multiplier=0.1)  # Mixed_7a..7c are 1x1
+  ops_before = len(graph.get_operations())
+  with pytest.raises(ValueError, match=r'inception_v3_base: inputs of 74x80 are too small: the VALID convolutions '
+                                       r'and pools up to Mixed_7c need at least 75x75; resize or pad the images'):
+    inception.inception_v3_base(tf.zeros([1, 74, 80, 3]), depth_multiplier=0.1)
+  assert len(graph.get_operations()) == ops_before + 3  # tf.zeros' three ops, nothing of the network
+  _, end_points = inception.inception_v3_base(tf.zeros([1, 40, 40, 3]), final_endpoint='Mixed_5d',
+                                              depth_multiplier=0.1)
+  # 40 -> 19 (3x3/2) -> 17 (3x3) -> 17 (SAME) -> 8 (pool 3x3/2) -> 8 (1x1) -> 6 (3x3) -> 2 (pool 3x3/2)
+  assert end_points['Mixed_5d'].shape.as_list() == [1, 2, 2, 16 + 16 + 16 + 16]
+
+
+def test_too_small_adds_nothing_to_the_graph(graph):
+  images = tf.zeros([1, 100, 100, 3])
+  tiny_images = tf.zeros([1, 74, 74, 3])
+  ops_before = len(graph.get_operations())
+  with pytest.raises(ValueError, match=r'inception_v3: inputs of 100x100 are too small for the auxiliary head '
+                                       r'\(create_aux_logits=True\).* at least 107x107; pass '
+                                       r'create_aux_logits=False to go down to 75x75'):
+    inception.inception_v3(images, num_classes=10, depth_multiplier=0.1)
+  with pytest.raises(ValueError, match=r'inputs of 74x74 are too small: .* need at least 75x75, and the auxiliary '
+                                       r'head \(create_aux_logits=True\) needs 107x107'):
+    inception.inception_v3(tiny_images, num_classes=10, depth_multiplier=0.1)
+  assert len(graph.get_operations()) == ops_before
+  assert not tf.compat.v1.global_variables()
+  logits, _ = inception.inception_v3(images, num_classes=10, depth_multiplier=0.1, create_aux_logits=False)
+  assert logits.shape.as_list() == [1, 10]
+
+
+def test_spatial_squeeze_that_cannot_hold_names_the_fix(graph):
+  images = tf.zeros([1, 400, 400, 3])
+  ops_before = len(graph.get_operations())
+  with pytest.raises(ValueError, match=r'inception_v3: inputs of 400x400 give 2x2 Logits without global pooling, '
+                                       r'which spatial_squeeze=True cannot squeeze to \[batch, num_classes\]; pass '
+                                       r'global_pool=True \(1x1 logits at any size, same variables\) or '
+                                       r'spatial_squeeze=False'):
+    inception.inception_v3(images, num_classes=10, depth_multiplier=0.1)
+  assert len(graph.get_operations()) == ops_before
+
+
+@functools.lru_cache(maxsize=None)
+def _head_variables(size, **kwargs):
+  with tf.Graph().as_default():
+    with slim.arg_scope(inception.inception_v3_arg_scope()):
+      logits, end_points = inception.inception_v3(tf.zeros([2, size, size, 3]), num_classes=10,
+                                                  depth_multiplier=0.1, **kwargs)
+    variables = [(v.op.name, v.shape.as_list()) for v in tf.compat.v1.global_variables()]
+    return logits.shape.as_list(), end_points['AuxLogits'].shape.as_list(), variables
+
+
+@pytest.mark.parametrize('size', [107, 150, 511])
+def test_global_pool_heads_at_any_size_keep_the_default_variables(size):
+  logits, aux, variables = _head_variables(size, global_pool=True)
+  assert logits == aux == [2, 10]
+  assert variables == _head_variables(299)[2]
+  assert ('InceptionV3/AuxLogits/Conv2d_2a_5x5/weights', [5, 5, 16, 76]) in variables
+
+
+def test_aux_logits_honour_spatial_squeeze(graph):
+  with slim.arg_scope(inception.inception_v3_arg_scope()):
+    logits, end_points = inception.inception_v3(tf.zeros([1, 299, 299, 3]), num_classes=4, depth_multiplier=0.1,
+                                                spatial_squeeze=False)
+  assert logits.shape.as_list() == end_points['AuxLogits'].shape.as_list() == [1, 1, 1, 4]

@@ -13,5 +13,42 @@ def test_ci_runs_the_readme_test_command():
   assert readme[0] == '# slimnets'
   commands = [line for line in readme[:12] if line.startswith('python3 -m venv')]
   assert len(commands) == 2
-  assert commands[0].endswith('slimnets list')
+  assert commands[0].endswith('slimnets describe resnet_v1_50 --input-size 513 --output-stride 16')
   assert commands[1] == ci_command
+
+
+def _quoted_outputs(readme: str):
+  """(argv, expected lines) for each output block of the README, with the command quoted just before it or
+  given on `$ slimnets ...` lines inside it."""
+  parts = readme.split('```')
+  for i in range(1, len(parts), 2):
+    block = parts[i]
+    if not block.startswith('\n'):
+      continue  # a block with a language (sh, python) is not an output
+    lines = [line.rstrip() for line in block.strip('\n').splitlines()]
+    if lines and lines[0].startswith('$ slimnets '):
+      command = None
+      for line in lines:
+        if line.startswith('$ slimnets '):
+          if command:
+            yield command, expected
+          command, expected = line[len('$ slimnets '):].split(), []
+        elif line:
+          expected.append(line)
+      yield command, expected
+    else:
+      before = parts[i - 1]
+      quoted = before[before.rindex('`slimnets describe ') + len('`slimnets '):]
+      yield quoted[:quoted.index('`')].split(), [line for line in lines if line]
+
+
+def test_readme_outputs_are_the_tools_own(capsys):
+  from utils import cli  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    quoted = list(_quoted_outputs(f.read()))
+  assert len(quoted) == 6
+  for argv, expected in quoted:
+    cli.main(argv)
+    captured = capsys.readouterr()
+    printed = set(line.rstrip() for line in (captured.out + captured.err).splitlines())
+    assert [line for line in expected if line not in printed] == [], argv

@@ -135,3 +135,16 @@ def test_default_image_sizes():
   for network in (resnet_v1.resnet_v1, resnet_v1.resnet_v1_50, resnet_v1.resnet_v1_101, resnet_v1.resnet_v1_152,
                   resnet_v1.resnet_v1_200, resnet_v2.resnet_v2, resnet_v2.resnet_v2_50, resnet_v2.resnet_v2_200):
     assert network.default_image_size == 224
+
+
+@pytest.mark.parametrize('version', VERSIONS)
+def test_spatial_squeeze_that_cannot_hold_names_the_fix(graph, version):
+  images = tf.zeros([1, 100, 64, 3])
+  ops_before = len(graph.get_operations())
+  with pytest.raises(ValueError, match=r'inputs of 100x64 at output stride 32 give 4x2 logits without global '
+                                       r'pooling, which spatial_squeeze=True cannot squeeze to \[batch, num_classes\]; '
+                                       r'pass global_pool=True or spatial_squeeze=False'):
+    _tiny(version, images, num_classes=5, global_pool=False)
+  assert len(graph.get_operations()) == ops_before
+  logits, _ = _tiny(version, images, num_classes=5, global_pool=False, output_stride=None, spatial_squeeze=False)
+  assert logits.shape.as_list() == [1, 4, 2, 5]

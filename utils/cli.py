@@ -12,8 +12,23 @@ from typing import Optional, Sequence
 
 
 def _quiet_tensorflow() -> None:
-  """Keeps TensorFlow's C++ start-up logging off the terminal unless the user asked for it."""
+  """Imports TensorFlow with its C++ start-up logging (oneDNN, CUDA stubs) kept off the terminal.
+
+  TF_CPP_MIN_LOG_LEVEL does not cover the messages written before absl's logging starts, so stderr's file
+  descriptor points at /dev/null while TensorFlow loads; Python errors are raised after it is restored.
+  """
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  if 'tensorflow' in sys.modules:
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  try:
+    with open(os.devnull, 'w') as devnull:
+      os.dup2(devnull.fileno(), 2)
+      import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
@@ -38,6 +53,36 @@ def _cmd_list(args: argparse.Namespace) -> None:
                     for i, (cell, width) in enumerate(zip(row, widths))).rstrip())
 
 
+def _cmd_describe(args: argparse.Namespace) -> None:
+  from utils import describe  # pylint: disable=import-outside-toplevel
+  description = describe.describe(args.network, input_size=args.input_size, output_stride=args.output_stride,
+                                  multi_grid=args.multi_grid, in_channels=args.in_channels,
+                                  num_classes=args.num_classes)
+  print(json.dumps(description, indent=1) if args.json else describe.format_text(description))
+
+
+def _int_list(text: str, count: Optional[Sequence[int]] = None) -> tuple:
+  try:
+    values = tuple(int(part) for part in text.split(','))
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected comma-separated integers, got {text!r}') from None
+  if count is not None and len(values) not in count:
+    raise argparse.ArgumentTypeError(f'expected {" or ".join(map(str, count))} comma-separated integers, '
+                                     f'got {text!r}')
+  if any(v < 1 for v in values):
+    raise argparse.ArgumentTypeError(f'values must be >= 1, got {text!r}')
+  return values
+
+
+def _input_size(text: str) -> tuple:
+  values = _int_list(text, (1, 2))
+  return values * 2 if len(values) == 1 else values
+
+
+def _positive_int(text: str) -> int:
+  return _int_list(text, (1,))[0]
+
+
 def _non_negative_int(text: str) -> int:
   value = int(text)
   if value < 0:
@@ -45,8 +90,15 @@ def _non_negative_int(text: str) -> int:
   return value
 
 
+class _Parser(argparse.ArgumentParser):
+  """An argument parser whose usage errors are one line on stderr (exit status 2)."""
+
+  def error(self, message):
+    self.exit(2, f'{self.prog}: error: {message} (see --help)\n')
+
+
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog='slimnets', description='TF-Slim style ResNet and Inception backbones.')
+  parser = _Parser(prog='slimnets', description='TF-Slim style ResNet and Inception backbones.')
   parser.add_argument('--debug', action='store_true', help='show tracebacks of failures')
   commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
   listing = commands.add_parser('list', help='the networks, with default image size, parameters and stride')
@@ -54,12 +106,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help='classes of the head counted in the parameters (0: features only; default 1000)')
   listing.add_argument('--json', action='store_true', help='print a JSON list instead of a table')
   listing.set_defaults(run=_cmd_list)
+  describing = commands.add_parser(
+      'describe', help='end points with shapes, strides and receptive fields; feature levels; parameters; FLOPs')
+  describing.add_argument('network', help='a network name (see `slimnets list`)')
+  describing.add_argument('--input-size', type=_input_size, metavar='H[,W]',
+                          help="input height and width (default: the network's default image size)")
+  describing.add_argument('--output-stride', type=_positive_int, metavar='N',
+                          help='ResNets: output stride 4, 8, 16 or 32 (default: nominal, 32)')
+  describing.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
+                          help="ResNets: multi-grid rates of block4's units, e.g. 1,2,4")
+  describing.add_argument('--in-channels', type=_positive_int, default=3, metavar='C',
+                          help='input channels (default 3)')
+  describing.add_argument('--num-classes', type=_non_negative_int, metavar='K',
+                          help='add a classification head of K classes, pooled globally (default: features only)')
+  describing.add_argument('--json', action='store_true', help='print one JSON object instead of tables')
+  describing.set_defaults(run=_cmd_describe)
   return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
   args = build_parser().parse_args(argv)
-  _quiet_tensorflow()
+  if not args.debug:
+    _quiet_tensorflow()
   try:
     args.run(args)
   except (ValueError, TypeError, OSError) as error:

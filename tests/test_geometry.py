@@ -1,0 +1,143 @@
+"""utils.geometry: sizes, strides, receptive fields and alignment read off built graphs."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_slim as slim
+from hypothesis import given, settings, strategies as st
+
+from nets import layers
+from nets import resnet_utils
+from nets import resnet_v1
+from nets import resnet_v2
+from tests.conftest import run
+from utils import geometry
+from utils import scratch
+
+VERSIONS = {'v1': (resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
+            'v2': (resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
+
+
+def _tiny_resnet(version, inputs, **kwargs):
+  network, block = VERSIONS[version]
+  blocks = [block('block1', 1, 2, 2), block('block2', 2, 2, 2), block('block3', 2, 2, 2), block('block4', 2, 2, 1)]
+  with slim.arg_scope(resnet_utils.resnet_arg_scope()):
+    return network(inputs, blocks, scope='tiny', is_training=False, **kwargs)
+
+
+def test_resnet_v1_50_at_513_output_stride_16():
+  built = scratch.build('resnet_v1_50', (513, 513), output_stride=16, global_pool=False)
+  with built.graph.as_default():
+    geo = geometry.trace(built.images, built.end_points)
+  block4 = geo['resnet_v1_50/block4']
+  assert built.end_points['resnet_v1_50/block4'].shape.as_list() == [1, 33, 33, 2048]
+  assert (block4.size, block4.stride, block4.receptive_field) == ((33, 33), (16, 16), (483, 483))
+  assert block4.aligned((513, 513))  # 513 = 32 * 16 + 1
+  conv1 = geo['resnet_v1_50/conv1']
+  assert (conv1.stride, conv1.receptive_field, conv1.start) == ((2, 2), (7, 7), (-3, -3))
+  # slim's block1 is at stride 8 (its last unit is strided); the stride-4 feature is block1/unit_2
+  assert geo['resnet_v1_50/block1'].stride == (8, 8)
+  assert geo['resnet_v1_50/block1/unit_2/bottleneck_v1'].stride == (4, 4)
+
+
+def _block4_receptive_field(multi_grid):
+  """resnet_v1_50 at output stride 16, by hand.
+
+  conv1 7x7/2: 7 (stride 2); pool1 3x3/2: 7 + 2*2 = 11 (stride 4). Each 3x3 conv at stride j and rate d adds
+  2*d*j. block1: 3 units at j=4 (the last one strides to 8): 11 + 3*8 = 35. block2: 4 units at j=8: 35 + 4*16 = 99
+  (stride 16). block3: 6 units at j=16, rate 1 (its stride is skipped): 99 + 6*32 = 291. block4: 3 units at
+  j=16 with rate 2 * r for multi-grid rate r: 291 + sum(2 * 2 * r * 16).
+  """
+  return 291 + sum(2 * 2 * r * 16 for r in multi_grid)
+
+
+@pytest.mark.parametrize('multi_grid', [None, (1, 2, 4)])
+def test_multi_grid_grows_the_block4_receptive_field(multi_grid):
+  built = scratch.build('resnet_v1_50', (513, 513), output_stride=16, global_pool=False, multi_grid=multi_grid)
+  with built.graph.as_default():
+    geo = geometry.trace(built.images, {'block4': built.end_points['resnet_v1_50/block4']})['block4']
+  expected = _block4_receptive_field(multi_grid or (1, 1, 1))
+  assert expected == (483 if multi_grid is None else 739)
+  assert geo.receptive_field == (expected, expected)
+  assert geo.size == (33, 33) and geo.stride == (16, 16)
+
+
+def test_conv_flops_by_hand(graph):
+  images = tf.compat.v1.placeholder(tf.float32, [1, 9, 9, 2])
+  net = layers.conv2d(images, 4, 3, stride=2, scope='a')  # 5x5x4 outputs of 3*3*2 multiply-adds each
+  layers.conv2d(net, 3, 1, scope='b')  # 5x5x3 outputs of 4 multiply-adds
+  assert geometry.conv_flops(images) == 2 * (5 * 5 * 4 * 3 * 3 * 2 + 5 * 5 * 3 * 4)
+
+
+def test_unknown_size_gives_strides_and_fields_but_no_sizes(graph):
+  images = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
+  _, end_points = _tiny_resnet('v1', images, global_pool=False, output_stride=8)
+  geo = geometry.trace(images, {'block4': end_points['tiny/block4']})['block4']
+  assert geo.size is None and geo.start is None
+  assert geo.stride == (8, 8)
+  assert geo.receptive_field == geometry.trace(images, {'b': end_points['tiny/block4']}, (64, 64))['b'].receptive_field
+
+
+def test_ops_without_known_geometry_are_refused(graph):
+  images = tf.compat.v1.placeholder(tf.float32, [1, 8, 8, 1])
+  flipped = tf.image.flip_left_right(images)
+  with pytest.raises(geometry.GeometryError, match=r"'flipped' depends on the input through ReverseV2 op"):
+    geometry.trace(images, {'flipped': flipped})
+  with pytest.raises(geometry.GeometryError, match=r"'other' does not depend on the input tensor"):
+    geometry.trace(images, {'other': tf.zeros([1, 8, 8, 1])})
+
+
+def test_trunk_skips_branches_inside_units(graph):
+  images = tf.compat.v1.placeholder(tf.float32, [1, 32, 32, 3])
+  net, end_points = _tiny_resnet('v1', images, global_pool=False)
+  on_trunk = geometry.trunk(images, net, end_points)
+  assert 'tiny/block1/unit_1/bottleneck_v1' in on_trunk and 'tiny/conv1' in on_trunk
+  assert not [name for name in on_trunk if name.split('/')[-1] in ('conv1', 'conv2', 'conv3', 'shortcut')
+              and name != 'tiny/conv1']
+
+
+@settings(max_examples=25, deadline=None)
+@given(version=st.sampled_from(sorted(VERSIONS)), height=st.integers(1, 80), width=st.integers(1, 80),
+       output_stride=st.sampled_from([None, 4, 8, 16, 32]))
+def test_property_every_end_point_size_is_predicted(version, height, width, output_stride):
+  with tf.Graph().as_default():
+    images = tf.compat.v1.placeholder(tf.float32, [1, height, width, 3])
+    _, end_points = _tiny_resnet(version, images, global_pool=False, output_stride=output_stride)
+    spatial = {name: t for name, t in end_points.items() if t.shape.rank == 4}
+    geo = geometry.trace(images, spatial)
+  for name, tensor in spatial.items():
+    assert geo[name].size == tuple(tensor.shape.as_list()[1:3]), name
+  last = geo['tiny/block4']
+  assert last.stride == ((output_stride or 32),) * 2
+  if (height - 1) % last.stride[0] == 0 and (width - 1) % last.stride[1] == 0:
+    assert last.aligned((height, width))
+
+
+_LAYER = st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.sampled_from(['SAME', 'VALID']))
+
+
+@settings(max_examples=20, deadline=None)
+@given(stack=st.lists(_LAYER, min_size=1, max_size=4), size=st.integers(12, 40))
+def test_property_receptive_field_is_the_support_of_the_gradient(stack, size):
+  """With positive weights and linear layers, output pixel (i, i) depends on exactly its receptive field.
+
+  The support of its gradient (clipped to the image) spans [start + i * stride, start + i * stride + field).
+  """
+  with tf.Graph().as_default() as g:
+    images = tf.compat.v1.placeholder(tf.float32, [1, size, size, 1])
+    net = images
+    with slim.arg_scope([layers.conv2d], activation_fn=None, weights_initializer=tf.compat.v1.ones_initializer(),
+                        biases_initializer=None):
+      for kernel, stride, rate, padding in stack:
+        stride, rate = (stride, 1) if rate == 1 else (1, rate)  # a stride and a rate cannot both exceed 1
+        if padding == 'VALID' and net.shape[1] is not None and net.shape[1] < rate * (kernel - 1) + 1:
+          break
+        net = layers.conv2d(net, 1, kernel, stride=stride, rate=rate, padding=padding)
+    geo = geometry.trace(images, {'out': net})['out']
+    index = geo.size[0] // 2
+    gradient = tf.gradients(net[0, index, index, 0], images)[0]
+    support = np.nonzero(run(g, gradient, {images: np.zeros([1, size, size, 1], np.float32)})[0, :, :, 0])
+  first = geo.start[0] + index * geo.stride[0]
+  expected = (max(first, 0), min(first + geo.receptive_field[0], size) - 1)
+  assert (support[0].min(), support[0].max()) == expected
+  assert (support[1].min(), support[1].max()) == expected

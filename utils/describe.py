@@ -1,0 +1,185 @@
+"""`slimnets describe`: a network's end points with shapes, strides and receptive fields, its feature levels,
+parameters, FLOPs and the warnings a user should see, all read off one scratch build (no variables allocated).
+"""
+
+import inspect
+from typing import List, Optional, Sequence, Tuple
+
+from nets import nets_factory
+from utils import features
+from utils import geometry
+from utils import scratch
+
+
+def _positive(name: str, value, allow_none: bool = False) -> None:
+  if value is None and allow_none:
+    return
+  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    raise ValueError(f'{name} must be a positive int{" or None" if allow_none else ""}, got {value!r}')
+
+
+def _input_size(network: str, input_size) -> Tuple[int, int]:
+  spec = nets_factory.get_spec(network)
+  if input_size is None:
+    return spec.default_image_size, spec.default_image_size
+  size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+  if len(size) != 2 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in size):
+    raise ValueError(f'input_size must be a positive int or (height, width), got {input_size!r}')
+  return size
+
+
+def _network_kwargs(network: str, output_stride, multi_grid, num_classes) -> dict:
+  spec = nets_factory.get_spec(network)
+  accepted = inspect.signature(spec.fn).parameters
+  kwargs = {'global_pool': bool(num_classes)}  # a head pools globally at any size; features stay dense
+  for name, value in (('output_stride', output_stride), ('multi_grid', multi_grid)):
+    if value is None:
+      continue
+    if name not in accepted:
+      raise ValueError(f'{network} has no {name} option (it runs at its nominal stride '
+                       f'{spec.nominal_stride}); {name} applies to the ResNets')
+    kwargs[name] = tuple(value) if name == 'multi_grid' else value
+  return kwargs
+
+
+def _aligned_sizes_nearby(built: scratch.ScratchBuild, name: str, size: Tuple[int, int],
+                          stride: int) -> Optional[List[int]]:
+  """Sizes k * stride + 1 around `size` at which end point `name` is corner-aligned, or None if they are not.
+
+  Traced on the same graph at the other sizes: the convolutions' kernels do not depend on the input size.
+  """
+  below = {(n - 1) // stride * stride + 1 for n in size}
+  above = {-(-(n - 1) // stride) * stride + 1 for n in size}
+  candidates = sorted(below | above)
+  tensor = {name: built.end_points[name]}
+  for n in candidates:
+    if not geometry.trace(built.images, tensor, (n, n))[name].aligned((n, n)):
+      return None
+  return candidates
+
+
+def _alignment_warning(built: scratch.ScratchBuild, size: Tuple[int, int], name: str,
+                       geo: geometry.Geometry) -> Optional[str]:
+  """A warning when the corner pixels of end point `name` are not centred on the image corners."""
+  if geo.aligned(size):
+    return None
+  first = geo.center((0, 0))
+  end = geo.center((geo.size[0] - 1, geo.size[1] - 1))
+  where = (f'its pixel centres run from {_fmt_point(first)} to {_fmt_point(end)}, the image corners are (0, 0) '
+           f'and ({size[0] - 1}, {size[1] - 1})')
+  stride = geo.stride[0]
+  nearby = _aligned_sizes_nearby(built, name, size, stride) if geo.stride[1] == stride else None
+  if nearby:
+    return (f'input {size[0]}x{size[1]} is not of the form k*{stride}+1, so the corners of {name} (stride '
+            f'{stride}) are not aligned with the image corners: {where}; aligned sizes nearby: '
+            f'{", ".join(map(str, nearby))}')
+  return (f'the corners of {name} are not aligned with the image corners (nor at inputs of the form '
+          f'k*{stride}+1): {where}')
+
+
+def _fmt_point(point) -> str:
+  return '({})'.format(', '.join(f'{v:g}' for v in point))
+
+
+def describe(network: str, input_size=None, output_stride: Optional[int] = None,
+             multi_grid: Optional[Sequence[int]] = None, in_channels: int = 3,
+             num_classes: Optional[int] = None) -> dict:
+  """Describes `network` built at one input size, for humans (`format_text`) and for tools (JSON).
+
+  Args:
+    network: a name of `nets_factory.REGISTRY`.
+    input_size: an int or (height, width); default: the network's default image size.
+    output_stride: for ResNets, the output stride (None: nominal).
+    multi_grid: for ResNets, block4's multi-grid rates.
+    in_channels: input channels.
+    num_classes: None or 0 for features only (ResNets without global pooling); else a head of that many
+      classes, with global pooling so that any size gives `[batch, num_classes]`.
+
+  Returns:
+    A JSON-ready dict with 'network', 'input_shape' ([1, h, w, c]), 'output_stride' (the stride of the last
+    feature level, computed), 'num_classes', 'multi_grid', 'parameters' (trainable), 'flops' (2 x multiply-adds
+    of the convolutions, one image), 'minimum_input_size' ({'size', 'reason'}), 'end_points' (list of
+    {name, shape, stride, receptive_field, channels}), 'features' (list of {level, end_point, stride, channels})
+    and 'warnings' (list of strings).
+
+  Raises:
+    ValueError: naming the bad argument, or the network's own error (e.g. an input below its minimum).
+  """
+  spec = nets_factory.get_spec(network)
+  size = _input_size(network, input_size)
+  _positive('in_channels', in_channels)
+  if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                  or num_classes < 0):
+    raise ValueError(f'num_classes must be None or an int >= 0, got {num_classes!r}')
+  kwargs = _network_kwargs(network, output_stride, multi_grid, num_classes)
+  minimum, reason = spec.minimum_input_size(bool(num_classes))
+  built = scratch.build(network, size, in_channels, num_classes or None, **kwargs)
+  with built.graph.as_default():
+    geometries = geometry.trace(built.images, built.end_points)
+    flops = geometry.conv_flops(built.images)
+  rows = [{'name': name, 'shape': tensor.shape.as_list(), 'stride': list(geometries[name].stride),
+           'receptive_field': list(geometries[name].receptive_field), 'channels': int(tensor.shape[-1]),
+           'geometry': geometries[name]} for name, tensor in built.end_points.items()]
+  levels = features.level_table(network, built.end_points, geometries)
+  last = next(row for row in rows if row['name'] == levels[-1].end_point)
+  warnings = []
+  with built.graph.as_default():
+    alignment = _alignment_warning(built, size, last['name'], last['geometry'])
+  if alignment:
+    warnings.append(alignment)
+  if min(size) < spec.nominal_stride:
+    one_by_one = next(row['name'] for row in rows if row['shape'][1:3] == [1, 1])
+    warnings.append(f'input {size[0]}x{size[1]} is smaller than the nominal stride {spec.nominal_stride}: the maps '
+                    f'stop shrinking at 1x1 from {one_by_one} on, and their receptive fields reach past the image')
+  return {
+      'network': network,
+      'input_shape': [1, size[0], size[1], in_channels],
+      'output_stride': last['stride'][0] if last['stride'][0] == last['stride'][1] else last['stride'],
+      'multi_grid': list(multi_grid) if multi_grid is not None else None,
+      'num_classes': num_classes or None,
+      'parameters': built.trainable_parameters(),
+      'flops': flops,
+      'minimum_input_size': {'size': minimum, 'reason': reason},
+      'end_points': [{k: v for k, v in row.items() if k != 'geometry'} for row in rows],
+      'features': [{'level': f.level, 'end_point': f.end_point, 'stride': list(f.stride), 'channels': f.channels}
+                   for f in levels],
+      'warnings': warnings,
+  }
+
+
+def _pair_text(pair: Sequence[int]) -> str:
+  return str(pair[0]) if pair[0] == pair[1] else f'{pair[0]}x{pair[1]}'
+
+
+def _table(header: Sequence[str], rows: List[Sequence[str]], text_columns: int = 1) -> List[str]:
+  """Lines of a table: the first `text_columns` columns left-aligned, the others (numbers) right-aligned."""
+  widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+  lines = []
+  for row in [header] + rows:
+    lines.append('  '.join(cell.ljust(width) if i < text_columns else cell.rjust(width)
+                           for i, (cell, width) in enumerate(zip(row, widths))).rstrip())
+  return lines
+
+
+def format_text(description: dict) -> str:
+  """The description as a model-summary style table, then the feature levels, totals and warnings."""
+  d = description
+  shape = 'x'.join(map(str, d['input_shape'][1:]))
+  options = [f'input {shape}', f'output stride {d["output_stride"]}']
+  if d['multi_grid']:
+    options.append('multi-grid ' + ','.join(map(str, d['multi_grid'])))
+  options.append(f'{d["num_classes"]} classes' if d['num_classes'] else 'features only')
+  lines = [f'{d["network"]}: {", ".join(options)}', '']
+  lines += _table(('end point', 'shape', 'stride', 'receptive field', 'channels'),
+                  [(row['name'], 'x'.join(str(n) for n in row['shape'][1:]), _pair_text(row['stride']),
+                    _pair_text(row['receptive_field']), str(row['channels'])) for row in d['end_points']])
+  lines += ['', 'feature levels']
+  lines += _table(('level', 'end point', 'stride', 'channels'),
+                  [(f['level'], f['end_point'], _pair_text(f['stride']), str(f['channels'])) for f in d['features']],
+                  text_columns=2)
+  minimum = d['minimum_input_size']
+  lines += ['', f'trainable parameters: {d["parameters"]:,}',
+            f'FLOPs (2 x multiply-adds of the convolutions, one image): {d["flops"]:,}',
+            f'minimum input size: {minimum["size"]}x{minimum["size"]} ({minimum["reason"]})']
+  lines += [f'warning: {w}' for w in d['warnings']]
+  return '\n'.join(lines)

@@ -1,0 +1,113 @@
+"""Feature pyramid levels C1..C5 of every network, computed from its graph, and a lookup for decoders.
+
+Level Ck is the end point carrying the network's last activation at stride 2**k of the nominal network
+(output_stride None): among the end points that every path from the image to the output goes through (unit and
+block outputs, not branches inside a unit; see `geometry.trunk`), the last one at that stride. For resnet_v1_50
+that gives conv1, block1/unit_2, block2/unit_3, block3/unit_5 and block4, because research/slim strides the
+*last* unit of each block: `block1` itself is at stride 8.
+
+The end points stay the same under `output_stride`; what changes is their stride: levels above the output
+stride share it (resnet_v1_50 at output_stride 16: C4 and C5 are both at stride 16).
+"""
+
+import collections
+import dataclasses
+import functools
+from typing import Dict, List, Mapping, Tuple
+
+from nets import nets_factory
+from utils import geometry
+from utils import scratch
+
+LEVELS = ('C1', 'C2', 'C3', 'C4', 'C5')
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureLevel:
+  """One pyramid level of a built network: its name, end point, stride (h, w) and channels."""
+  level: str
+  end_point: str
+  stride: Tuple[int, int]
+  channels: int
+
+
+@functools.lru_cache(maxsize=None)
+def level_end_points(network: str) -> Tuple[Tuple[str, str], ...]:
+  """((level, end point name), ...) of `network` under its default scope, from a nominal scratch build."""
+  built = scratch.build(network, global_pool=False)
+  with built.graph.as_default():
+    on_trunk = geometry.trunk(built.images, built.net, built.end_points)
+    strides = geometry.trace(built.images, {name: built.end_points[name] for name in on_trunk})
+  levels = []
+  for k, level in enumerate(LEVELS, start=1):
+    at_stride = [name for name in on_trunk if strides[name].stride == (2 ** k, 2 ** k)]
+    if at_stride:
+      levels.append((level, at_stride[-1]))
+  return tuple(levels)
+
+
+def _default_scope(network: str) -> str:
+  """The scope prefix of the end point names of a network built with its default scope ('' if none)."""
+  names = [name for _, name in level_end_points(network)]
+  prefix = names[0].split('/')[0] + '/'
+  return prefix if all(name.startswith(prefix) for name in names) else ''
+
+
+def _located(end_points: Mapping, network: str) -> List[Tuple[str, str]]:
+  """[(level, key of end_points)] for the levels of `network` present in `end_points`, under any scope.
+
+  The scope is found from the deepest level whose name, without the default scope, ends exactly one key.
+  """
+  default = _default_scope(network)
+  levels = level_end_points(network)
+  prefix = None
+  for _, name in reversed(levels):
+    if name in end_points:
+      prefix = default
+      break
+    rest = '/' + name[len(default):]
+    scopes = [key[:-len(rest) + 1] for key in end_points if key.endswith(rest)]
+    if len(scopes) == 1:
+      prefix = scopes[0]
+      break
+  if prefix is None:
+    return []
+  return [(level, prefix + name[len(default):]) for level, name in levels
+          if prefix + name[len(default):] in end_points]
+
+
+def feature_levels(end_points: Mapping, network: str) -> Dict[str, object]:
+  """The pyramid levels of a built network: {'C1': tensor, ..., 'C5': tensor}.
+
+  Works for graph and eager tensors, with the default scope or another one, at any output_stride.
+
+  Args:
+    end_points: the end points returned by the network function.
+    network: the network's name in `nets_factory.REGISTRY`, e.g. 'resnet_v1_50'.
+
+  Returns:
+    An ordered dict from level name to tensor, for the levels the network built (an Inception v3 base built
+    up to 'Mixed_6e' has no C5).
+
+  Raises:
+    ValueError: for an unknown network, or end points that hold none of its levels.
+  """
+  nets_factory.get_spec(network)
+  found = collections.OrderedDict((level, end_points[key]) for level, key in _located(end_points, network))
+  if not found:
+    raise ValueError(f'end_points hold none of the feature levels of {network!r} '
+                     f'({", ".join(name for _, name in level_end_points(network))}); is network the one built?')
+  return found
+
+
+def level_table(network: str, end_points: Mapping, geometries: Mapping[str, geometry.Geometry]
+                ) -> List[FeatureLevel]:
+  """The feature levels of one build of `network` with their strides and channels there.
+
+  Args:
+    network: the network's name.
+    end_points: the build's end points (static channel counts).
+    geometries: the build's end point geometries (`geometry.trace`).
+  """
+  return [FeatureLevel(level, key, geometries[key].stride, int(end_points[key].shape[-1]))
+          for level, key in _located(end_points, network)]

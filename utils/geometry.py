@@ -1,0 +1,291 @@
+"""Geometry of a built network, read off its graph: spatial size, stride and receptive field of every tensor.
+
+Nothing here is typed in per network. `trace` walks the ops between the input and the requested tensors in
+creation order, and each spatial op maps the geometry of its input to that of its output, per axis:
+
+    convolution / pool with kernel k, stride s, rate d (effective kernel e = d * (k - 1) + 1), begin padding p:
+      size        n -> ceil(n / s) for SAME, floor((n - e) / s) + 1 for VALID
+      stride      j -> j * s
+      receptive   r -> r + (e - 1) * j
+      start       a -> a - p * j          (input coordinate of the first pixel seen by output pixel 0)
+    explicit padding by p at the beginning: size n -> n + p + q, start a -> a - p * j
+    global mean: a pool whose kernel and stride are the whole map
+
+Pointwise ops keep the geometry; ops joining several spatial inputs (add, concat on channels) take the union of
+their receptive fields. Any other op on the path to a requested tensor raises `GeometryError`, so the numbers
+are either computed from the ops that are there or not given at all.
+
+The receptive field is the theoretical one (padding included): with SAME padding a feature near the border sees
+part of its field outside the image. A feature map's corners are *aligned* with the image corners when the
+centre of its first pixel is the image's first pixel and the centre of its last pixel the image's last one;
+for networks that pad SAME this holds exactly for inputs of size k * stride + 1.
+"""
+
+import dataclasses
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import tensorflow as tf
+
+Pair = Tuple[int, int]
+
+_POINTWISE = frozenset([
+    'Identity', 'Relu', 'Relu6', 'Elu', 'Selu', 'Sigmoid', 'Tanh', 'Softplus', 'LeakyRelu', 'Softmax', 'Cast',
+    'BiasAdd', 'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3', 'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv',
+    'Maximum', 'Minimum', 'ClipByValue', 'Neg', 'Square', 'Rsqrt', 'StopGradient', 'Squeeze',
+])
+_WINDOWED = frozenset(['Conv2D', 'DepthwiseConv2dNative', 'MaxPool', 'AvgPool'])
+_PADS = frozenset(['Pad', 'PadV2', 'MirrorPad'])
+
+
+class GeometryError(ValueError):
+  """A requested tensor depends on the input through an op whose geometry is not known."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Axis:
+  """Geometry along one spatial axis; `size` and `start` are None when the input size is unknown."""
+  size: Optional[int]
+  stride: int
+  receptive_field: int
+  start: Optional[int]
+
+  def window(self, kernel: int, stride: int, rate: int, padding: str) -> '_Axis':
+    effective = rate * (kernel - 1) + 1
+    if padding == 'VALID':
+      size = None if self.size is None else (self.size - effective) // stride + 1
+      pad_begin = 0
+    else:
+      size = None if self.size is None else -(-self.size // stride)
+      pad_begin = None if size is None else max((size - 1) * stride + effective - self.size, 0) // 2
+      if size is None and stride == 1:
+        pad_begin = (effective - 1) // 2
+    start = None if self.start is None or pad_begin is None else self.start - pad_begin * self.stride
+    return _Axis(size, self.stride * stride, self.receptive_field + (effective - 1) * self.stride, start)
+
+  def pad(self, begin: int, end: int) -> '_Axis':
+    size = None if self.size is None else self.size + begin + end
+    start = None if self.start is None else self.start - begin * self.stride
+    return _Axis(size, self.stride, self.receptive_field, start)
+
+  def union(self, other: '_Axis') -> '_Axis':
+    if self.size != other.size or self.stride != other.stride:
+      raise GeometryError(f'cannot join maps of size {self.size} and {other.size}, stride {self.stride} and '
+                          f'{other.stride}')
+    if self.start is None or other.start is None:
+      return _Axis(self.size, self.stride, max(self.receptive_field, other.receptive_field), None)
+    start = min(self.start, other.start)
+    end = max(self.start + self.receptive_field, other.start + other.receptive_field)
+    return _Axis(self.size, self.stride, end - start, start)
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+  """Where a feature map sits on the input image.
+
+  Attributes:
+    size: (height, width) of the map, or None where the input size is unknown.
+    stride: (h, w) distance in input pixels between neighbouring map pixels.
+    receptive_field: (h, w) extent in input pixels seen by one map pixel, padding included.
+    start: (h, w) input coordinate of the first pixel seen by map pixel (0, 0); negative inside the padding.
+      None where it depends on an unknown input size.
+  """
+  size: Optional[Pair]
+  stride: Pair
+  receptive_field: Pair
+  start: Optional[Pair]
+
+  def center(self, index: Pair = (0, 0)) -> Optional[Tuple[float, float]]:
+    """Input coordinates of the centre of the receptive field of map pixel `index`."""
+    if self.start is None:
+      return None
+    return tuple(a + (r - 1) / 2 + i * j for a, r, i, j in
+                 zip(self.start, self.receptive_field, index, self.stride))
+
+  def aligned(self, input_size: Pair) -> bool:
+    """Whether the first and last map pixels are centred on the first and last input pixels."""
+    if self.size is None or self.start is None:
+      return False
+    first = self.center((0, 0))
+    last = self.center((self.size[0] - 1, self.size[1] - 1))
+    return first == (0, 0) and last == (input_size[0] - 1, input_size[1] - 1)
+
+
+def _from_axes(h: _Axis, w: _Axis) -> Geometry:
+  size = None if h.size is None or w.size is None else (h.size, w.size)
+  start = None if h.start is None or w.start is None else (h.start, w.start)
+  return Geometry(size, (h.stride, w.stride), (h.receptive_field, w.receptive_field), start)
+
+
+class _Unknown:
+  """Stands for a tensor that depends on the input through an op this module cannot map."""
+
+  def __init__(self, op: tf.Operation):
+    self.op = op
+
+
+def _static_value(tensor: tf.Tensor, what: str, op: tf.Operation):
+  value = tf.get_static_value(tensor)
+  if value is None:
+    raise GeometryError(f'{op.type} op {op.name!r}: its {what} is not a constant')
+  return value
+
+
+def _map_op(op: tf.Operation, spatial: Sequence) -> Sequence:
+  """The output axes of `op`, given (h, w) axes or None for each of its inputs."""
+  if op.type in _WINDOWED:
+    h, w = spatial[0]
+    padding = op.get_attr('padding').decode()
+    if padding not in ('SAME', 'VALID'):
+      raise GeometryError(f'{op.type} op {op.name!r}: padding {padding!r} is not mapped')
+    if op.type.endswith('Pool'):
+      kernel = op.get_attr('ksize')
+      rates = (1, 1, 1, 1)
+    else:
+      kernel = (1,) + tuple(op.inputs[1].shape.as_list()[:2]) + (1,)
+      rates = op.get_attr('dilations')
+    strides = op.get_attr('strides')
+    return (h.window(kernel[1], strides[1], rates[1], padding), w.window(kernel[2], strides[2], rates[2], padding))
+  if op.type in _PADS:
+    (h, w), paddings = spatial[0], _static_value(op.inputs[1], 'padding', op)
+    return h.pad(*map(int, paddings[1])), w.pad(*map(int, paddings[2]))
+  if op.type == 'Mean':
+    axes = sorted(int(a) % 4 for a in _static_value(op.inputs[1], 'axis', op).reshape(-1))
+    if axes != [1, 2]:
+      raise GeometryError(f'Mean op {op.name!r} over axes {axes} is not a spatial mean')
+    h, w = spatial[0]
+    if h.size is None or w.size is None:
+      raise GeometryError(f'Mean op {op.name!r}: a global mean needs a known input size')
+    return h.window(h.size, h.size, 1, 'VALID'), w.window(w.size, w.size, 1, 'VALID')
+  if op.type == 'ConcatV2':
+    axis = int(_static_value(op.inputs[-1], 'axis', op)) % 4
+    if axis != 3:
+      raise GeometryError(f'ConcatV2 op {op.name!r} joins along axis {axis}, not channels')
+  elif op.type not in _POINTWISE:
+    return _Unknown(op)
+  joined = [axes for axes in spatial if axes is not None]
+  h, w = joined[0]
+  for other_h, other_w in joined[1:]:
+    h, w = h.union(other_h), w.union(other_w)
+  return h, w
+
+
+def trace_tensors(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> Dict[tf.Tensor, object]:
+  """Maps every tensor of `inputs`' graph that depends on `inputs` to its (h, w) axes, or to an `_Unknown`.
+
+  Args:
+    inputs: the `[batch, height, width, channels]` image tensor the geometry is measured on.
+    input_size: (height, width); default: the static shape of `inputs`, if known.
+  """
+  if input_size is None:
+    input_size = tuple(inputs.shape.as_list()[1:3]) if inputs.shape.rank == 4 else (None, None)
+  axes = {inputs: tuple(_Axis(n, 1, 1, None if n is None else 0) for n in input_size)}
+  ops = inputs.graph.get_operations()
+  first = ops.index(inputs.op) + 1
+  for op in ops[first:]:
+    spatial = [axes.get(t) for t in op.inputs]
+    if all(s is None for s in spatial):
+      continue
+    unknown = next((s for s in spatial if isinstance(s, _Unknown)), None)
+    if unknown is not None:
+      result = unknown
+    else:
+      try:
+        result = _map_op(op, spatial)
+      except GeometryError as error:
+        result = _Unknown(op)
+        result.error = error
+    axes[op.outputs[0]] = result
+    for output in op.outputs[1:]:  # e.g. batch statistics: they depend on the input but are not maps
+      axes[output] = result if isinstance(result, _Unknown) else _Unknown(op)
+  return axes
+
+
+def _geometry_of(name: str, tensor: tf.Tensor, axes: Mapping) -> Geometry:
+  found = axes.get(tensor)
+  if found is None:
+    raise GeometryError(f'{name!r} does not depend on the input tensor')
+  if isinstance(found, _Unknown):
+    reason = getattr(found, 'error', None) or 'its geometry is not mapped'
+    raise GeometryError(f'{name!r} depends on the input through {found.op.type} op {found.op.name!r}: {reason}')
+  return _from_axes(*found)
+
+
+def trace(inputs: tf.Tensor, tensors: Mapping[str, tf.Tensor], input_size: Optional[Pair] = None
+          ) -> Dict[str, Geometry]:
+  """The geometry of each named tensor (e.g. a network's `end_points`) relative to `inputs`.
+
+  Works in graph mode, on the graph the tensors were built in.
+
+  Args:
+    inputs: the image tensor the network was built on.
+    tensors: name -> tensor; rank-2 tensors (squeezed logits) keep the geometry of their 1x1 map.
+    input_size: (height, width) to measure at; default: the static size of `inputs`. With an unknown size,
+      `size` and `start` are None but strides and receptive fields are given.
+
+  Returns:
+    name -> `Geometry`, in the order of `tensors`.
+
+  Raises:
+    GeometryError: when a tensor does not depend on `inputs`, or does through an op that is not mapped.
+  """
+  axes = trace_tensors(inputs, input_size)
+  return {name: _geometry_of(name, tensor, axes) for name, tensor in tensors.items()}
+
+
+def conv_flops(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> int:
+  """Floating point operations of the convolutions that depend on `inputs`, as 2 x multiply-adds per image.
+
+  Counts every `Conv2D` (and depthwise) op fed by `inputs`, logits included; batch norm, activations, pooling
+  and additions are not counted, as is usual for such totals.
+  """
+  axes = trace_tensors(inputs, input_size)
+  total = 0
+  for op in inputs.graph.get_operations():
+    if op.type not in ('Conv2D', 'DepthwiseConv2dNative') or not isinstance(axes.get(op.outputs[0]), tuple):
+      continue
+    h, w = axes[op.outputs[0]]
+    if h.size is None or w.size is None:
+      raise GeometryError('counting FLOPs needs a known input size')
+    kernel_h, kernel_w, in_channels, multiplier = op.inputs[1].shape.as_list()
+    out_channels = op.outputs[0].shape.as_list()[-1]
+    per_output = kernel_h * kernel_w * (in_channels if op.type == 'Conv2D' else 1)
+    total += 2 * h.size * w.size * out_channels * per_output
+    del multiplier
+  return total
+
+
+def trunk(inputs: tf.Tensor, output: tf.Tensor, candidates: Mapping[str, tf.Tensor]) -> list:
+  """Names of the `candidates` that every path from `inputs` to `output` goes through, in order.
+
+  These are the points where the whole network state is one tensor (a unit's or block's output, not a branch
+  inside it). In a topological order of the ops between `inputs` and `output`, a tensor is such a point exactly
+  when, right after it is made, it is the only tensor still waiting for a consumer.
+  """
+  axes = trace_tensors(inputs)
+  ancestors, stack = set(), [output.op]
+  while stack:
+    op = stack.pop()
+    if op in ancestors:
+      continue
+    ancestors.add(op)
+    stack.extend(t.op for t in op.inputs if t in axes)
+  order = [op for op in inputs.graph.get_operations() if op in ancestors and op is not inputs.op]
+  waiting = {}  # tensor -> number of its consumers not yet seen
+  for op in order:
+    for t in set(op.inputs):
+      if t in axes or t is inputs:
+        waiting[t] = waiting.get(t, 0) + 1
+  waiting[output] = waiting.get(output, 0) + 1  # kept alive to the end
+  pending = {inputs} if waiting.get(inputs) else set()
+  cut = set()
+  for op in order:
+    for t in set(op.inputs):
+      if t in pending:
+        waiting[t] -= 1
+        if not waiting[t]:
+          pending.discard(t)
+    pending.update(t for t in op.outputs if waiting.get(t))
+    if len(pending) == 1:
+      cut.update(pending)
+  return [name for name, tensor in candidates.items() if tensor in cut]
+

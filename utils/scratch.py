@@ -1,0 +1,81 @@
+"""Building a network in a scratch graph without allocating its variables.
+
+The network is built by its own code, in inference mode, under a custom getter that records each variable's
+shape and hands the layer a constant instead of a variable. Everything that reads a network's structure (the
+parameter count, the geometry, `slimnets describe`) goes through here, so it follows every option of the
+network with no table to keep in sync, at a fraction of the cost of a real build.
+"""
+
+import dataclasses
+from typing import Dict, Optional, Sequence, Tuple
+
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import nets_factory
+
+
+@dataclasses.dataclass
+class ScratchBuild:
+  """A network built in its own graph.
+
+  Attributes:
+    graph: the scratch graph.
+    images: the `[batch, height, width, in_channels]` placeholder the network was built on.
+    net: the network's main output.
+    end_points: the network's end points.
+    variables: variable name -> (shape, trainable), in creation order.
+  """
+  graph: tf.Graph
+  images: tf.Tensor
+  net: tf.Tensor
+  end_points: Dict[str, tf.Tensor]
+  variables: Dict[str, Tuple[Tuple[int, ...], bool]]
+
+  def trainable_parameters(self) -> int:
+    return sum(shape_size(shape) for shape, trainable in self.variables.values() if trainable)
+
+
+def shape_size(shape: Sequence[int]) -> int:
+  """Number of elements of a tensor of `shape`."""
+  total = 1
+  for dim in shape:
+    total *= dim
+  return total
+
+
+def build(network: str, input_size: Optional[Tuple[Optional[int], Optional[int]]] = None, in_channels: int = 3,
+          num_classes: Optional[int] = None, batch: Optional[int] = 1, **network_kwargs) -> ScratchBuild:
+  """Builds `network` in a new graph, in inference mode, without variables.
+
+  Args:
+    network: a name of `nets_factory.REGISTRY`.
+    input_size: (height, width), either may be None (unknown); default: the network's default image size.
+    in_channels: channels of the input images.
+    num_classes: classes of the logits; None for features only.
+    batch: batch size of the placeholder (None: unknown).
+    **network_kwargs: further arguments of the network function (e.g. `global_pool`, `output_stride`).
+
+  Returns:
+    A `ScratchBuild`.
+
+  Raises:
+    ValueError: from the network, for arguments it does not accept.
+  """
+  spec = nets_factory.get_spec(network)
+  if input_size is None:
+    input_size = (spec.default_image_size, spec.default_image_size)
+  variables = {}
+
+  def record(getter, name, shape=None, dtype=tf.float32, trainable=True, **_):
+    del getter  # nothing is allocated
+    variables[name] = (tuple(int(d) for d in shape), bool(trainable))
+    return tf.zeros(shape, dtype)
+
+  graph = tf.Graph()
+  with graph.as_default():
+    images = tf.compat.v1.placeholder(tf.float32, [batch, *input_size, in_channels], name='images')
+    with tf.compat.v1.variable_scope('', custom_getter=record):
+      with slim.arg_scope(spec.arg_scope()):
+        net, end_points = spec.fn(images, num_classes, is_training=False, **network_kwargs)
+  return ScratchBuild(graph, images, net, dict(end_points), variables)
