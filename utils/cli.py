@@ -61,6 +61,21 @@ def _cmd_describe(args: argparse.Namespace) -> None:
   print(json.dumps(description, indent=1) if args.json else describe.format_text(description))
 
 
+def _cmd_adapt_checkpoint(args: argparse.Namespace) -> None:
+  from nets import nets_factory  # pylint: disable=import-outside-toplevel
+  from utils import checkpoints  # pylint: disable=import-outside-toplevel
+  nets_factory.get_spec(args.network)
+  output = os.path.abspath(args.output)
+  if not args.overwrite and (os.path.exists(output) or os.path.exists(output + '.index')):
+    raise FileExistsError(f'output {args.output!r} already exists; pass --overwrite to replace it')
+  values = checkpoints.read(args.input)
+  adapted = checkpoints.adapt(values, args.network, in_channels=args.in_channels, channel_mode=args.channel_mode,
+                              num_classes=args.num_classes, label_offset=args.label_offset)
+  checkpoints.write(adapted, output, overwrite=args.overwrite)
+  changed = sum(1 for name in adapted if adapted[name].shape != values[name].shape)
+  print(f'wrote {output}: {len(adapted)} variables ({changed} reshaped, {len(values) - len(adapted)} dropped)')
+
+
 def _int_list(text: str, count: Optional[Sequence[int]] = None) -> tuple:
   try:
     values = tuple(int(part) for part in text.split(','))
@@ -121,6 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
                           help='add a classification head of K classes, pooled globally (default: features only)')
   describing.add_argument('--json', action='store_true', help='print one JSON object instead of tables')
   describing.set_defaults(run=_cmd_describe)
+  adapting = commands.add_parser(
+      'adapt-checkpoint', help='rewrite a checkpoint for other input channels or another number of classes')
+  adapting.add_argument('--network', required=True, help='the network the checkpoint belongs to')
+  adapting.add_argument('--input', required=True, metavar='CKPT', help='checkpoint prefix, file or directory')
+  adapting.add_argument('--output', required=True, metavar='CKPT', help='prefix of the checkpoint to write')
+  adapting.add_argument('--in-channels', type=_positive_int, default=3, metavar='C', help='input channels (default 3)')
+  adapting.add_argument('--channel-mode', choices=('repeat', 'sum', 'zeros'), default='repeat',
+                        help='how the RGB kernels of the first convolution become C channels (default repeat)')
+  adapting.add_argument('--num-classes', type=_non_negative_int, metavar='K',
+                        help='classes of the adapted head; a head of another size is dropped (initialized afresh)')
+  adapting.add_argument('--label-offset', type=int, choices=(0, 1), default=0,
+                        help='1: drop the background class of a K+1-class head instead')
+  adapting.add_argument('--overwrite', action='store_true', help='replace an existing output checkpoint')
+  adapting.set_defaults(run=_cmd_adapt_checkpoint)
   return parser
 
 

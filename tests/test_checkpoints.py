@@ -1,0 +1,195 @@
+"""utils.checkpoints: restore with a report, exact channel and class adaptation, safe writing, the CLI."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import resnet_v1
+from utils import checkpoints
+from utils import cli
+
+
+def _build(in_channels=3, num_classes=None, size=33):
+  """A thin resnet_v1_50 (real names, depth 1/8) in the default graph; returns (images, output)."""
+  images = tf.compat.v1.placeholder(tf.float32, [2, size, size, in_channels])
+  with slim.arg_scope(resnet_v1.resnet_arg_scope()):
+    net, _ = resnet_v1.resnet_v1_50(images, num_classes, is_training=False, depth_multiplier=0.125,
+                                    global_pool=num_classes is not None)
+  return images, net
+
+
+def _randomize(sess, seed=0):
+  """Random values for every variable, moving statistics included, so that equalities are not trivial."""
+  rng = np.random.RandomState(seed)
+  for v in tf.compat.v1.global_variables():
+    shape = v.shape.as_list()
+    value = rng.uniform(0.5, 1.5, shape) if 'moving_variance' in v.name else rng.normal(0, 0.1, shape)
+    v.load(value.astype(np.float32), sess)
+
+
+def _save_random_network(path, in_channels=3, num_classes=None):
+  with tf.Graph().as_default():
+    _build(in_channels, num_classes)
+    with tf.compat.v1.Session() as sess:
+      _randomize(sess)
+      return tf.compat.v1.train.Saver().save(sess, path)
+
+
+def _run(checkpoint, feed, in_channels=3, num_classes=None, **restore_kwargs):
+  with tf.Graph().as_default():
+    images, net = _build(in_channels, num_classes)
+    report = checkpoints.restore(checkpoint, **restore_kwargs)
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      return sess.run(net, {images: feed}), report
+
+
+@pytest.fixture(scope='module')
+def rgb_checkpoint(tmp_path_factory):
+  return _save_random_network(str(tmp_path_factory.mktemp('rgb') / 'model.ckpt'), num_classes=1001)
+
+
+def _images(channels, seed=1):
+  return np.random.RandomState(seed).uniform(0, 1, [2, 33, 33, channels]).astype(np.float32)
+
+
+def test_restore_reports_and_reproduces(rgb_checkpoint):
+  x = _images(3)
+  first, report = _run(rgb_checkpoint, x, num_classes=1001)
+  again, _ = _run(os.path.dirname(rgb_checkpoint), x, num_classes=1001)  # a directory resolves too
+  np.testing.assert_array_equal(first, again)
+  assert len(report.restored) == 265 + 2 and not (report.skipped or report.missing or report.mismatched)
+  assert report.summary() == '267 restored, 0 skipped, 0 missing, 0 shape-mismatched, 0 unused in the checkpoint'
+
+
+def test_mismatch_is_an_error_unless_allowed(rgb_checkpoint):
+  with tf.Graph().as_default():
+    _build(in_channels=4, num_classes=1001)
+    with pytest.raises(ValueError, match=r'1 variables have other shapes in checkpoint .*resnet_v1_50/conv1/weights: '
+                                         r'model \[7, 7, 4, 64\], checkpoint \[7, 7, 3, 64\]\. Adapt the checkpoint'):
+      checkpoints.restore(rgb_checkpoint)
+    report = checkpoints.restore(rgb_checkpoint, allow_mismatch=True, exclude=['*/logits'])
+  assert report.mismatched == {'resnet_v1_50/conv1/weights': ((7, 7, 4, 64), (7, 7, 3, 64))}
+  assert report.skipped == ['resnet_v1_50/logits/weights', 'resnet_v1_50/logits/biases']
+
+
+def test_checkpoint_of_another_network(rgb_checkpoint):
+  with tf.Graph().as_default():
+    with tf.compat.v1.variable_scope('InceptionV3'):
+      tf.compat.v1.get_variable('Conv2d_1a_3x3/weights', [3, 3, 3, 32])
+    with pytest.raises(ValueError, match=r'holds none of the 1 model variables \(it holds 267 others, e\.g\. '
+                                         r"'resnet_v1_50/block1/unit_1/bottleneck_v1/conv1/BatchNorm/beta'\): is it "
+                                         r'for another network or scope\?'):
+      checkpoints.restore(rgb_checkpoint)
+
+
+def test_missing_truncated_and_foreign_files(tmp_path, rgb_checkpoint):
+  with pytest.raises(ValueError, match=r"checkpoint '.*nothing' not found: no such file, and no nothing\.index"):
+    checkpoints.read(str(tmp_path / 'nothing'))
+  text = tmp_path / 'notes.ckpt'
+  text.write_text('not a checkpoint')
+  with pytest.raises(ValueError, match=r'is not a readable TensorFlow checkpoint \(truncated or another kind of '
+                                       r'file\?\)'):
+    checkpoints.read(str(text))
+  truncated = tmp_path / 'cut'
+  with open(rgb_checkpoint + '.index', 'rb') as f:
+    (tmp_path / 'cut.index').write_bytes(f.read())
+  data = [n for n in os.listdir(os.path.dirname(rgb_checkpoint)) if '.data-' in n][0]
+  with open(os.path.join(os.path.dirname(rgb_checkpoint), data), 'rb') as f:
+    (tmp_path / ('cut' + data[data.index('.data-'):])).write_bytes(f.read()[:1000])
+  with pytest.raises(ValueError, match=r'is not a readable TensorFlow checkpoint'):
+    checkpoints.read(str(truncated))
+
+
+@pytest.mark.parametrize('mode,channels', [('repeat', 6), ('repeat', 4), ('sum', 1), ('zeros', 4)])
+def test_channel_modes_are_exact(tmp_path, rgb_checkpoint, mode, channels):
+  adapted = checkpoints.adapt(checkpoints.read(rgb_checkpoint), 'resnet_v1_50', in_channels=channels,
+                              channel_mode=mode)
+  path = checkpoints.write(adapted, str(tmp_path / 'adapted'))
+  assert adapted['resnet_v1_50/conv1/weights'].shape == (7, 7, channels, 64)
+  x = _images(3)
+  if mode == 'repeat':  # the RGB image repeated over the channels (6: twice; 4: RGB then R)
+    feed, rgb_feed = x[..., [c % 3 for c in range(channels)]], x
+    if channels % 3:
+      rgb_feed = None  # no exact RGB counterpart; checked against numpy below
+  elif mode == 'sum':
+    feed, rgb_feed = x[..., :1], np.repeat(x[..., :1], 3, axis=-1)
+  else:
+    feed, rgb_feed = np.concatenate([x, _images(1, seed=7)], axis=-1), x
+  out, report = _run(path, feed, in_channels=channels, num_classes=1001)
+  assert not report.mismatched and not report.missing
+  if rgb_feed is not None:
+    expected, _ = _run(rgb_checkpoint, rgb_feed, num_classes=1001)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+  kernel = checkpoints.read(rgb_checkpoint)['resnet_v1_50/conv1/weights']
+  if mode == 'repeat' and channels == 4:
+    np.testing.assert_allclose(adapted['resnet_v1_50/conv1/weights'][:, :, 3], kernel[:, :, 0] * 0.75)
+
+
+def test_label_offset_drops_the_background_class(tmp_path, rgb_checkpoint):
+  adapted = checkpoints.adapt(checkpoints.read(rgb_checkpoint), 'resnet_v1_50', num_classes=1000, label_offset=1)
+  path = checkpoints.write(adapted, str(tmp_path / 'offset'))
+  x = _images(3)
+  out, _ = _run(path, x, num_classes=1000)
+  expected, _ = _run(rgb_checkpoint, x, num_classes=1001)
+  np.testing.assert_allclose(out, expected[:, 1:], rtol=1e-5, atol=1e-6)
+
+
+def test_other_classes_leave_the_logits_to_their_initializers(tmp_path, rgb_checkpoint):
+  values = checkpoints.read(rgb_checkpoint)
+  adapted = checkpoints.adapt(values, 'resnet_v1_50', num_classes=5)
+  assert sorted(set(values) - set(adapted)) == ['resnet_v1_50/logits/biases', 'resnet_v1_50/logits/weights']
+  _, report = _run(checkpoints.write(adapted, str(tmp_path / 'five')), _images(3), num_classes=5)
+  assert report.missing == ['resnet_v1_50/logits/weights', 'resnet_v1_50/logits/biases']
+  with pytest.raises(ValueError, match=r'label_offset=1 with num_classes=5 needs a head of 6 classes, but '
+                                       r'resnet_v1_50/logits/weights has 1001'):
+    checkpoints.adapt(values, 'resnet_v1_50', num_classes=5, label_offset=1)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    ({'in_channels': 4, 'channel_mode': 'sum'}, r"channel_mode 'sum' makes a 1-channel \(gray\) kernel, got "
+                                                r'in_channels=4'),
+    ({'in_channels': 2, 'channel_mode': 'zeros'}, r"channel_mode 'zeros' keeps the 3 RGB channels .* in_channels "
+                                                  r'must be >= 3, got 2'),
+    ({'in_channels': 4, 'channel_mode': 'tile'}, r"channel_mode must be one of \('repeat', 'sum', 'zeros'\), got "
+                                                 r"'tile'"),
+    ({'label_offset': 2}, r'label_offset must be 0 or 1, got 2'),
+    ({'num_classes': -1}, r'num_classes must be None or an int >= 0, got -1'),
+])
+def test_adapt_bad_arguments(kwargs, message):
+  values = {'resnet_v1_50/conv1/weights': np.zeros([7, 7, 3, 64], np.float32)}
+  with pytest.raises(ValueError, match=message):
+    checkpoints.adapt(values, 'resnet_v1_50', **kwargs)
+
+
+def test_write_is_all_or_nothing(tmp_path, monkeypatch):
+  values = {'a': np.arange(3, dtype=np.float32)}
+  target = str(tmp_path / 'out' / 'model')
+  checkpoints.write(values, target)
+  with pytest.raises(FileExistsError, match=r"output '.*model' already exists; pass --overwrite"):
+    checkpoints.write(values, target)
+
+  def broken(prefix, values):
+    raise OSError('disk full (simulated)')
+
+  monkeypatch.setattr(checkpoints, '_read_back', broken)
+  with pytest.raises(OSError, match='simulated'):
+    checkpoints.write({'b': np.ones(2, np.float32)}, str(tmp_path / 'out' / 'other'))
+  assert sorted(os.listdir(tmp_path / 'out')) == ['model.data-00000-of-00001', 'model.index']
+  np.testing.assert_array_equal(checkpoints.read(target)['a'], values['a'])
+
+
+def test_cli_adapt_checkpoint(tmp_path, capsys, rgb_checkpoint):
+  output = str(tmp_path / 'gray')
+  argv = ['adapt-checkpoint', '--network', 'resnet_v1_50', '--input', rgb_checkpoint, '--output', output,
+          '--in-channels', '1', '--channel-mode', 'sum', '--num-classes', '1000', '--label-offset', '1']
+  assert cli.main(argv) == 0
+  assert capsys.readouterr().out == f'wrote {output}: 267 variables (3 reshaped, 0 dropped)\n'
+  assert checkpoints.shapes(output)['resnet_v1_50/logits/weights'] == (1, 1, 256, 1000)
+  assert cli.main(argv) == 1
+  assert capsys.readouterr().err == (f"slimnets: error: output '{output}' already exists; pass --overwrite to "
+                                     'replace it\n')
+  assert cli.main(argv + ['--overwrite']) == 0

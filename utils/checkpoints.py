@@ -1,0 +1,330 @@
+"""TF-Slim checkpoints: reading, restoring by variable name with a report, adapting, writing safely.
+
+Restoring matches the model's variables to the checkpoint's by name (the published TF-Slim checkpoints use the
+names these networks create) and reports what was restored, left out on purpose, missing from the checkpoint,
+or of another shape. A shape mismatch is an error unless the caller allows it, because a silently skipped
+`conv1/weights` trains a network from a random first layer.
+
+Adapting rewrites a checkpoint for a network that differs from the one it was trained as:
+
+- input channels C != 3, in the first convolution (the variables whose shape follows the input channels,
+  found by building the network twice):
+  `repeat` cycles the RGB kernels over the C channels and scales them by 3 / C, so that k stacked copies of an
+  RGB image (C = 3k) give exactly the RGB network's output; `sum` (C = 1) adds the RGB kernels, so that a gray
+  image gives what the RGB network gives for that image copied to three channels; `zeros` keeps the RGB kernels
+  on the first three channels and starts the others at zero, so the RGB part behaves exactly as before.
+- classes: the logits (and auxiliary logits) are left out, to be initialized afresh; or, with `label_offset=1`,
+  a 1001-class head (background first) becomes a 1000-class head by dropping the background row.
+"""
+
+import dataclasses
+import fnmatch
+import functools
+import os
+import shutil
+import tempfile
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from utils import scratch
+
+CHANNEL_MODES = ('repeat', 'sum', 'zeros')
+
+
+def resolve(path: str) -> str:
+  """The checkpoint prefix (or V1 file) that `path` names: a prefix, a file of it, or a directory.
+
+  A directory is resolved through its 'checkpoint' state file, or else its single checkpoint (the published
+  archives hold one `NAME.ckpt`).
+
+  Raises:
+    ValueError: when nothing readable as a checkpoint is found, saying what was looked for.
+  """
+  path = os.fspath(path)
+  if os.path.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest:
+      return latest
+    found = sorted({_prefix_of(os.path.join(path, name)) for name in os.listdir(path)
+                    if name.endswith(('.index', '.ckpt'))})
+    if len(found) != 1:
+      raise ValueError(f'checkpoint directory {path!r} holds {len(found)} checkpoints '
+                       f'({", ".join(map(os.path.basename, found)) or "none"}); pass the one to use')
+    return found[0]
+  prefix = _prefix_of(path)
+  if os.path.isfile(prefix + '.index') or os.path.isfile(prefix):
+    return prefix
+  raise ValueError(f'checkpoint {path!r} not found: no such file, and no {os.path.basename(prefix)}.index')
+
+
+def _prefix_of(path: str) -> str:
+  if path.endswith('.index'):
+    return path[:-len('.index')]
+  if '.data-' in os.path.basename(path):
+    return path[:path.rindex('.data-')]
+  return path
+
+
+def read(path: str) -> Dict[str, np.ndarray]:
+  """All variables of a checkpoint as numpy arrays, by name.
+
+  Raises:
+    ValueError: for a missing, truncated or non-checkpoint file.
+  """
+  reader = _reader(path)
+  return {name: _tensor(reader, name, path) for name in sorted(reader.get_variable_to_shape_map())}
+
+
+def _tensor(reader, name: str, path: str) -> np.ndarray:
+  try:
+    return reader.get_tensor(name)
+  except (tf.errors.OpError, IndexError, ValueError) as error:
+    raise ValueError(f'checkpoint {path!r} is not a readable TensorFlow checkpoint (truncated or another kind of '
+                     f'file?): reading {name!r} failed: {str(error).splitlines()[0]}') from None
+
+
+def _reader(path: str):
+  prefix = resolve(path)
+  try:
+    return tf.train.load_checkpoint(prefix)
+  except (tf.errors.OpError, ValueError) as error:
+    message = getattr(error, 'message', None) or str(error)
+    raise ValueError(f'{prefix!r} is not a readable TensorFlow checkpoint (truncated or another kind of file?): '
+                     f'{message.splitlines()[0]}') from None
+
+
+def shapes(path: str) -> Dict[str, Tuple[int, ...]]:
+  """Variable name -> shape of a checkpoint, without reading the values."""
+  return {name: tuple(shape) for name, shape in _reader(path).get_variable_to_shape_map().items()}
+
+
+def _excluded(name: str, exclude: Sequence[str]) -> bool:
+  """Whether `name` matches a glob pattern of `exclude` or lies under one of its scopes."""
+  return any(fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern.rstrip('/') + '/*')
+             for pattern in exclude)
+
+
+@dataclasses.dataclass
+class RestoreReport:
+  """What `restore` did, by variable name.
+
+  Attributes:
+    restored: loaded from the checkpoint.
+    skipped: excluded by the caller.
+    missing: in the model but not in the checkpoint (left to their initializers).
+    mismatched: name -> (model shape, checkpoint shape), not loaded.
+    unused: in the checkpoint but not in the model.
+  """
+  restored: List[str]
+  skipped: List[str]
+  missing: List[str]
+  mismatched: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]]
+  unused: List[str]
+
+  def summary(self) -> str:
+    return (f'{len(self.restored)} restored, {len(self.skipped)} skipped, {len(self.missing)} missing, '
+            f'{len(self.mismatched)} shape-mismatched, {len(self.unused)} unused in the checkpoint')
+
+
+def _variable_name(variable) -> str:
+  return variable.name[:-2] if variable.name.endswith(':0') else variable.name
+
+
+def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequence[str] = (),
+            allow_missing: bool = True, allow_mismatch: bool = False) -> RestoreReport:
+  """Restores `variables` from `checkpoint` by name.
+
+  In graph mode the matched variables' initializers are set to read the checkpoint
+  (`tf.compat.v1.train.init_from_checkpoint`), so they load when the variables are initialized; in eager mode
+  they are assigned at once.
+
+  Args:
+    checkpoint: a checkpoint prefix, one of its files, or a directory.
+    variables: the variables to restore; default: the global variables of the default graph.
+    exclude: glob patterns or scopes of variable names to leave out, e.g. `['*/logits', 'InceptionV3/AuxLogits']`.
+    allow_missing: accept model variables absent from the checkpoint (reported in `missing`).
+    allow_mismatch: accept (and skip) variables whose shapes differ; otherwise that is an error.
+
+  Returns:
+    A `RestoreReport`.
+
+  Raises:
+    ValueError: for an unreadable checkpoint, a checkpoint holding none of the variables (another network?),
+      shape mismatches without `allow_mismatch`, or missing variables without `allow_missing`; nothing is
+      restored then.
+  """
+  in_checkpoint = shapes(checkpoint)
+  if variables is None:
+    variables = tf.compat.v1.global_variables()
+  by_name = {_variable_name(v): v for v in variables}
+  report = RestoreReport([], [], [], {}, [])
+  for name, variable in by_name.items():
+    if _excluded(name, exclude):
+      report.skipped.append(name)
+    elif name not in in_checkpoint:
+      report.missing.append(name)
+    elif tuple(variable.shape.as_list()) != in_checkpoint[name]:
+      report.mismatched[name] = (tuple(variable.shape.as_list()), in_checkpoint[name])
+    else:
+      report.restored.append(name)
+  report.unused = sorted(set(in_checkpoint) - set(by_name))
+  if by_name and not report.restored and not report.mismatched and report.missing:
+    example = next(iter(sorted(in_checkpoint)), None)
+    raise ValueError(f'checkpoint {checkpoint!r} holds none of the {len(by_name)} model variables (it holds '
+                     f'{len(in_checkpoint)} others, e.g. {example!r}): is it for another network or scope?')
+  if report.mismatched and not allow_mismatch:
+    details = '; '.join(f'{name}: model {list(a)}, checkpoint {list(b)}' for name, (a, b) in
+                        sorted(report.mismatched.items())[:5])
+    raise ValueError(f'{len(report.mismatched)} variables have other shapes in checkpoint {checkpoint!r}: {details}. '
+                     'Adapt the checkpoint (slimnets adapt-checkpoint: input channels, classes), exclude them, '
+                     'or pass allow_mismatch=True to leave them initialized afresh')
+  if report.missing and not allow_missing:
+    raise ValueError(f'{len(report.missing)} model variables are not in checkpoint {checkpoint!r}, e.g. '
+                     f'{report.missing[:3]}; exclude them or pass allow_missing=True')
+  prefix = resolve(checkpoint)
+  reader = _reader(prefix)
+  values = {name: _tensor(reader, name, checkpoint) for name in report.restored}  # fails early if truncated
+  if tf.executing_eagerly():
+    for name, value in values.items():
+      by_name[name].assign(value)
+  elif report.restored:
+    tf.compat.v1.train.init_from_checkpoint(prefix, {name: by_name[name] for name in report.restored})
+  return report
+
+
+@functools.lru_cache(maxsize=None)
+def input_variables(network: str) -> Tuple[str, ...]:
+  """Names of the variables of `network` whose shapes follow the number of input channels (the first conv)."""
+  three = scratch.build(network, in_channels=3).variables
+  other = scratch.build(network, in_channels=5).variables
+  return tuple(name for name in three if three[name][0] != other[name][0])
+
+
+@functools.lru_cache(maxsize=None)
+def class_variables(network: str) -> Tuple[str, ...]:
+  """Names of the variables of `network` whose shapes follow the number of classes (logits, aux logits)."""
+  thousand = scratch.build(network, num_classes=1000).variables
+  other = scratch.build(network, num_classes=7).variables
+  return tuple(name for name in thousand if thousand[name][0] != other[name][0])
+
+
+def adapt_channels(kernel: np.ndarray, in_channels: int, mode: str) -> np.ndarray:
+  """A `[kh, kw, 3, out]` RGB kernel rewritten for `in_channels` inputs (see the module docstring).
+
+  Raises:
+    ValueError: for an unknown mode, 'sum' with C != 1, 'zeros' with C < 3, or a kernel without 3 inputs.
+  """
+  if mode not in CHANNEL_MODES:
+    raise ValueError(f'channel_mode must be one of {CHANNEL_MODES}, got {mode!r}')
+  if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+    raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
+  if kernel.ndim != 4 or kernel.shape[2] != 3:
+    raise ValueError(f'expected an RGB kernel of shape [kh, kw, 3, out], got {list(kernel.shape)}')
+  if mode == 'sum':
+    if in_channels != 1:
+      raise ValueError(f"channel_mode 'sum' makes a 1-channel (gray) kernel, got in_channels={in_channels}; "
+                       "use 'repeat' or 'zeros'")
+    return kernel.sum(axis=2, keepdims=True)
+  if mode == 'zeros':
+    if in_channels < 3:
+      raise ValueError(f"channel_mode 'zeros' keeps the 3 RGB channels and adds zero ones, so in_channels must be "
+                       f">= 3, got {in_channels}; use 'sum' (1 channel) or 'repeat'")
+    extra = np.zeros(kernel.shape[:2] + (in_channels - 3, kernel.shape[3]), kernel.dtype)
+    return np.concatenate([kernel, extra], axis=2)
+  return (kernel[:, :, [c % 3 for c in range(in_channels)], :] * (3.0 / in_channels)).astype(kernel.dtype)
+
+
+def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, channel_mode: str = 'repeat',
+          num_classes: Optional[int] = None, label_offset: int = 0) -> Dict[str, np.ndarray]:
+  """Checkpoint values rewritten for `network` with `in_channels` inputs and `num_classes` classes.
+
+  Args:
+    values: name -> array, e.g. from `read`.
+    network: the network's name in the registry.
+    in_channels: input channels of the adapted network.
+    channel_mode: 'repeat', 'sum' or 'zeros' (used when in_channels != 3).
+    num_classes: None keeps the head as it is; K drops the variables whose shape follows the classes (the
+      logits layers) unless they already have K classes, or `label_offset` maps them to K.
+    label_offset: 1 drops the first (background) class of a K + 1 class head.
+
+  Returns:
+    The adapted name -> array (dropped variables are absent).
+
+  Raises:
+    ValueError: for bad arguments, or a `label_offset` that does not fit the checkpoint's head.
+  """
+  if label_offset not in (0, 1):
+    raise ValueError(f'label_offset must be 0 or 1, got {label_offset!r}')
+  if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                  or num_classes < 0):
+    raise ValueError(f'num_classes must be None or an int >= 0, got {num_classes!r}')
+  if label_offset and not num_classes:
+    raise ValueError('label_offset needs num_classes (the number of classes after dropping the offset ones)')
+  adapted = dict(values)
+  if in_channels != 3:
+    for name in input_variables(network):
+      if name in adapted:
+        adapted[name] = adapt_channels(adapted[name], in_channels, channel_mode)
+  elif channel_mode not in CHANNEL_MODES:
+    raise ValueError(f'channel_mode must be one of {CHANNEL_MODES}, got {channel_mode!r}')
+  if num_classes is not None:
+    for name in class_variables(network):
+      if name not in adapted:
+        continue
+      classes = adapted[name].shape[-1]
+      if label_offset:
+        if classes != num_classes + label_offset:
+          raise ValueError(f'label_offset={label_offset} with num_classes={num_classes} needs a head of '
+                           f'{num_classes + label_offset} classes, but {name} has {classes}')
+        adapted[name] = adapted[name][..., label_offset:]
+      elif classes != num_classes or num_classes == 0:
+        del adapted[name]
+  return adapted
+
+
+def write(values: Dict[str, np.ndarray], output: str, overwrite: bool = False) -> str:
+  """Writes `values` as a name-based TensorFlow checkpoint at prefix `output`, all or nothing.
+
+  The checkpoint is written into a temporary directory beside `output` and moved into place only when complete,
+  so an interrupted write leaves nothing at `output`.
+
+  Raises:
+    FileExistsError: when a checkpoint exists at `output` and `overwrite` is False.
+  """
+  output = os.path.abspath(os.fspath(output))
+  existing = [p for p in (output, output + '.index') if os.path.exists(p)]
+  if existing and not overwrite:
+    raise FileExistsError(f'output {output!r} already exists; pass --overwrite (overwrite=True) to replace it')
+  parent = os.path.dirname(output)
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(prefix='.partial-', dir=parent)
+  try:
+    staged = os.path.join(staging, 'ckpt')
+    names = sorted(values)
+    with tf.init_scope(), tf.device('/cpu:0'):  # runs now, also when called while building a graph
+      tf.raw_ops.SaveV2(prefix=staged, tensor_names=names, shape_and_slices=[''] * len(names),
+                        tensors=[tf.constant(values[name]) for name in names])
+    _read_back(staged, values)
+    if os.path.exists(output + '.index'):
+      os.remove(output + '.index')  # no index pointing at data being replaced
+    for old in _data_files(output):
+      os.remove(old)
+    for path in _data_files(staged):
+      os.replace(path, output + path[len(staged):])
+    os.replace(staged + '.index', output + '.index')
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return output
+
+
+def _data_files(prefix: str) -> List[str]:
+  folder, base = os.path.split(prefix)
+  return [os.path.join(folder, n) for n in os.listdir(folder) if n.startswith(base + '.data-')]
+
+
+def _read_back(prefix: str, values: Dict[str, np.ndarray]) -> None:
+  written = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+  if {k: tuple(v) for k, v in written.items()} != {k: tuple(v.shape) for k, v in values.items()}:
+    raise OSError(f'checkpoint written at {prefix!r} does not read back as written')
