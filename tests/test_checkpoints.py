@@ -193,3 +193,26 @@ def test_cli_adapt_checkpoint(tmp_path, capsys, rgb_checkpoint):
   assert capsys.readouterr().err == (f"slimnets: error: output '{output}' already exists; pass --overwrite to "
                                      'replace it\n')
   assert cli.main(argv + ['--overwrite']) == 0
+
+
+def test_first_conv_and_class_variables_are_found_by_building():
+  assert checkpoints.input_variables('inception_v3') == ('InceptionV3/Conv2d_1a_3x3/weights',)
+  assert checkpoints.class_variables('inception_v3') == (
+      'InceptionV3/AuxLogits/Conv2d_2b_1x1/weights', 'InceptionV3/AuxLogits/Conv2d_2b_1x1/biases',
+      'InceptionV3/Logits/Conv2d_1c_1x1/weights', 'InceptionV3/Logits/Conv2d_1c_1x1/biases')
+  assert checkpoints.input_variables('resnet_v2_50') == ('resnet_v2_50/conv1/weights',)
+
+
+def test_restore_into_a_dense_build_at_another_size(rgb_checkpoint):
+  with tf.Graph().as_default():
+    images = tf.compat.v1.placeholder(tf.float32, [1, 65, 97, 3])
+    with slim.arg_scope(resnet_v1.resnet_arg_scope()):
+      net, _ = resnet_v1.resnet_v1_50(images, None, is_training=False, depth_multiplier=0.125, global_pool=False,
+                                      output_stride=8, multi_grid=(1, 2, 4))
+    report = checkpoints.restore(rgb_checkpoint)
+    assert len(report.restored) == 265 and report.unused == ['resnet_v1_50/logits/biases',
+                                                              'resnet_v1_50/logits/weights']
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      conv1 = sess.run(tf.compat.v1.global_variables()[0])
+  np.testing.assert_array_equal(conv1, checkpoints.read(rgb_checkpoint)['resnet_v1_50/conv1/weights'])

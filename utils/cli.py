@@ -76,6 +76,12 @@ def _cmd_adapt_checkpoint(args: argparse.Namespace) -> None:
   print(f'wrote {output}: {len(adapted)} variables ({changed} reshaped, {len(values) - len(adapted)} dropped)')
 
 
+def _cmd_fetch_weights(args: argparse.Namespace) -> None:
+  from utils import weights  # pylint: disable=import-outside-toplevel
+  path = weights.fetch(args.network, url=args.url, cache_dir=args.cache_dir, progress=not args.quiet)
+  print(path)
+
+
 def _int_list(text: str, count: Optional[Sequence[int]] = None) -> tuple:
   try:
     values = tuple(int(part) for part in text.split(','))
@@ -150,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help='1: drop the background class of a K+1-class head instead')
   adapting.add_argument('--overwrite', action='store_true', help='replace an existing output checkpoint')
   adapting.set_defaults(run=_cmd_adapt_checkpoint)
+  fetching = commands.add_parser('fetch-weights', help='download and verify a published TF-Slim checkpoint')
+  fetching.add_argument('network', help='a network with a published checkpoint, e.g. resnet_v1_50')
+  fetching.add_argument('--url', help='download from this address instead of the official one')
+  fetching.add_argument('--cache-dir', help='cache directory (default ~/.cache/slimnets)')
+  fetching.add_argument('--quiet', action='store_true', help='no progress bar')
+  fetching.set_defaults(run=_cmd_fetch_weights)
   return parser
 
 

@@ -1,0 +1,108 @@
+"""utils.weights: fetching a published checkpoint from a local HTTP server, verified, never half-cached."""
+
+import functools
+import http.server
+import io
+import os
+import tarfile
+import threading
+
+import numpy as np
+import pytest
+
+from utils import checkpoints
+from utils import cli
+from utils import scratch
+from utils import weights
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+  requests = []
+
+  def log_message(self, *args):
+    del args
+
+  def do_GET(self):  # pylint: disable=invalid-name
+    _QuietHandler.requests.append(self.path)
+    super().do_GET()
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+  """An HTTP server on 127.0.0.1 serving a folder of archives the tests build."""
+  root = tmp_path_factory.mktemp('served')
+  handler = functools.partial(_QuietHandler, directory=str(root))
+  httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+  thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+  thread.start()
+  yield root, f'http://127.0.0.1:{httpd.server_address[1]}/'
+  httpd.shutdown()
+
+
+def _archive(root, filename, network, values):
+  """A .tar.gz like the published ones: `network.ckpt*` files in a folder."""
+  folder = root / (filename + '-src')
+  checkpoints.write(values, str(folder / (network + '.ckpt')))
+  with tarfile.open(root / filename, 'w:gz', compresslevel=1) as tar:
+    for name in os.listdir(folder):
+      tar.add(folder / name, arcname=name)
+  return filename
+
+
+@functools.lru_cache(maxsize=None)
+def _zeros_of(network, num_classes):
+  return {name: np.zeros(shape, np.float32)
+          for name, (shape, _) in scratch.build(network, num_classes=num_classes).variables.items()}
+
+
+def test_fetch_downloads_verifies_and_caches(server, tmp_path):
+  root, url = server
+  name = _archive(root, 'good.tar.gz', 'resnet_v1_50', _zeros_of('resnet_v1_50', 1000))
+  cache = str(tmp_path / 'cache')
+  path = weights.fetch('resnet_v1_50', url=url + name, cache_dir=cache, progress=False)
+  assert path == os.path.join(cache, 'resnet_v1_50', 'resnet_v1_50.ckpt')
+  assert weights.verify('resnet_v1_50', path) == 267
+  assert sorted(os.listdir(cache)) == ['resnet_v1_50']
+  before = len(_QuietHandler.requests)
+  assert weights.fetch('resnet_v1_50', url=url + name, cache_dir=cache, progress=False) == path
+  assert len(_QuietHandler.requests) == before  # cached: no second download
+
+
+def test_wrong_checkpoint_is_not_cached(server, tmp_path):
+  root, url = server
+  values = dict(list(_zeros_of('resnet_v1_50', 1000).items())[:10])
+  name = _archive(root, 'partial.tar.gz', 'resnet_v1_50', values)
+  cache = tmp_path / 'cache'
+  with pytest.raises(ValueError, match=r"is not a resnet_v1_50 checkpoint with 1000 classes: 257 variables missing"):
+    weights.fetch('resnet_v1_50', url=url + name, cache_dir=str(cache), progress=False)
+  assert os.listdir(cache) == []
+
+
+def test_truncated_archive_and_missing_file(server, tmp_path):
+  root, url = server
+  name = _archive(root, 'whole.tar.gz', 'inception_v3', {'x': np.zeros(1000, np.float32)})
+  (root / 'cut.tar.gz').write_bytes((root / name).read_bytes()[:200])
+  cache = tmp_path / 'cache'
+  with pytest.raises(ValueError, match=r'the downloaded archive is not a readable \.tar\.gz'):
+    weights.fetch('inception_v3', url=url + 'cut.tar.gz', cache_dir=str(cache), progress=False)
+  with pytest.raises(OSError, match=r'cannot download http://127\.0\.0\.1:\d+/absent\.tar\.gz: HTTP 404 File not found'):
+    weights.fetch('inception_v3', url=url + 'absent.tar.gz', cache_dir=str(cache), progress=False)
+  assert os.listdir(cache) == []
+
+
+def test_networks_without_published_weights():
+  with pytest.raises(ValueError, match=r'resnet_v2_200 has no published TF-Slim checkpoint; networks with one: '
+                                       r'inception_v3, resnet_v1_50'):
+    weights.fetch('resnet_v2_200')
+  assert weights.PUBLISHED['resnet_v2_50'].url == (
+      'http://download.tensorflow.org/models/resnet_v2_50_2017_04_14.tar.gz')
+
+
+def test_cli_fetch_weights(server, tmp_path, capsys):
+  root, url = server
+  name = _archive(root, 'cli.tar.gz', 'resnet_v1_50', _zeros_of('resnet_v1_50', 1000))
+  cache = str(tmp_path / 'c')
+  assert cli.main(['fetch-weights', 'resnet_v1_50', '--url', url + name, '--cache-dir', cache, '--quiet']) == 0
+  assert capsys.readouterr().out == os.path.join(cache, 'resnet_v1_50', 'resnet_v1_50.ckpt') + '\n'
+  assert cli.main(['fetch-weights', 'resnet_v1_200', '--cache-dir', cache]) == 1
+  assert capsys.readouterr().err.startswith('slimnets: error: resnet_v1_200 has no published TF-Slim checkpoint')

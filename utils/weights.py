@@ -1,0 +1,152 @@
+"""Fetching the published TF-Slim checkpoints into a local cache, verified against the network.
+
+Each checkpoint is a `.tar.gz` archive holding one `NAME.ckpt`. `fetch` downloads it with a progress bar into
+a temporary file inside the cache directory, extracts it there, and checks that the checkpoint holds every
+variable the network creates (with the archive's number of classes) at the right shape. Only then is it moved
+to `CACHE/NAME/NAME.ckpt`; a failed download, a corrupt archive or a checkpoint of the wrong network leaves
+nothing in the cache.
+"""
+
+import dataclasses
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from typing import Optional
+
+from tqdm import tqdm
+
+from nets import nets_factory
+from utils import checkpoints
+from utils import scratch
+
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'slimnets')
+_BASE_URL = 'http://download.tensorflow.org/models/'
+
+
+@dataclasses.dataclass(frozen=True)
+class Published:
+  """A published checkpoint: its archive name and the number of classes of its head."""
+  archive: str
+  num_classes: int
+
+  @property
+  def url(self) -> str:
+    return _BASE_URL + self.archive
+
+
+PUBLISHED = {
+    'inception_v3': Published('inception_v3_2016_08_28.tar.gz', 1001),
+    'resnet_v1_50': Published('resnet_v1_50_2016_08_28.tar.gz', 1000),
+    'resnet_v1_101': Published('resnet_v1_101_2016_08_28.tar.gz', 1000),
+    'resnet_v1_152': Published('resnet_v1_152_2016_08_28.tar.gz', 1000),
+    'resnet_v2_50': Published('resnet_v2_50_2017_04_14.tar.gz', 1001),
+    'resnet_v2_101': Published('resnet_v2_101_2017_04_14.tar.gz', 1001),
+    'resnet_v2_152': Published('resnet_v2_152_2017_04_14.tar.gz', 1001),
+}
+
+
+def _published(network: str) -> Published:
+  nets_factory.get_spec(network)
+  if network not in PUBLISHED:
+    raise ValueError(f'{network} has no published TF-Slim checkpoint; networks with one: {", ".join(PUBLISHED)}')
+  return PUBLISHED[network]
+
+
+def cached_path(network: str, cache_dir: Optional[str] = None) -> str:
+  """Where the verified checkpoint of `network` lives in the cache: `CACHE/NETWORK/NETWORK.ckpt`."""
+  return os.path.join(cache_dir or DEFAULT_CACHE_DIR, network, network + '.ckpt')
+
+
+def verify(network: str, checkpoint: str, num_classes: Optional[int] = None) -> int:
+  """Checks that `checkpoint` holds every variable of `network` (with that head) at the right shape.
+
+  Returns:
+    The number of variables checked.
+
+  Raises:
+    ValueError: naming the missing or mis-shaped variables, or an unreadable file.
+  """
+  num_classes = _published(network).num_classes if num_classes is None else num_classes
+  expected = scratch.build(network, num_classes=num_classes).variables
+  found = checkpoints.shapes(checkpoint)
+  missing = [name for name in expected if name not in found]
+  wrong = [f'{name} {list(found[name])} (expected {list(shape)})' for name, (shape, _) in expected.items()
+           if name in found and found[name] != shape]
+  if missing or wrong:
+    raise ValueError(f'{checkpoint!r} is not a {network} checkpoint with {num_classes} classes: '
+                     f'{len(missing)} variables missing (e.g. {missing[:3]}), {len(wrong)} of another shape '
+                     f'(e.g. {wrong[:3]})')
+  return len(expected)
+
+
+def _download(url: str, destination: str, progress: bool) -> None:
+  try:
+    with urllib.request.urlopen(url, timeout=60) as response, open(destination, 'wb') as out:
+      total = int(response.headers.get('Content-Length') or 0) or None
+      received = 0
+      with tqdm(total=total, unit='B', unit_scale=True, desc=os.path.basename(url), disable=not progress) as bar:
+        while True:
+          chunk = response.read(1 << 20)
+          if not chunk:
+            break
+          out.write(chunk)
+          received += len(chunk)
+          bar.update(len(chunk))
+      if total is not None and received != total:
+        raise OSError(f'the transfer stopped after {received} of {total} bytes')
+  except urllib.error.HTTPError as error:
+    raise OSError(f'cannot download {url}: HTTP {error.code} {error.reason}') from None
+  except (urllib.error.URLError, OSError) as error:
+    raise OSError(f'cannot download {url}: {getattr(error, "reason", error)}') from None
+
+
+def _extract_checkpoint(archive: str, network: str, folder: str) -> str:
+  """Extracts the archive's `NETWORK.ckpt` (and nothing else) into `folder`; returns its path."""
+  try:
+    with tarfile.open(archive) as tar:
+      members = [m for m in tar.getmembers() if m.isfile() and os.path.basename(m.name).startswith(network + '.ckpt')]
+      if not members:
+        raise ValueError(f'the archive holds no {network}.ckpt (it holds {[m.name for m in tar.getmembers()][:5]})')
+      for member in members:
+        member.name = os.path.basename(member.name)
+        tar.extract(member, folder, filter='data')
+  except (tarfile.TarError, EOFError, OSError) as error:
+    raise ValueError(f'the downloaded archive is not a readable .tar.gz: {error}') from None
+  return os.path.join(folder, network + '.ckpt')
+
+
+def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = None, progress: bool = True) -> str:
+  """Downloads, extracts and verifies the published checkpoint of `network`; returns its path in the cache.
+
+  An already cached checkpoint is returned without downloading.
+
+  Args:
+    network: a network with a published checkpoint (see `PUBLISHED`).
+    url: where to download the archive from (default: the official address).
+    cache_dir: the cache (default `~/.cache/slimnets`).
+    progress: show a progress bar on stderr.
+
+  Raises:
+    ValueError: for a network without a published checkpoint, or an archive that is not its checkpoint.
+    OSError: when the download fails.
+  """
+  published = _published(network)
+  target = cached_path(network, cache_dir)
+  if os.path.exists(target) or os.path.exists(target + '.index'):
+    return target
+  folder = os.path.dirname(target)
+  os.makedirs(os.path.dirname(folder), exist_ok=True)
+  staging = tempfile.mkdtemp(prefix=f'.partial-{network}-', dir=os.path.dirname(folder))
+  try:
+    archive = os.path.join(staging, published.archive)
+    _download(url or published.url, archive, progress)
+    extracted = _extract_checkpoint(archive, network, os.path.join(staging, network))
+    verify(network, extracted, published.num_classes)
+    os.remove(archive)
+    os.replace(os.path.join(staging, network), folder)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return target
