@@ -276,11 +276,10 @@ def _reduced_kernel(net: tf.Tensor, kernel: list) -> list:
 
 def _padded_to(net: tf.Tensor, size: int) -> tf.Tensor:
   """`net` zero-padded evenly (the extra row and column at the end) to at least `size` x `size`."""
-  shape = tf.shape(net)
   pads = []
   for axis in (1, 2):
     static = net.shape[axis]
-    total = max(size - static, 0) if static is not None else tf.maximum(size - shape[axis], 0)
+    total = max(size - static, 0) if static is not None else tf.maximum(size - tf.shape(net)[axis], 0)
     pads.append([total // 2, total - total // 2])
   if all(isinstance(p, int) and p == 0 for pair in pads for p in pair):
     return net

@@ -284,6 +284,12 @@ def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, cha
   return adapted
 
 
+def check_output(output: str, overwrite: bool = False) -> None:
+  """Raises FileExistsError when a checkpoint (or any file) exists at prefix `output` and not `overwrite`."""
+  if not overwrite and any(os.path.exists(p) for p in (output, output + '.index')):
+    raise FileExistsError(f'output {output!r} already exists; pass --overwrite to replace it')
+
+
 def write(values: Dict[str, np.ndarray], output: str, overwrite: bool = False) -> str:
   """Writes `values` as a name-based TensorFlow checkpoint at prefix `output`, all or nothing.
 
@@ -294,9 +300,7 @@ def write(values: Dict[str, np.ndarray], output: str, overwrite: bool = False) -
     FileExistsError: when a checkpoint exists at `output` and `overwrite` is False.
   """
   output = os.path.abspath(os.fspath(output))
-  existing = [p for p in (output, output + '.index') if os.path.exists(p)]
-  if existing and not overwrite:
-    raise FileExistsError(f'output {output!r} already exists; pass --overwrite (overwrite=True) to replace it')
+  check_output(output, overwrite)
   parent = os.path.dirname(output)
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(prefix='.partial-', dir=parent)

@@ -66,8 +66,7 @@ def _cmd_adapt_checkpoint(args: argparse.Namespace) -> None:
   from utils import checkpoints  # pylint: disable=import-outside-toplevel
   nets_factory.get_spec(args.network)
   output = os.path.abspath(args.output)
-  if not args.overwrite and (os.path.exists(output) or os.path.exists(output + '.index')):
-    raise FileExistsError(f'output {args.output!r} already exists; pass --overwrite to replace it')
+  checkpoints.check_output(output, args.overwrite)  # before the slow read and adapt
   values = checkpoints.read(args.input)
   adapted = checkpoints.adapt(values, args.network, in_channels=args.in_channels, channel_mode=args.channel_mode,
                               num_classes=args.num_classes, label_offset=args.label_offset)

@@ -24,5 +24,5 @@ def variable_shapes(network: str, num_classes: Optional[int] = None, in_channels
 def count_parameters(network: str, num_classes: Optional[int] = None, in_channels: int = 3,
                      trainable_only: bool = True, **network_kwargs) -> int:
   """Number of (trainable) parameters of `network` with the given head and input channels."""
-  shapes = variable_shapes(network, num_classes, in_channels, **network_kwargs)
-  return sum(scratch.shape_size(shape) for shape, trainable in shapes.values() if trainable or not trainable_only)
+  built = scratch.build(network, num_classes=num_classes, in_channels=in_channels, **network_kwargs)
+  return built.parameters(trainable_only)

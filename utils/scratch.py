@@ -32,8 +32,9 @@ class ScratchBuild:
   end_points: Dict[str, tf.Tensor]
   variables: Dict[str, Tuple[Tuple[int, ...], bool]]
 
-  def trainable_parameters(self) -> int:
-    return sum(shape_size(shape) for shape, trainable in self.variables.values() if trainable)
+  def parameters(self, trainable_only: bool = True) -> int:
+    """Number of parameters of the (trainable) variables."""
+    return sum(shape_size(shape) for shape, trainable in self.variables.values() if trainable or not trainable_only)
 
 
 def shape_size(shape: Sequence[int]) -> int:
