@@ -6,6 +6,14 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
+import tf_slim as slim  # pylint: disable=wrong-import-position
+
+from nets import resnet_utils  # pylint: disable=wrong-import-position
+from nets import resnet_v1  # pylint: disable=wrong-import-position
+from nets import resnet_v2  # pylint: disable=wrong-import-position
+
+RESNET_VERSIONS = {'v1': (resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
+                   'v2': (resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
 
 
 @pytest.fixture
@@ -22,3 +30,11 @@ def run(graph_, fetches, feed_dict=None):
   with tf.compat.v1.Session(graph=graph_) as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
     return sess.run(fetches, feed_dict)
+
+
+def tiny_resnet(version, inputs, **kwargs):
+  """A ResNet with 4 blocks of 2, 2, 2, 1 units and output depths 4, 8, 16, 32 (nominal stride 32), scope 'tiny'."""
+  network, block = RESNET_VERSIONS[version]
+  blocks = [block('block1', 1, 2, 2), block('block2', 2, 2, 2), block('block3', 4, 2, 2), block('block4', 8, 1, 1)]
+  with slim.arg_scope(resnet_utils.resnet_arg_scope()):
+    return network(inputs, blocks, scope='tiny', **kwargs)
