@@ -4,25 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_slim as slim
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from nets import layers
-from nets import resnet_utils
-from nets import resnet_v1
-from nets import resnet_v2
+from tests.conftest import RESNET_VERSIONS
 from tests.conftest import run
+from tests.conftest import tiny_resnet
 from utils import geometry
 from utils import scratch
-
-VERSIONS = {'v1': (resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
-            'v2': (resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
-
-
-def _tiny_resnet(version, inputs, **kwargs):
-  network, block = VERSIONS[version]
-  blocks = [block('block1', 1, 2, 2), block('block2', 2, 2, 2), block('block3', 2, 2, 2), block('block4', 2, 2, 1)]
-  with slim.arg_scope(resnet_utils.resnet_arg_scope()):
-    return network(inputs, blocks, scope='tiny', is_training=False, **kwargs)
 
 
 def test_resnet_v1_50_at_513_output_stride_16():
@@ -71,7 +60,7 @@ def test_conv_flops_by_hand(graph):
 
 def test_unknown_size_gives_strides_and_fields_but_no_sizes(graph):
   images = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
-  _, end_points = _tiny_resnet('v1', images, global_pool=False, output_stride=8)
+  _, end_points = tiny_resnet('v1', images, is_training=False, global_pool=False, output_stride=8)
   geo = geometry.trace(images, {'block4': end_points['tiny/block4']})['block4']
   assert geo.size is None and geo.start is None
   assert geo.stride == (8, 8)
@@ -89,7 +78,7 @@ def test_ops_without_known_geometry_are_refused(graph):
 
 def test_trunk_skips_branches_inside_units(graph):
   images = tf.compat.v1.placeholder(tf.float32, [1, 32, 32, 3])
-  net, end_points = _tiny_resnet('v1', images, global_pool=False)
+  net, end_points = tiny_resnet('v1', images, is_training=False, global_pool=False)
   on_trunk = geometry.trunk(images, net, end_points)
   assert 'tiny/block1/unit_1/bottleneck_v1' in on_trunk and 'tiny/conv1' in on_trunk
   assert not [name for name in on_trunk if name.split('/')[-1] in ('conv1', 'conv2', 'conv3', 'shortcut')
@@ -97,12 +86,13 @@ def test_trunk_skips_branches_inside_units(graph):
 
 
 @settings(max_examples=25, deadline=None)
-@given(version=st.sampled_from(sorted(VERSIONS)), height=st.integers(1, 80), width=st.integers(1, 80),
+@given(version=st.sampled_from(sorted(RESNET_VERSIONS)), height=st.integers(1, 80), width=st.integers(1, 80),
        output_stride=st.sampled_from([None, 4, 8, 16, 32]))
 def test_property_every_end_point_size_is_predicted(version, height, width, output_stride):
   with tf.Graph().as_default():
     images = tf.compat.v1.placeholder(tf.float32, [1, height, width, 3])
-    _, end_points = _tiny_resnet(version, images, global_pool=False, output_stride=output_stride)
+    _, end_points = tiny_resnet(version, images, is_training=False, global_pool=False,
+                                 output_stride=output_stride)
     spatial = {name: t for name, t in end_points.items() if t.shape.rank == 4}
     geo = geometry.trace(images, spatial)
   for name, tensor in spatial.items():
@@ -118,10 +108,13 @@ _LAYER = st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.s
 
 @settings(max_examples=20, deadline=None)
 @given(stack=st.lists(_LAYER, min_size=1, max_size=4), size=st.integers(12, 40))
+@example(stack=[(1, 2, 1, 'SAME'), (3, 1, 3, 'SAME')], size=12)  # a field clipped at the border, with holes
 def test_property_receptive_field_is_the_support_of_the_gradient(stack, size):
   """With positive weights and linear layers, output pixel (i, i) depends on exactly its receptive field.
 
-  The support of its gradient (clipped to the image) spans [start + i * stride, start + i * stride + field).
+  The field [first, last] = [start + i * stride, start + i * stride + field - 1] bounds the support of the
+  gradient, and each end of it that lies inside the image is reached. (An end outside the image is clipped, and
+  atrous or strided layers can leave holes, so the support may then stop short of the image border.)
   """
   with tf.Graph().as_default() as g:
     images = tf.compat.v1.placeholder(tf.float32, [1, size, size, 1])
@@ -138,6 +131,11 @@ def test_property_receptive_field_is_the_support_of_the_gradient(stack, size):
     gradient = tf.gradients(net[0, index, index, 0], images)[0]
     support = np.nonzero(run(g, gradient, {images: np.zeros([1, size, size, 1], np.float32)})[0, :, :, 0])
   first = geo.start[0] + index * geo.stride[0]
-  expected = (max(first, 0), min(first + geo.receptive_field[0], size) - 1)
-  assert (support[0].min(), support[0].max()) == expected
-  assert (support[1].min(), support[1].max()) == expected
+  last = first + geo.receptive_field[0] - 1
+  for axis_support in support:
+    low, high = axis_support.min(), axis_support.max()
+    assert max(first, 0) <= low and high <= min(last, size - 1)
+    if first >= 0:
+      assert low == first
+    if last <= size - 1:
+      assert high == last
