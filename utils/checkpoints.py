@@ -97,7 +97,11 @@ def _reader(path: str):
 
 def shapes(path: str) -> Dict[str, Tuple[int, ...]]:
   """Variable name -> shape of a checkpoint, without reading the values."""
-  return {name: tuple(shape) for name, shape in _reader(path).get_variable_to_shape_map().items()}
+  return _shapes(_reader(path))
+
+
+def _shapes(reader) -> Dict[str, Tuple[int, ...]]:
+  return {name: tuple(shape) for name, shape in reader.get_variable_to_shape_map().items()}
 
 
 def _excluded(name: str, exclude: Sequence[str]) -> bool:
@@ -155,7 +159,9 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
       shape mismatches without `allow_mismatch`, or missing variables without `allow_missing`; nothing is
       restored then.
   """
-  in_checkpoint = shapes(checkpoint)
+  prefix = resolve(checkpoint)
+  reader = _reader(prefix)
+  in_checkpoint = _shapes(reader)
   if variables is None:
     variables = tf.compat.v1.global_variables()
   by_name = {_variable_name(v): v for v in variables}
@@ -183,8 +189,6 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
   if report.missing and not allow_missing:
     raise ValueError(f'{len(report.missing)} model variables are not in checkpoint {checkpoint!r}, e.g. '
                      f'{report.missing[:3]}; exclude them or pass allow_missing=True')
-  prefix = resolve(checkpoint)
-  reader = _reader(prefix)
   values = {name: _tensor(reader, name, checkpoint) for name in report.restored}  # fails early if truncated
   if tf.executing_eagerly():
     for name, value in values.items():
