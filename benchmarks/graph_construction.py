@@ -28,7 +28,7 @@ import _slim_baseline
 spec = nets_factory.get_spec({network!r})
 with tf.Graph().as_default():
   images = tf.compat.v1.placeholder(tf.float32, [None, spec.default_image_size, spec.default_image_size, 3])
-  swap = _slim_baseline.slim_layers() if {use_slim!r} else contextlib.nullcontext()
+  swap = _slim_baseline.slim_layers({slim_batch_norm!r}) if {use_slim!r} else contextlib.nullcontext()
   start = time.perf_counter()
   with swap, slim.arg_scope(spec.arg_scope(use_batch_norm={batch_norm!r})):
     spec.fn(images, 1000, is_training=True)

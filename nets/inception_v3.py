@@ -404,8 +404,7 @@ def inception_v3_arg_scope(weight_decay: float = 0.00004, use_batch_norm: bool =
   with slim.arg_scope([layers.conv2d], weights_regularizer=slim.l2_regularizer(weight_decay)):
     with slim.arg_scope(
         [layers.conv2d],
-        weights_initializer=tf.compat.v1.variance_scaling_initializer(
-            scale=2.0, mode='fan_in', distribution='truncated_normal'),
+        weights_initializer=layers.VarianceScaling(scale=2.0, mode='fan_in'),
         activation_fn=activation_fn,
         normalizer_fn=layers.batch_norm if use_batch_norm else None,
         normalizer_params=batch_norm_params) as sc:

@@ -10,7 +10,10 @@ Each layer also shares its arg_scope key with the tf-slim layer it replaces, so 
 configure tf-slim's. Nesting and precedence follow `slim.arg_scope` exactly, because both write the same entry.
 """
 
+import contextlib
 import functools
+import math
+import threading
 from typing import Callable, Optional, Sequence, Union
 
 import tensorflow as tf
@@ -62,6 +65,25 @@ def _collections_for(variables_collections, name: str) -> list:
   return [extra] if isinstance(extra, str) else list(extra)
 
 
+_REGULARIZER_SINKS = threading.local()
+
+
+@contextlib.contextmanager
+def regularizers_collected_into(sink: list):
+  """Within this context (in this thread), `model_variable` hands regularizers to `sink` instead of the graph.
+
+  Each variable created with a regularizer appends `(variable, regularizer)` to `sink`; no loss is built and
+  nothing is added to REGULARIZATION_LOSSES. This is how eager code, which has no collections, gets the weight
+  decay of a network: it evaluates the regularizers itself at every step.
+  """
+  stack = _REGULARIZER_SINKS.__dict__.setdefault('stack', [])
+  stack.append(sink)
+  try:
+    yield sink
+  finally:
+    stack.pop()
+
+
 def model_variable(name: str, shape: Sequence[int], dtype=tf.float32, initializer=None, regularizer=None,
                    trainable: bool = True, collections=None) -> tf.Variable:
   """Gets or creates a variable in the global and model variable collections (as `slim.model_variable`).
@@ -71,7 +93,9 @@ def model_variable(name: str, shape: Sequence[int], dtype=tf.float32, initialize
     shape: variable shape.
     dtype: variable dtype.
     initializer: initializer; None uses `tf.compat.v1.get_variable`'s default.
-    regularizer: a function of the variable returning a scalar loss, added to REGULARIZATION_LOSSES.
+    regularizer: a function of the variable returning a scalar loss, added to REGULARIZATION_LOSSES when the
+      variable is created (or handed to the sink of `regularizers_collected_into`); None uses the variable
+      scope's regularizer.
     trainable: whether the variable is added to TRAINABLE_VARIABLES.
     collections: further collections to add the variable to.
 
@@ -79,9 +103,77 @@ def model_variable(name: str, shape: Sequence[int], dtype=tf.float32, initialize
     The variable.
   """
   all_collections = [GraphKeys.GLOBAL_VARIABLES, GraphKeys.MODEL_VARIABLES] + list(collections or [])
-  return tf.compat.v1.get_variable(name, shape=shape, dtype=dtype, initializer=initializer,
-                                   regularizer=regularizer, trainable=trainable,
-                                   collections=list(dict.fromkeys(all_collections)))
+  scope = tf.compat.v1.get_variable_scope()
+  if regularizer is None:
+    regularizer = scope.regularizer
+  created = []
+
+  def record_creation(next_creator, **kwargs):
+    created.append(next_creator(**kwargs))
+    return created[-1]
+
+  # The regularizer is applied here rather than by get_variable, which calls it twice per variable (once only
+  # to test for None), leaving a dead copy of the loss ops in the graph.
+  with tf.variable_creator_scope(record_creation):
+    variable = tf.compat.v1.get_variable(name, shape=shape, dtype=dtype, initializer=initializer,
+                                         regularizer=tf.compat.v1.no_regularizer, trainable=trainable,
+                                         collections=list(dict.fromkeys(all_collections)))
+  sinks = getattr(_REGULARIZER_SINKS, 'stack', None)
+  if regularizer is not None and created and sinks:
+    sinks[-1].append((variable, regularizer))
+  elif regularizer is not None and created and not tf.executing_eagerly():
+    with tf.name_scope(f'{scope.name}/{name}/Regularizer/'.lstrip('/')):
+      loss = regularizer(variable)
+    if loss is not None:
+      tf.compat.v1.add_to_collection(GraphKeys.REGULARIZATION_LOSSES, loss)
+  return variable
+
+
+class VarianceScaling:
+  """Truncated-normal initializer with variance `scale / fan` (He et al. 2015 for scale 2 and fan_in).
+
+  Draws the same distribution as `tf.compat.v1.variance_scaling_initializer(scale, mode,
+  distribution='truncated_normal')`: a normal truncated at two standard deviations, its standard deviation
+  corrected for the truncation so that the samples have variance `scale / fan`. It builds two fewer ops per
+  variable, which matters when a network has hundreds of them. Seeds follow the graph-level seed.
+
+  Args:
+    scale: the target variance times the fan.
+    mode: 'fan_in', 'fan_out' or 'fan_avg', counted over the receptive field (all axes but the last two).
+    seed: op-level seed; None derives one from the graph seed as TensorFlow's random ops do.
+  """
+
+  _TRUNCATED_STDDEV = 0.87962566103423978  # standard deviation of a unit normal truncated to [-2, 2]
+
+  def __init__(self, scale: float = 1.0, mode: str = 'fan_in', seed: Optional[int] = None):
+    if not scale > 0:
+      raise ValueError(f'scale must be positive, got {scale!r}')
+    if mode not in ('fan_in', 'fan_out', 'fan_avg'):
+      raise ValueError(f"mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
+    self.scale, self.mode, self.seed = scale, mode, seed
+
+  def __call__(self, shape, dtype=tf.float32, partition_info=None) -> tf.Tensor:
+    del partition_info
+    shape = [int(d) for d in shape]
+    receptive_field = math.prod(shape[:-2]) if len(shape) > 2 else 1
+    fan_in = shape[-2] * receptive_field if len(shape) > 1 else shape[-1] if shape else 1
+    fan_out = shape[-1] * receptive_field if shape else 1
+    fan = {'fan_in': fan_in, 'fan_out': fan_out, 'fan_avg': (fan_in + fan_out) / 2}[self.mode]
+    stddev = math.sqrt(self.scale / max(1.0, fan)) / self._TRUNCATED_STDDEV
+    seed, seed2 = tf.compat.v1.get_seed(self.seed)
+    sample = tf.raw_ops.TruncatedNormal(shape=tf.constant(shape, tf.int32), dtype=tf.as_dtype(dtype).base_dtype,
+                                        seed=seed or 0, seed2=seed2 or 0)
+    return sample * stddev
+
+
+def _filled(value: float) -> Callable:
+  """An initializer of constant `value`, built as one Const op whatever the shape."""
+
+  def initializer(shape, dtype=tf.float32, partition_info=None):
+    del partition_info
+    return tf.constant(value, dtype=tf.as_dtype(dtype).base_dtype, shape=shape)
+
+  return initializer
 
 
 def _check_data_format(data_format: Optional[str]) -> None:
@@ -226,7 +318,7 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
       return model_variable(name, [channels], dtype, param_initializers.get(name, default_init), regularizer,
                             is_trainable, _collections_for(variables_collections, name))
 
-    ones, zeros = tf.compat.v1.ones_initializer(), tf.compat.v1.zeros_initializer()
+    ones, zeros = _filled(1.0), _filled(0.0)
     gamma = variable('gamma', ones, trainable, param_regularizers.get('gamma')) if scale else None
     beta = variable('beta', zeros, trainable, param_regularizers.get('beta')) if center else None
     moving_mean = variable('moving_mean', zeros, False)
@@ -241,7 +333,12 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
 
 def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training, decay,
                      updates_collections) -> tf.Tensor:
-  """Normalizes with the fused kernel, reshaping non-4-D inputs to `[-1, 1, 1, channels]`."""
+  """Normalizes with the fused kernel, reshaping non-4-D inputs to `[-1, 1, 1, channels]`.
+
+  In training mode with a python `decay` the kernel itself computes the new moving averages
+  (`exponential_avg_factor = 1 - decay`), so each update is one assignment; a tensor `decay` or `is_training`
+  takes the general path below.
+  """
   channels = inputs.shape[-1]
   rank4 = inputs if inputs.shape.rank == 4 else tf.reshape(inputs, [-1, 1, 1, channels])
   scale_t = gamma if gamma is not None else tf.ones([channels], moving_mean.dtype)
@@ -254,16 +351,23 @@ def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon,
     return tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, mean=moving_mean, variance=moving_variance,
                                             epsilon=epsilon, is_training=False)[0]
 
-  if not tf.is_tensor(is_training):
-    if not is_training:
-      return _restore_shape(with_moving_statistics(), inputs)
-    outputs, mean, variance = with_batch_statistics()
-  else:  # in inference the "batch" statistics are the moving ones, which makes their update a no-op
-    outputs, mean, variance = tf.cond(
-        tf.cast(is_training, tf.bool), with_batch_statistics,
-        lambda: (with_moving_statistics(), moving_mean.read_value(), moving_variance.read_value()))
-  updates = [_moving_average_update(moving_mean, mean, decay),
-             _moving_average_update(moving_variance, variance, decay)]
+  if not tf.is_tensor(is_training) and not is_training:
+    return _restore_shape(with_moving_statistics(), inputs)
+  if not tf.is_tensor(is_training) and not tf.is_tensor(decay):
+    outputs, new_mean, new_variance = tf.compat.v1.nn.fused_batch_norm(
+        rank4, scale_t, offset_t, mean=moving_mean, variance=moving_variance, epsilon=epsilon, is_training=True,
+        exponential_avg_factor=1.0 - float(decay))
+    updates = [moving_mean.assign(new_mean, read_value=False),
+               moving_variance.assign(new_variance, read_value=False)]
+  else:
+    if not tf.is_tensor(is_training):
+      outputs, mean, variance = with_batch_statistics()
+    else:  # in inference the "batch" statistics are the moving ones, which makes their update a no-op
+      outputs, mean, variance = tf.cond(
+          tf.cast(is_training, tf.bool), with_batch_statistics,
+          lambda: (with_moving_statistics(), moving_mean.read_value(), moving_variance.read_value()))
+    updates = [_moving_average_update(moving_mean, mean, decay),
+               _moving_average_update(moving_variance, variance, decay)]
   if updates_collections is None:
     with tf.control_dependencies(updates):
       outputs = tf.identity(outputs)

@@ -159,8 +159,7 @@ def resnet_arg_scope(weight_decay: float = 0.0001, batch_norm_decay: float = 0.9
   with slim.arg_scope(
       [layers.conv2d],
       weights_regularizer=slim.l2_regularizer(weight_decay),
-      weights_initializer=tf.compat.v1.variance_scaling_initializer(
-          scale=2.0, mode='fan_in', distribution='truncated_normal'),
+      weights_initializer=layers.VarianceScaling(scale=2.0, mode='fan_in'),
       activation_fn=activation_fn,
       normalizer_fn=layers.batch_norm if use_batch_norm else None,
       normalizer_params=batch_norm_params):

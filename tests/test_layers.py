@@ -78,6 +78,68 @@ def test_batch_norm_training_uses_batch_statistics_and_updates_moving_averages(g
   np.testing.assert_allclose(moving_var, 0.9 + 0.1 * var * n / (n - 1), rtol=1e-5)
 
 
+def test_batch_norm_tensor_decay_takes_the_general_path_with_the_same_result(graph):
+  """A python decay lets the fused kernel average; a tensor decay cannot, and must agree with it."""
+  x = np.random.RandomState(5).randn(4, 3, 3, 2).astype(np.float32) * 2 - 1
+  layers.batch_norm(tf.constant(x), decay=0.9, scope='python_decay')
+  layers.batch_norm(tf.constant(x), decay=tf.constant(0.9), scope='tensor_decay')
+  assert len(tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS)) == 4
+  with tf.compat.v1.Session() as sess:
+    sess.run(tf.compat.v1.global_variables_initializer())
+    sess.run(tf.compat.v1.get_collection(GraphKeys.UPDATE_OPS))
+    for name in ('moving_mean', 'moving_variance'):
+      python, tensor = sess.run([_var(f'python_decay/{name}'), _var(f'tensor_decay/{name}')])
+      np.testing.assert_allclose(python, tensor, rtol=1e-6, atol=1e-7)
+
+
+def test_regularizer_runs_once_per_created_variable(graph):
+  w = np.arange(18, dtype=np.float32).reshape([3, 3, 2, 1]) / 10
+  layers.conv2d(tf.zeros([1, 4, 4, 2]), 1, 3, weights_initializer=tf.constant_initializer(w),
+                weights_regularizer=slim.l2_regularizer(0.1), scope='c')
+  with tf.compat.v1.variable_scope('c', reuse=True):  # a reused variable adds no loss
+    layers.model_variable('weights', [3, 3, 2, 1], regularizer=slim.l2_regularizer(0.1))
+  losses = tf.compat.v1.get_collection(GraphKeys.REGULARIZATION_LOSSES)
+  assert [loss.op.name for loss in losses] == ['c/weights/Regularizer/l2_regularizer']
+  assert [op.type for op in graph.get_operations()].count('L2Loss') == 1  # no dead copy of the loss
+  assert run(graph, losses[0]) == pytest.approx(0.1 * np.sum(w ** 2) / 2)
+
+
+def test_variable_scope_regularizer_applies_when_none_is_given(graph):
+  with tf.compat.v1.variable_scope('s', regularizer=slim.l2_regularizer(1.0)):
+    layers.conv2d(tf.zeros([1, 2, 2, 1]), 1, 1, weights_initializer=tf.compat.v1.ones_initializer(), scope='c')
+  losses = tf.compat.v1.get_collection(GraphKeys.REGULARIZATION_LOSSES)
+  assert [loss.op.name for loss in losses] == ['s/c/weights/Regularizer/l2_regularizer',
+                                               's/c/biases/Regularizer/l2_regularizer']
+  assert run(graph, tf.add_n(losses)) == pytest.approx(0.5)
+
+
+def test_variance_scaling_draws_he_truncated_normal(graph):
+  shape = [3, 3, 64, 128]
+  sample = layers.VarianceScaling(scale=2.0, mode='fan_in')(shape)
+  fan_out = layers.VarianceScaling(scale=2.0, mode='fan_out')(shape)
+  got, got_out = run(graph, [sample, fan_out])
+  assert got.shape == tuple(shape) and got.dtype == np.float32
+  assert got.std() == pytest.approx(np.sqrt(2.0 / (3 * 3 * 64)), rel=0.02)
+  assert got_out.std() == pytest.approx(np.sqrt(2.0 / (3 * 3 * 128)), rel=0.02)
+  assert np.abs(got).max() <= 2 * np.sqrt(2.0 / (3 * 3 * 64)) / 0.87962566103423978 + 1e-6  # truncated at 2 sigma
+
+
+def test_variance_scaling_follows_the_graph_seed():
+  def draw():
+    with tf.Graph().as_default() as g:
+      tf.compat.v1.set_random_seed(7)
+      return run(g, layers.VarianceScaling()([5, 4]))
+  np.testing.assert_array_equal(draw(), draw())
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'mode': 'fan'}, "mode must be 'fan_in', 'fan_out' or 'fan_avg', got 'fan'"),
+    ({'scale': 0}, 'scale must be positive, got 0')])
+def test_variance_scaling_rejects_bad_arguments(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    layers.VarianceScaling(**kwargs)
+
+
 def test_batch_norm_in_place_updates_when_updates_collections_is_none(graph):
   x = np.full([2, 2, 2, 1], 5.0, np.float32)
   out = layers.batch_norm(tf.constant(x), decay=0.5, updates_collections=None, scope='bn')
