@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 import tf_slim as slim  # pylint: disable=wrong-import-position
@@ -38,3 +39,12 @@ def tiny_resnet(version, inputs, **kwargs):
   blocks = [block('block1', 1, 2, 2), block('block2', 2, 2, 2), block('block3', 4, 2, 2), block('block4', 8, 1, 1)]
   with slim.arg_scope(resnet_utils.resnet_arg_scope()):
     return network(inputs, blocks, scope='tiny', **kwargs)
+
+
+def randomize_variables(sess, seed=0):
+  """Random values for every variable, moving statistics included, so that equalities are not trivial."""
+  rng = np.random.RandomState(seed)
+  for v in tf.compat.v1.global_variables():
+    shape = v.shape.as_list()
+    value = rng.uniform(0.5, 1.5, shape) if 'moving_variance' in v.name else rng.normal(0, 0.1, shape)
+    v.load(value.astype(np.float32), sess)

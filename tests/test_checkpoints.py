@@ -10,6 +10,7 @@ import tf_slim as slim
 from nets import resnet_v1
 from utils import checkpoints
 from utils import cli
+from tests.conftest import randomize_variables
 
 
 def _build(in_channels=3, num_classes=None, size=33):
@@ -21,20 +22,11 @@ def _build(in_channels=3, num_classes=None, size=33):
   return images, net
 
 
-def _randomize(sess, seed=0):
-  """Random values for every variable, moving statistics included, so that equalities are not trivial."""
-  rng = np.random.RandomState(seed)
-  for v in tf.compat.v1.global_variables():
-    shape = v.shape.as_list()
-    value = rng.uniform(0.5, 1.5, shape) if 'moving_variance' in v.name else rng.normal(0, 0.1, shape)
-    v.load(value.astype(np.float32), sess)
-
-
 def _save_random_network(path, in_channels=3, num_classes=None):
   with tf.Graph().as_default():
     _build(in_channels, num_classes)
     with tf.compat.v1.Session() as sess:
-      _randomize(sess)
+      randomize_variables(sess)
       return tf.compat.v1.train.Saver().save(sess, path)
 
 

@@ -1,0 +1,234 @@
+"""utils.tf2.Backbone: eager networks with the graph's variable names, training with GradientTape, distribution."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import resnet_v1
+from tests.conftest import randomize_variables
+from utils import scratch
+from utils import tf2
+
+THIN = {'depth_multiplier': 0.125}  # resnet_v1_50 with its real names and 1/8 of its channels
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _graph_network(images, num_classes=None, **kwargs):
+  with slim.arg_scope(resnet_v1.resnet_arg_scope()):
+    return resnet_v1.resnet_v1_50(images, num_classes, is_training=False, **THIN, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+  """A thin resnet_v1_50 with 5 classes and random weights and statistics, saved by graph code."""
+  with tf.Graph().as_default():
+    _graph_network(tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3]), 5)
+    with tf.compat.v1.Session() as sess:
+      randomize_variables(sess)
+      return tf.compat.v1.train.Saver().save(sess, str(tmp_path_factory.mktemp('tf2') / 'model.ckpt'))
+
+
+def _graph_outputs(checkpoint_path, images, num_classes, **kwargs):
+  with tf.Graph().as_default():
+    net, end_points = _graph_network(tf.constant(images), num_classes, **kwargs)
+    with tf.compat.v1.Session() as sess:
+      tf.compat.v1.train.Saver().restore(sess, checkpoint_path)
+      return sess.run((net, end_points))
+
+
+def _images(size, seed=0):
+  return np.random.RandomState(seed).uniform(-1, 1, [2, size, size + 3, 3]).astype(np.float32)
+
+
+def test_variables_are_the_graph_networks():
+  backbone = tf2.Backbone('resnet_v1_50', 10, output_stride=16, **THIN).build()
+  expected = scratch.build('resnet_v1_50', num_classes=10, output_stride=16, **THIN).variables
+  got = {name: (tuple(v.shape.as_list()), v.trainable) for name, v in backbone.variables_by_name.items()}
+  assert list(got) == list(expected) and got == expected
+  assert {v.name for v in backbone.variables} == {name + ':0' for name in expected}
+  assert len(backbone.trainable_variables) == sum(trainable for _, trainable in expected.values())
+
+
+@pytest.mark.parametrize('size', [33, 40])
+def test_outputs_equal_the_graph_network_with_the_same_checkpoint(checkpoint, size):
+  images = _images(size)
+  want_net, want_points = _graph_outputs(checkpoint, images, 5, output_stride=16, global_pool=False,
+                                         spatial_squeeze=False)
+  backbone = tf2.Backbone('resnet_v1_50', 5, output_stride=16, global_pool=False, spatial_squeeze=False, **THIN)
+  report = backbone.restore(checkpoint)
+  assert not report.missing and not report.mismatched and len(report.restored) == len(backbone.variables)
+  net, end_points = backbone(images, training=False)
+  assert sorted(end_points) == sorted(want_points)
+  np.testing.assert_allclose(net.numpy(), want_net, rtol=1e-4, atol=1e-5)
+  levels = backbone.feature_levels(end_points)
+  np.testing.assert_allclose(levels['C3'].numpy(), want_points['resnet_v1_50/block2/unit_3/bottleneck_v1'],
+                             rtol=1e-4, atol=1e-5)
+
+
+def test_variables_are_created_once_and_reused_across_calls_and_traces():
+  backbone = tf2.Backbone('resnet_v1_50', 3, **THIN)
+  backbone(_images(33), training=False)
+  created = {name: id(v) for name, v in backbone.variables_by_name.items()}
+
+  @tf.function
+  def twice(images, training):
+    return backbone(images, training=training)[0] - backbone(images, training=training)[0]
+
+  for size, training in ((33, False), (41, tf.constant(True))):
+    difference = twice(_images(size), training)
+    assert {name: id(v) for name, v in backbone.variables_by_name.items()} == created
+  assert np.all(difference.numpy() == 0)
+
+
+def test_training_step_reduces_the_loss_with_weight_decay_and_moving_averages():
+  backbone = tf2.Backbone('resnet_v1_50', 4, weight_decay=1e-3, **THIN)
+  images = tf.constant(_images(33))
+  labels = tf.constant([1, 3])
+  optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      logits, _ = backbone(images, training=True)
+      data_loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+      loss = data_loss + backbone.regularization_loss()
+    gradients = tape.gradient(loss, backbone.trainable_variables)
+    optimizer.apply_gradients(zip(gradients, backbone.trainable_variables))
+    return data_loss
+
+  losses = [float(step()) for _ in range(6)]
+  assert losses[-1] < 0.5 * losses[0]
+  weights = [v for name, v in backbone.variables_by_name.items() if name.endswith('/weights')]
+  assert len(weights) == 54  # 53 convolutions and the logits, as the graph build's REGULARIZATION_LOSSES
+  expected_decay = 1e-3 * sum(float(tf.reduce_sum(w ** 2)) for w in weights) / 2
+  assert float(backbone.regularization_loss()) == pytest.approx(expected_decay, rel=1e-5)
+  moving_mean = backbone.variables_by_name['resnet_v1_50/conv1/BatchNorm/moving_mean']
+  assert np.any(moving_mean.numpy() != 0)
+
+
+def test_inference_leaves_the_moving_averages_alone():
+  backbone = tf2.Backbone('resnet_v1_50', **THIN)
+  backbone(_images(33), training=False)
+  moving = [v for name, v in backbone.variables_by_name.items() if 'moving' in name]
+  assert all(np.all(v.numpy() == (1 if 'variance' in v.name else 0)) for v in moving)
+
+
+@pytest.mark.parametrize('network, kwargs, call_with, message', [
+    ('resnet_v1_50', {}, tf.zeros([1, 33, 33, 4]), r'images must be \[batch, height, width, 3\], got shape'),
+    ('resnet_v1_50', {}, tf.zeros([33, 33, 3]), r'images must be \[batch, height, width, 3\]'),
+    ('resnet_v1_50', {}, tf.zeros([1, 33, 33, 3], tf.int32), 'images must be a float tensor, got dtype int32'),
+    ('resnet_v1_50', {'output_stride': 3}, tf.zeros([1, 33, 33, 3]), 'output_stride'),
+])
+def test_bad_calls_create_no_variables(network, kwargs, call_with, message):
+  backbone = tf2.Backbone(network, **THIN, **kwargs)
+  with pytest.raises(ValueError, match=message):
+    backbone(call_with)
+  assert not backbone.variables
+
+
+@pytest.mark.parametrize('args, kwargs, message', [
+    (('resnet_v1_5',), {}, "Unknown network name 'resnet_v1_5'. Did you mean 'resnet_v1_50'"),
+    (('inception_v3',), {'output_stride': 16}, 'inception_v3 does not take output_stride; it takes'),
+    (('resnet_v1_50',), {'in_channels': 0}, 'in_channels must be a positive int, got 0'),
+])
+def test_bad_options(args, kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    tf2.Backbone(*args, **kwargs)
+
+
+_DISTRIBUTED = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices('CPU')[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    sys.path.insert(0, {root!r})
+    from utils import tf2
+
+    images = np.random.RandomState(0).uniform(-1, 1, [4, 33, 33, 3]).astype(np.float32)
+    labels = np.array([0, 1, 2, 1])
+    halves = [(images[:2], labels[:2]), (images[2:], labels[2:])]
+
+    def make():
+      backbone = tf2.Backbone('resnet_v1_50', 3, depth_multiplier=0.125)
+      backbone.build()
+      for i, v in enumerate(backbone.variables_by_name.values()):  # the same start on both sides
+        v.assign(np.random.RandomState(i).normal(0, 0.1, v.shape).astype(np.float32))
+      return backbone, keras.optimizers.SGD(0.1)
+
+    def replica_loss(backbone, x, y):  # the loss of one replica's half, scaled to the global batch of 4
+      logits, _ = backbone(x, training=True)
+      return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)) / 4
+
+    strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+    with strategy.scope():
+      backbone, optimizer = make()
+
+    @tf.function
+    def distributed_step(dataset_inputs):
+      def step(x, y):
+        with tf.GradientTape() as tape:
+          loss = replica_loss(backbone, x, y)
+        grads = tape.gradient(loss, backbone.trainable_variables)
+        optimizer.apply_gradients(zip(grads, backbone.trainable_variables))
+      strategy.run(step, args=dataset_inputs)
+
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((images, labels)).batch(4))
+    distributed_step(next(iter(dataset)))
+
+    # One device: the gradient of the summed per-half losses, each half normalized with its own statistics.
+    reference, reference_optimizer = make()
+    moving = [n for n in reference.variables_by_name if 'moving' in n]
+    start = {{n: reference.variables_by_name[n].numpy() for n in moving}}
+    per_half_moving = []
+    with tf.GradientTape() as tape:
+      total = 0.0
+      for x, y in halves:
+        for n in moving:
+          reference.variables_by_name[n].assign(start[n])
+        total += replica_loss(reference, x, y)
+        per_half_moving.append({{n: reference.variables_by_name[n].numpy() for n in moving}})
+    grads = tape.gradient(total, reference.trainable_variables)
+    reference_optimizer.apply_gradients(zip(grads, reference.trainable_variables))
+
+    trainable = [n for n, v in backbone.variables_by_name.items() if v.trainable]
+    initial = make()[0]
+    print(json.dumps({{
+        'kinds': sorted({{type(v).__name__ for v in backbone.variables_by_name.values()}}),
+        'replicas': strategy.num_replicas_in_sync,
+        'max_weight_difference': max(float(np.abs(backbone.variables_by_name[n].numpy()
+                                                  - reference.variables_by_name[n].numpy()).max())
+                                     for n in trainable),
+        'max_weight_change': max(float(np.abs(backbone.variables_by_name[n].numpy()
+                                              - initial.variables_by_name[n].numpy()).max()) for n in trainable),
+        'max_moving_difference': max(float(np.abs(backbone.variables_by_name[n].read_value().numpy()
+                                                  - (per_half_moving[0][n] + per_half_moving[1][n]) / 2).max())
+                                     for n in moving),
+        'names_equal': list(backbone.variables_by_name) == list(reference.variables_by_name),
+    }}))
+''')
+
+
+def test_mirrored_strategy_aggregates_gradients_and_averages_moving_statistics(tmp_path):
+  script = tmp_path / 'distributed.py'
+  script.write_text(_DISTRIBUTED.format(root=ROOT))
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=False)
+  assert out.returncode == 0, out.stderr[-3000:]
+  result = json.loads(out.stdout.strip().splitlines()[-1])
+  assert result['replicas'] == 2
+  assert result['kinds'] == ['MirroredVariable', 'SyncOnReadVariable']
+  assert result['names_equal']
+  assert result['max_weight_change'] > 1e-3  # the step did move the weights ...
+  assert result['max_weight_difference'] < 1e-5  # ... exactly as the summed gradient of both replicas
+  assert result['max_moving_difference'] < 1e-6  # moving averages: the mean of the replicas' updates

@@ -1,0 +1,160 @@
+"""The networks in TF2 code: an eager backbone as a `tf.Module`, with the variable names of the graph networks.
+
+`Backbone` runs the same network function as graph code (`nets.resnet_v1.resnet_v1_50`, ...) under a custom
+getter that creates each variable on the first call and hands the same variable back on every later call, in
+eager mode or inside `tf.function`. Variable names are those of the graph build (`resnet_v1_50/conv1/weights`),
+so TF-Slim checkpoints restore by name (`Backbone.restore`). No tf-keras is involved.
+
+    backbone = Backbone('resnet_v1_50', output_stride=16, global_pool=False)
+    net, end_points = backbone(images, training=False)
+    levels = backbone.feature_levels(end_points)            # {'C1': ..., 'C5': ...}
+
+Training: `training=True` normalizes with batch statistics and updates the moving averages at once (the update
+ops run with the forward pass; there is no UPDATE_OPS collection to run). Weight decay is
+`regularization_loss()`, the sum of the arg scope's regularizers over the variables, to add to the loss.
+
+Distribution: under `tf.distribute.Strategy.scope()` the trainable variables are mirrored and the moving
+averages are sync-on-read variables averaged across replicas (`VariableAggregation.MEAN`): each replica
+normalizes with the statistics of its own part of the batch, as Keras's `BatchNormalization` does by default,
+and reading or saving a moving average gives the mean over replicas.
+"""
+
+import dataclasses
+import functools
+import inspect
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import layers
+from nets import nets_factory
+from utils import checkpoints
+from utils import features
+
+
+@dataclasses.dataclass
+class _Build:
+  """What a backbone keeps outside TensorFlow's object tracking (SavedModel saves only the variables)."""
+  spec: nets_factory.NetworkSpec
+  arg_scope: dict
+  network_kwargs: dict
+  regularized: list
+
+
+class Backbone(tf.Module):
+  """A network of `nets_factory.REGISTRY` as an eager, trainable `tf.Module`.
+
+  Args:
+    network: a registry name, e.g. 'resnet_v1_50'.
+    num_classes: classes of the logits; None or 0 for features only.
+    in_channels: channels the images must have.
+    weight_decay: the arg scope's L2 weight decay (default: the network's, e.g. 1e-4 for ResNets).
+    name: name of the module (default: the network name); variable names do not depend on it.
+    **network_kwargs: further arguments of the network function: `output_stride`, `multi_grid`, `global_pool`,
+      `spatial_squeeze`, `depth_multiplier`, `create_aux_logits`, ...
+
+  Raises:
+    ValueError: for an unknown network, a non-positive `in_channels`, or an argument the network function
+      does not take; the network function itself checks the values at the first call, before any variable is
+      created.
+  """
+
+  def __init__(self, network: str, num_classes: Optional[int] = None, *, in_channels: int = 3,
+               weight_decay: Optional[float] = None, name: Optional[str] = None, **network_kwargs):
+    spec = nets_factory.get_spec(network)
+    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+      raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
+    accepted = [p for p in inspect.signature(spec.fn).parameters if p not in ('inputs', 'num_classes',
+                                                                               'is_training', 'reuse', 'scope')]
+    unknown = sorted(set(network_kwargs) - set(accepted))
+    if unknown:
+      raise ValueError(f'{network} does not take {", ".join(unknown)}; it takes {", ".join(accepted)}')
+    super().__init__(name=name or network)
+    self.network = network
+    self.num_classes = num_classes
+    self.in_channels = in_channels
+    scope_kwargs = {'batch_norm_updates_collections': None}
+    if weight_decay is not None:
+      scope_kwargs['weight_decay'] = weight_decay
+    self._build = _Build(spec, spec.arg_scope(**scope_kwargs), dict(network_kwargs), [])
+    self._variables: Dict[str, tf.Variable] = {}
+
+  def _getter(self, getter, name, shape=None, dtype=tf.float32, initializer=None, trainable=True, **_):
+    """Hands back the variable `name`, creating it on first use.
+
+    The variable is created here with `tf.Variable`, not by `getter`: TensorFlow's variable store is shared
+    between the eager context and `tf.function` graphs, so once one backbone had created its variables in a
+    function, the store would refuse the same names to the next backbone.
+    """
+    del getter
+    if name in self._variables:
+      return self._variables[name]
+    dtype = tf.as_dtype(dtype)
+    if initializer is None:
+      initializer = tf.compat.v1.glorot_uniform_initializer() if dtype.is_floating else tf.compat.v1.zeros_initializer()
+    initial_value = functools.partial(initializer, shape, dtype=dtype) if callable(initializer) else initializer
+    sync = {} if trainable else {'synchronization': tf.VariableSynchronization.ON_READ,
+                                 'aggregation': tf.VariableAggregation.MEAN}
+    variable = tf.Variable(initial_value, name=name, trainable=trainable, dtype=dtype, **sync)
+    self._variables[name] = variable
+    return variable
+
+  def __call__(self, images, training=False) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+    """Runs the network.
+
+    Args:
+      images: `[batch, height, width, in_channels]` float tensor (any batch and any size the network takes).
+      training: python bool or scalar bool tensor: batch statistics and moving-average updates (and dropout).
+
+    Returns:
+      (net, end_points) as the graph network returns them: `net` is the logits (or the features without
+      classes); `end_points` maps end point names, e.g. 'resnet_v1_50/block4', to tensors.
+
+    Raises:
+      ValueError: for images of another rank, channel count or a non-float dtype, and for the network's own
+        argument errors; no variable is created then.
+    """
+    images = tf.convert_to_tensor(images)
+    if images.shape.rank != 4 or images.shape[-1] != self.in_channels:
+      raise ValueError(f'images must be [batch, height, width, {self.in_channels}], got shape {images.shape}')
+    if not images.dtype.is_floating:
+      raise ValueError(f'images must be a float tensor, got dtype {images.dtype.name}')
+    sink = []
+    with layers.regularizers_collected_into(sink), \
+        tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=self._getter), \
+        slim.arg_scope(self._build.arg_scope):
+      net, end_points = self._build.spec.fn(images, self.num_classes, is_training=training, **self._build.network_kwargs)
+    self._build.regularized.extend(sink)
+    return net, dict(end_points)
+
+  @property
+  def variables_by_name(self) -> Dict[str, tf.Variable]:
+    """name (without ':0') -> variable, in creation order; empty before the first call."""
+    return dict(self._variables)
+
+  def build(self, input_size: Optional[int] = None) -> 'Backbone':
+    """Creates the variables by running the network once on zeros (default size: the network's minimum)."""
+    if not self._variables:
+      size = input_size or self._build.spec.minimum_input_size(bool(self.num_classes))[0]
+      self(tf.zeros([1, size, size, self.in_channels]), training=False)
+    return self
+
+  def feature_levels(self, end_points: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """{'C1'..'C5': tensor} of the levels present in `end_points` (see `utils.features`)."""
+    return features.feature_levels(end_points, self.network)
+
+  def regularization_loss(self) -> tf.Tensor:
+    """The sum of the arg scope's regularizers (weight decay) over the variables; 0 before the first call."""
+    losses = [regularizer(variable) for variable, regularizer in self._build.regularized]
+    return tf.add_n(losses) if losses else tf.constant(0.0)
+
+  def restore(self, checkpoint: str, exclude: Sequence[str] = (), allow_missing: bool = True,
+              allow_mismatch: bool = False) -> checkpoints.RestoreReport:
+    """Assigns the variables from a TF-Slim checkpoint by name (building them first if needed).
+
+    Arguments and errors as `utils.checkpoints.restore`.
+    """
+    self.build()
+    return checkpoints.restore(checkpoint, list(self._variables.values()), exclude=exclude,
+                               allow_missing=allow_missing, allow_mismatch=allow_mismatch)
