@@ -81,6 +81,37 @@ def _cmd_fetch_weights(args: argparse.Namespace) -> None:
   print(path)
 
 
+def _network_kwargs(args: argparse.Namespace) -> dict:
+  """Network options common to the commands that build a backbone: dense features, or a pooled head."""
+  kwargs = {'global_pool': bool(args.num_classes)}
+  if args.output_stride is not None:
+    kwargs['output_stride'] = args.output_stride
+  if args.multi_grid is not None:
+    kwargs['multi_grid'] = args.multi_grid
+  return kwargs
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+  from utils import checkpoints  # pylint: disable=import-outside-toplevel
+  from utils import export  # pylint: disable=import-outside-toplevel
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  backbone = tf2.Backbone(args.network, args.num_classes or None, in_channels=args.in_channels,
+                          **_network_kwargs(args))
+  export.check_levels(args.network, args.features)
+  output = os.path.abspath(args.output)
+  checkpoints.check_output(output, args.overwrite)  # before the slow build
+  if args.checkpoint:
+    report = backbone.restore(args.checkpoint, allow_missing=False)
+    print(f'restored {len(report.restored)} variables from {args.checkpoint}')
+  export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite)
+  print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> "
+        f"{', '.join(['output', *args.features])}")
+
+
+def _levels(text: str) -> tuple:
+  return tuple(part.strip() for part in text.split(',') if part.strip())
+
+
 def _int_list(text: str, count: Optional[Sequence[int]] = None) -> tuple:
   try:
     values = tuple(int(part) for part in text.split(','))
@@ -161,6 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
   fetching.add_argument('--cache-dir', help='cache directory (default ~/.cache/slimnets)')
   fetching.add_argument('--quiet', action='store_true', help='no progress bar')
   fetching.set_defaults(run=_cmd_fetch_weights)
+  exporting = commands.add_parser('export', help='write a SavedModel: images -> output and feature levels')
+  exporting.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
+  exporting.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
+  exporting.add_argument('--output', required=True, metavar='DIR', help='SavedModel directory to write')
+  exporting.add_argument('--output-stride', type=_positive_int, metavar='N', help='ResNets: output stride')
+  exporting.add_argument('--multi-grid', type=_int_list, metavar='A,B,C', help="ResNets: block4's unit rates")
+  exporting.add_argument('--in-channels', type=_positive_int, default=3, metavar='C', help='input channels (default 3)')
+  exporting.add_argument('--num-classes', type=_non_negative_int, default=0, metavar='K',
+                         help='output logits of K classes, pooled globally (default: dense features)')
+  exporting.add_argument('--features', type=_levels, default=(), metavar='C2,C5',
+                         help='feature levels to add as outputs')
+  exporting.add_argument('--overwrite', action='store_true', help='replace an existing output directory')
+  exporting.set_defaults(run=_cmd_export)
   return parser
 
 

@@ -1,0 +1,117 @@
+"""utils.export and `slimnets export`: a SavedModel that serves the graph network's outputs anywhere."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import resnet_v1
+from tests.conftest import randomize_variables
+from utils import cli
+from utils import export
+from utils import tf2
+
+THIN = {'depth_multiplier': 0.125}
+
+_LOAD = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']
+    result = {}
+    for size in (33, 47):
+      images = np.random.RandomState(size).uniform(-1, 1, [2, size, size + 2, 3]).astype(np.float32)
+      outputs = serve(images=tf.constant(images))
+      result[size] = {name: value.numpy().tolist() for name, value in outputs.items()}
+    mine = sorted(name for name in sys.modules if name.split('.')[0] in ('nets', 'utils', 'tf_slim'))
+    print(json.dumps({'outputs': result, 'project_modules': mine}))
+''')
+
+
+def _graph_outputs(checkpoint, size):
+  images = np.random.RandomState(size).uniform(-1, 1, [2, size, size + 2, 3]).astype(np.float32)
+  with tf.Graph().as_default():
+    with slim.arg_scope(resnet_v1.resnet_arg_scope()):
+      net, end_points = resnet_v1.resnet_v1_50(tf.constant(images), None, is_training=False, global_pool=False,
+                                               output_stride=16, **THIN)
+    with tf.compat.v1.Session() as sess:
+      tf.compat.v1.train.Saver().restore(sess, checkpoint)
+      return sess.run({'output': net, 'C2': end_points['resnet_v1_50/block1/unit_2/bottleneck_v1']})
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+  with tf.Graph().as_default():
+    with slim.arg_scope(resnet_v1.resnet_arg_scope()):
+      resnet_v1.resnet_v1_50(tf.zeros([1, 33, 33, 3]), None, is_training=False, global_pool=False, **THIN)
+    with tf.compat.v1.Session() as sess:
+      randomize_variables(sess, seed=3)
+      return tf.compat.v1.train.Saver().save(sess, str(tmp_path_factory.mktemp('export') / 'model.ckpt'))
+
+
+def test_saved_model_serves_the_graph_outputs_in_a_fresh_process(tmp_path, checkpoint):
+  backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
+  backbone.restore(checkpoint, allow_missing=False)
+  path = export.export_saved_model(backbone, str(tmp_path / 'served'), ['C2'])
+  assert sorted(os.listdir(tmp_path)) == ['served']  # nothing staged left behind
+  env = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
+  env['TF_CPP_MIN_LOG_LEVEL'] = '3'
+  out = subprocess.run([sys.executable, '-c', _LOAD, path], capture_output=True, text=True, cwd=str(tmp_path),
+                       env=env, check=False)
+  assert out.returncode == 0, out.stderr[-3000:]
+  result = json.loads(out.stdout.strip().splitlines()[-1])
+  assert result['project_modules'] == []
+  for size in (33, 47):
+    served = result['outputs'][str(size)]
+    assert sorted(served) == ['C2', 'output']
+    want = _graph_outputs(checkpoint, size)
+    for name in ('output', 'C2'):
+      np.testing.assert_allclose(np.array(served[name]), want[name], rtol=1e-4, atol=1e-5)
+  assert np.array(result['outputs']['47']['output']).shape == (2, 3, 4, 256)
+
+
+def test_export_refuses_an_existing_output_and_unknown_levels(tmp_path):
+  (tmp_path / 'taken').mkdir()
+  backbone = tf2.Backbone('resnet_v1_50', **THIN)
+  with pytest.raises(FileExistsError, match='already exists; pass --overwrite'):
+    export.export_saved_model(backbone, str(tmp_path / 'taken'))
+  with pytest.raises(ValueError, match='resnet_v1_50 has no feature level C7; it has C1, C2, C3, C4, C5'):
+    export.export_saved_model(backbone, str(tmp_path / 'new'), ['C7'])
+  assert sorted(os.listdir(tmp_path)) == ['taken'] and not backbone.variables
+
+
+def test_failed_export_leaves_nothing_and_keeps_the_previous_one(tmp_path, monkeypatch):
+  backbone = tf2.Backbone('resnet_v1_50', **THIN)
+  (tmp_path / 'served').mkdir()
+  (tmp_path / 'served' / 'saved_model.pb').write_bytes(b'previous')
+
+  def fail(*args, **kwargs):
+    os.makedirs(os.path.join(args[1], 'variables'))  # a partial write, then a failure
+    raise OSError('disk full')
+
+  monkeypatch.setattr(tf.saved_model, 'save', fail)
+  with pytest.raises(OSError, match='disk full'):
+    export.export_saved_model(backbone, str(tmp_path / 'served'), overwrite=True)
+  assert sorted(os.listdir(tmp_path)) == ['served']
+  assert (tmp_path / 'served' / 'saved_model.pb').read_bytes() == b'previous'
+
+
+def test_cli_export(tmp_path, capsys):
+  output = tmp_path / 'model'
+  status = cli.main(['export', '--network', 'resnet_v1_50', '--output', str(output), '--output-stride', '16',
+                     '--features', 'C2,C5'])
+  assert status == 0
+  assert capsys.readouterr().out.strip() == (
+      f'wrote {output}: serving_default(images: float32 [batch, height, width, 3]) -> output, C2, C5')
+  serve = tf.saved_model.load(str(output)).signatures['serving_default']
+  outputs = serve(images=tf.zeros([1, 65, 65, 3]))
+  assert {name: value.shape.as_list() for name, value in outputs.items()} == {
+      'output': [1, 5, 5, 2048], 'C2': [1, 17, 17, 256], 'C5': [1, 5, 5, 2048]}
+  assert cli.main(['export', '--network', 'resnet_v1_50', '--output', str(output)]) == 1
+  assert 'already exists; pass --overwrite' in capsys.readouterr().err

@@ -1,0 +1,86 @@
+"""SavedModel export of a backbone, for serving with nothing of this project installed.
+
+The SavedModel's `serving_default` signature takes `images` (float32 `[batch, height, width, channels]`, batch,
+height and width free) and returns `output` (the network's main output: logits, or features without classes)
+plus one output per requested feature level, named by the level ('C2', 'C5', ...). It runs the network in
+inference mode. Load it with `tf.saved_model.load(path).signatures['serving_default'](images=...)`.
+"""
+
+import os
+import shutil
+import tempfile
+from typing import Sequence
+
+import tensorflow as tf
+
+from utils import checkpoints
+from utils import features
+from utils import tf2
+
+
+class _Serving(tf.Module):
+  """The backbone and its serving function, as the SavedModel's root object."""
+
+  def __init__(self, backbone: tf2.Backbone, levels: Sequence[str]):
+    super().__init__(name='serving')
+    self.backbone = backbone
+    self._levels = tuple(levels)
+    spec = tf.TensorSpec([None, None, None, backbone.in_channels], tf.float32, name='images')
+    self.serve = tf.function(self._serve, input_signature=[spec])
+
+  def _serve(self, images):
+    net, end_points = self.backbone(images, training=False)
+    outputs = {'output': net}
+    levels = self.backbone.feature_levels(end_points)
+    outputs.update({level: levels[level] for level in self._levels})
+    return outputs
+
+
+def check_levels(network: str, levels: Sequence[str]) -> None:
+  """Raises ValueError naming the levels `network` does not have."""
+  known = [level for level, _ in features.level_end_points(network)]
+  unknown = [level for level in levels if level not in known]
+  if unknown:
+    raise ValueError(f'{network} has no feature level {", ".join(unknown)}; it has {", ".join(known)}')
+
+
+def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str] = (),
+                       overwrite: bool = False) -> str:
+  """Writes `backbone` as a SavedModel directory `output` (see the module docstring for its signature).
+
+  The directory is written next to `output` under a temporary name and moved into place when complete, so a
+  failure leaves nothing behind (and, with `overwrite`, the previous export intact).
+
+  Args:
+    backbone: the backbone, with its weights (its variables are built if it has not run yet).
+    output: the SavedModel directory to create.
+    levels: feature levels to add as outputs, e.g. ('C2', 'C5').
+    overwrite: replace an existing `output`.
+
+  Returns:
+    `output`.
+
+  Raises:
+    ValueError: for an unknown level.
+    FileExistsError: for an existing `output` without `overwrite`.
+  """
+  check_levels(backbone.network, levels)
+  checkpoints.check_output(output, overwrite)
+  backbone.build()
+  serving = _Serving(backbone, levels)
+  parent = os.path.dirname(os.path.abspath(output))
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(output)}.partial-')
+  try:
+    tf.saved_model.save(serving, staging, signatures={'serving_default': serving.serve})
+    if os.path.lexists(output):
+      previous = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(output)}.previous-')
+      os.replace(output, os.path.join(previous, 'old'))
+      os.replace(staging, output)
+      shutil.rmtree(previous)
+    else:
+      os.replace(staging, output)
+  finally:
+    if os.path.exists(staging):
+      shutil.rmtree(staging)
+  return output
