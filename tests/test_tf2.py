@@ -232,3 +232,16 @@ def test_mirrored_strategy_aggregates_gradients_and_averages_moving_statistics(t
   assert result['max_weight_change'] > 1e-3  # the step did move the weights ...
   assert result['max_weight_difference'] < 1e-5  # ... exactly as the summed gradient of both replicas
   assert result['max_moving_difference'] < 1e-6  # moving averages: the mean of the replicas' updates
+
+
+def test_bfloat16_images_compute_with_casts_of_the_float32_variables():
+  backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
+  images = _images(33)
+  full, _ = backbone(images, training=False)
+  names = list(backbone.variables_by_name)
+  half, _ = backbone(tf.cast(images, tf.bfloat16), training=False)
+  assert half.dtype == tf.bfloat16
+  assert list(backbone.variables_by_name) == names  # no new variables, all still float32
+  assert {v.dtype for v in backbone.variables} == {tf.float32}
+  error = np.abs(tf.cast(half, tf.float32).numpy() - full.numpy()).max() / np.abs(full.numpy()).max()
+  assert 0 < error < 0.05

@@ -80,7 +80,10 @@ class Backbone(tf.Module):
     self._build = _Build(spec, spec.arg_scope(**scope_kwargs), dict(network_kwargs), [])
     self._variables: Dict[str, tf.Variable] = {}
 
-  def _getter(self, getter, name, shape=None, dtype=tf.float32, initializer=None, trainable=True, **_):
+  def _getter(self, getter, name, shape=None, dtype=tf.float32, initializer=None, trainable=True, **kwargs):
+    requested = tf.as_dtype(dtype)
+    if requested in (tf.bfloat16, tf.float16):  # reduced precision computes with casts of float32 variables
+      return tf.cast(self._getter(getter, name, shape, tf.float32, initializer, trainable, **kwargs), requested)
     """Hands back the variable `name`, creating it on first use.
 
     The variable is created here with `tf.Variable`, not by `getter`: TensorFlow's variable store is shared
@@ -105,6 +108,8 @@ class Backbone(tf.Module):
 
     Args:
       images: `[batch, height, width, in_channels]` float tensor (any batch and any size the network takes).
+        bfloat16 or float16 images run the network in that precision, with casts of the float32 variables
+        (batch norm keeps float32 statistics); the outputs have the images' dtype.
       training: python bool or scalar bool tensor: batch statistics and moving-average updates (and dropout).
 
     Returns:
