@@ -215,6 +215,7 @@ _DISTRIBUTED = textwrap.dedent('''
                                                   - (per_half_moving[0][n] + per_half_moving[1][n]) / 2).max())
                                      for n in moving),
         'names_equal': list(backbone.variables_by_name) == list(reference.variables_by_name),
+        'tf_keras_imported': any(name.split('.')[0] == 'tf_keras' for name in sys.modules),
     }}))
 ''')
 
@@ -229,6 +230,7 @@ def test_mirrored_strategy_aggregates_gradients_and_averages_moving_statistics(t
   assert result['replicas'] == 2
   assert result['kinds'] == ['MirroredVariable', 'SyncOnReadVariable']
   assert result['names_equal']
+  assert not result['tf_keras_imported']
   assert result['max_weight_change'] > 1e-3  # the step did move the weights ...
   assert result['max_weight_difference'] < 1e-5  # ... exactly as the summed gradient of both replicas
   assert result['max_moving_difference'] < 1e-6  # moving averages: the mean of the replicas' updates
