@@ -394,18 +394,6 @@ def inception_v3_arg_scope(weight_decay: float = 0.00004, use_batch_norm: bool =
   Returns:
     An arg scope to use with `slim.arg_scope`.
   """
-  batch_norm_params = {
-      'decay': batch_norm_decay,
-      'epsilon': batch_norm_epsilon,
-      'updates_collections': batch_norm_updates_collections,
-      'fused': None,
-      'scale': batch_norm_scale,
-  }
-  with slim.arg_scope([layers.conv2d], weights_regularizer=slim.l2_regularizer(weight_decay)):
-    with slim.arg_scope(
-        [layers.conv2d],
-        weights_initializer=layers.VarianceScaling(scale=2.0, mode='fan_in'),
-        activation_fn=activation_fn,
-        normalizer_fn=layers.batch_norm if use_batch_norm else None,
-        normalizer_params=batch_norm_params) as sc:
-      return sc
+  with layers.he_conv2d_scope(weight_decay, activation_fn, use_batch_norm, batch_norm_decay, batch_norm_epsilon,
+                              batch_norm_scale, batch_norm_updates_collections) as (sc, _):
+    return sc

@@ -176,6 +176,29 @@ def _filled(value: float) -> Callable:
   return initializer
 
 
+@contextlib.contextmanager
+def he_conv2d_scope(weight_decay: float, activation_fn: Optional[Callable], use_batch_norm: bool,
+                    batch_norm_decay: float, batch_norm_epsilon: float, batch_norm_scale: bool,
+                    batch_norm_updates_collections):
+  """The conv2d arg scope the networks share: He initialization, L2 weight decay, optional batch norm.
+
+  Yields:
+    (the arg scope, the batch norm parameters given to `conv2d`), for callers that scope more layers.
+  """
+  batch_norm_params = {
+      'decay': batch_norm_decay,
+      'epsilon': batch_norm_epsilon,
+      'scale': batch_norm_scale,
+      'updates_collections': batch_norm_updates_collections,
+      'fused': None,
+  }
+  with slim.arg_scope([conv2d], weights_regularizer=slim.l2_regularizer(weight_decay),
+                      weights_initializer=VarianceScaling(scale=2.0, mode='fan_in'), activation_fn=activation_fn,
+                      normalizer_fn=batch_norm if use_batch_norm else None,
+                      normalizer_params=batch_norm_params) as scope:
+    yield scope, batch_norm_params
+
+
 def _check_data_format(data_format: Optional[str]) -> None:
   if data_format not in (None, _NHWC):
     raise ValueError(f"data_format must be 'NHWC' (or None), got {data_format!r}: "

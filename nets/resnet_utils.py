@@ -149,20 +149,8 @@ def resnet_arg_scope(weight_decay: float = 0.0001, batch_norm_decay: float = 0.9
   Returns:
     An arg scope to use with `slim.arg_scope`.
   """
-  batch_norm_params = {
-      'decay': batch_norm_decay,
-      'epsilon': batch_norm_epsilon,
-      'scale': batch_norm_scale,
-      'updates_collections': batch_norm_updates_collections,
-      'fused': None,
-  }
-  with slim.arg_scope(
-      [layers.conv2d],
-      weights_regularizer=slim.l2_regularizer(weight_decay),
-      weights_initializer=layers.VarianceScaling(scale=2.0, mode='fan_in'),
-      activation_fn=activation_fn,
-      normalizer_fn=layers.batch_norm if use_batch_norm else None,
-      normalizer_params=batch_norm_params):
+  with layers.he_conv2d_scope(weight_decay, activation_fn, use_batch_norm, batch_norm_decay, batch_norm_epsilon,
+                              batch_norm_scale, batch_norm_updates_collections) as (_, batch_norm_params):
     with slim.arg_scope([layers.batch_norm], **batch_norm_params):
       with slim.arg_scope([layers.max_pool2d], padding='SAME') as arg_sc:
         return arg_sc
