@@ -12,6 +12,7 @@ configure tf-slim's. Nesting and precedence follow `slim.arg_scope` exactly, bec
 
 import contextlib
 import functools
+import inspect
 import math
 import threading
 from typing import Callable, Optional, Sequence, Union
@@ -259,17 +260,78 @@ def conv2d(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, stride: In
     weights = model_variable('weights', [kernel_h, kernel_w, in_channels, num_outputs], dtype,
                              weights_initializer, weights_regularizer, trainable,
                              _collections_for(variables_collections, 'weights'))
-    outputs = tf.nn.conv2d(inputs, weights, strides=(1,) + strides + (1,), padding=padding,
-                           dilations=(1,) + rates + (1,))
-    if normalizer_fn is not None:
-      outputs = normalizer_fn(outputs, **(normalizer_params or {}))
-    elif biases_initializer is not None:
-      biases = model_variable('biases', [num_outputs], dtype, biases_initializer, biases_regularizer, trainable,
-                              _collections_for(variables_collections, 'biases'))
-      outputs = tf.nn.bias_add(outputs, biases)
+    convolve = functools.partial(tf.nn.conv2d, strides=(1,) + strides + (1,), padding=padding,
+                                 dilations=(1,) + rates + (1,))
+    folded = _batch_norm_to_fold(normalizer_fn, normalizer_params)
+    if folded is not None:
+      outputs = _convolve_with_folded_batch_norm(convolve, inputs, weights, folded)
+    elif normalizer_fn is not None:
+      outputs = normalizer_fn(convolve(inputs, weights), **(normalizer_params or {}))
+    else:
+      outputs = convolve(inputs, weights)
+      if biases_initializer is not None:
+        biases = model_variable('biases', [num_outputs], dtype, biases_initializer, biases_regularizer, trainable,
+                                _collections_for(variables_collections, 'biases'))
+        outputs = tf.nn.bias_add(outputs, biases)
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+_FOLDING = threading.local()
+
+
+@contextlib.contextmanager
+def batch_norm_folded_for_inference():
+  """Within this context (in this thread), `conv2d` folds an inference-mode `batch_norm` into its weights.
+
+  A convolution followed by batch norm with the moving statistics is `conv(x, w) * f + (beta - mean * f)` with
+  `f = gamma / sqrt(moving_variance + epsilon)`, which equals `conv(x, w * f) + (beta - mean * f)`: one
+  convolution and a bias add, which oneDNN runs as one fused kernel with the activation, in bfloat16 as well
+  (where it does not fuse a convolution with batch norm). The variables, their names and the end points are
+  unchanged; with constant weights grappler computes `w * f` once, with variables it is computed per run.
+  Batch norm in training mode or with a tensor `is_training`, and normalizers other than `batch_norm`, are
+  left as they are.
+  """
+  previous = getattr(_FOLDING, 'active', False)
+  _FOLDING.active = True
+  try:
+    yield
+  finally:
+    _FOLDING.active = previous
+
+
+def _batch_norm_to_fold(normalizer_fn: Optional[Callable], normalizer_params: Optional[dict]) -> Optional[dict]:
+  """The complete `batch_norm` arguments of a normalizer to fold now, or None."""
+  if normalizer_fn is not batch_norm or not getattr(_FOLDING, 'active', False):
+    return None
+  arguments = {**_BATCH_NORM_DEFAULTS, **slim.current_arg_scope().get(_BATCH_NORM_KEY, {}),
+               **(normalizer_params or {})}
+  is_training = arguments['is_training']
+  return None if tf.is_tensor(is_training) or is_training else arguments
+
+
+def _convolve_with_folded_batch_norm(convolve: Callable, inputs: tf.Tensor, weights: tf.Tensor,
+                                     arguments: dict) -> tf.Tensor:
+  """`batch_norm(convolve(inputs, weights), **arguments)` in inference mode, computed with folded weights."""
+  a = arguments
+  _check_batch_norm_options(a['batch_weights'], a['renorm'], a['adjustment'], a['zero_debias_moving_mean'],
+                            a['data_format'])
+  with tf.compat.v1.variable_scope(a['scope'], 'BatchNorm', [inputs], reuse=a['reuse']) as sc:
+    gamma, beta, moving_mean, moving_variance = _batch_norm_variables(
+        weights.shape[-1], _parameter_dtype(inputs.dtype), a['center'], a['scale'], a['param_initializers'],
+        a['param_regularizers'], a['trainable'], a['variables_collections'])
+    factor = tf.math.rsqrt(moving_variance + a['epsilon'])
+    if gamma is not None:
+      factor *= gamma
+    offset = -moving_mean * factor
+    if beta is not None:
+      offset += beta
+    outputs = convolve(inputs, weights * tf.cast(factor, weights.dtype))
+    outputs = tf.nn.bias_add(outputs, tf.cast(offset, outputs.dtype))
+    if a['activation_fn'] is not None:
+      outputs = a['activation_fn'](outputs)
+    return slim.utils.collect_named_outputs(a['outputs_collections'], sc.name, outputs)
 
 
 def _moving_average_update(variable: tf.Variable, value: tf.Tensor, decay) -> tf.Operation:
@@ -321,37 +383,55 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
     ValueError: on an unsupported option, data_format or input rank, or an unknown channel count.
   """
   del fused, renorm_clipping, renorm_decay  # the fused kernel is always used; renorm is refused below
-  unsupported = {'batch_weights': batch_weights, 'renorm': renorm or None, 'adjustment': adjustment,
-                 'zero_debias_moving_mean': zero_debias_moving_mean or None}
-  for name, value in unsupported.items():
-    if value is not None:
-      raise ValueError(f'batch_norm does not support {name}={value!r}; leave it at its default')
-  _check_data_format(data_format)
-  param_initializers = param_initializers or {}
-  param_regularizers = param_regularizers or {}
+  _check_batch_norm_options(batch_weights, renorm, adjustment, zero_debias_moving_mean, data_format)
   with tf.compat.v1.variable_scope(scope, 'BatchNorm', [inputs], reuse=reuse) as sc:
     inputs = tf.convert_to_tensor(inputs)
     channels = inputs.shape[-1]
     if inputs.shape.rank is None or inputs.shape.rank < 2 or channels is None:
       raise ValueError(f'batch_norm {sc.name!r} needs an input of rank >= 2 with a known last dimension, '
                        f'got shape {inputs.shape}')
-    dtype = tf.float32 if inputs.dtype in (tf.float16, tf.bfloat16) else inputs.dtype.base_dtype
-
-    def variable(name, default_init, is_trainable, regularizer=None):
-      return model_variable(name, [channels], dtype, param_initializers.get(name, default_init), regularizer,
-                            is_trainable, _collections_for(variables_collections, name))
-
-    ones, zeros = _filled(1.0), _filled(0.0)
-    gamma = variable('gamma', ones, trainable, param_regularizers.get('gamma')) if scale else None
-    beta = variable('beta', zeros, trainable, param_regularizers.get('beta')) if center else None
-    moving_mean = variable('moving_mean', zeros, False)
-    moving_variance = variable('moving_variance', ones, False)
-
+    gamma, beta, moving_mean, moving_variance = _batch_norm_variables(
+        channels, _parameter_dtype(inputs.dtype), center, scale, param_initializers, param_regularizers,
+        trainable, variables_collections)
     outputs = _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training,
                                decay, updates_collections)
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+_BATCH_NORM_KEY = slim.arg_scope_func_key(batch_norm)
+_BATCH_NORM_DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(batch_norm).parameters.items()
+                        if parameter.default is not inspect.Parameter.empty}
+
+def _check_batch_norm_options(batch_weights, renorm, adjustment, zero_debias_moving_mean, data_format) -> None:
+  unsupported = {'batch_weights': batch_weights, 'renorm': renorm or None, 'adjustment': adjustment,
+                 'zero_debias_moving_mean': zero_debias_moving_mean or None}
+  for name, value in unsupported.items():
+    if value is not None:
+      raise ValueError(f'batch_norm does not support {name}={value!r}; leave it at its default')
+  _check_data_format(data_format)
+
+
+def _parameter_dtype(dtype: tf.DType) -> tf.DType:
+  """Batch norm keeps float32 parameters and statistics for reduced-precision inputs (as the fused kernel)."""
+  return tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype.base_dtype
+
+
+def _batch_norm_variables(channels: int, dtype: tf.DType, center: bool, scale: bool, param_initializers,
+                          param_regularizers, trainable: bool, variables_collections) -> tuple:
+  """(gamma or None, beta or None, moving_mean, moving_variance), created in this order in the current scope."""
+  param_initializers = param_initializers or {}
+  param_regularizers = param_regularizers or {}
+
+  def variable(name, default_init, is_trainable, regularizer=None):
+    return model_variable(name, [channels], dtype, param_initializers.get(name, default_init), regularizer,
+                          is_trainable, _collections_for(variables_collections, name))
+
+  ones, zeros = _filled(1.0), _filled(0.0)
+  gamma = variable('gamma', ones, trainable, param_regularizers.get('gamma')) if scale else None
+  beta = variable('beta', zeros, trainable, param_regularizers.get('beta')) if center else None
+  return gamma, beta, variable('moving_mean', zeros, False), variable('moving_variance', ones, False)
 
 
 def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training, decay,

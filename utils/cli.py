@@ -8,14 +8,16 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from typing import Optional, Sequence
 
 
 def _quiet_tensorflow() -> None:
   """Imports TensorFlow with its C++ start-up logging (oneDNN, CUDA stubs) kept off the terminal.
 
-  TF_CPP_MIN_LOG_LEVEL does not cover the messages written before absl's logging starts, so stderr's file
-  descriptor points at /dev/null while TensorFlow loads; Python errors are raised after it is restored.
+  TF_CPP_MIN_LOG_LEVEL does not cover the messages written before absl's logging starts, nor the CUDA errors of
+  device discovery on machines without a GPU, so stderr's file descriptor points at /dev/null while TensorFlow
+  loads and lists its devices; Python errors are raised after it is restored.
   """
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   if 'tensorflow' in sys.modules:
@@ -25,7 +27,8 @@ def _quiet_tensorflow() -> None:
   try:
     with open(os.devnull, 'w') as devnull:
       os.dup2(devnull.fileno(), 2)
-      import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+      import tensorflow  # pylint: disable=import-outside-toplevel
+      tensorflow.config.list_physical_devices()  # device discovery logs about missing CUDA drivers
   finally:
     os.dup2(saved, 2)
     os.close(saved)
@@ -83,7 +86,7 @@ def _cmd_fetch_weights(args: argparse.Namespace) -> None:
 
 def _network_kwargs(args: argparse.Namespace) -> dict:
   """Network options common to the commands that build a backbone: dense features, or a pooled head."""
-  kwargs = {'global_pool': bool(args.num_classes)}
+  kwargs = {'global_pool': bool(getattr(args, 'num_classes', 0))}
   if args.output_stride is not None:
     kwargs['output_stride'] = args.output_stride
   if args.multi_grid is not None:
@@ -103,9 +106,65 @@ def _cmd_export(args: argparse.Namespace) -> None:
   if args.checkpoint:
     report = backbone.restore(args.checkpoint, allow_missing=False)
     print(f'restored {len(report.restored)} variables from {args.checkpoint}')
-  export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite)
+  export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
   print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> "
         f"{', '.join(['output', *args.features])}")
+
+
+def _backbone(args: argparse.Namespace):
+  """The backbone of a command's --network (and --output-stride, ...), restored from --checkpoint if given."""
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  backbone = tf2.Backbone(args.network, getattr(args, 'num_classes', 0) or None, **_network_kwargs(args))
+  if args.checkpoint:
+    report = backbone.restore(args.checkpoint, allow_missing=False)
+    print(f'restored {len(report.restored)} variables from {args.checkpoint}', file=sys.stderr)
+  return backbone
+
+
+def _configure_threads(args: argparse.Namespace) -> None:
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  if args.threads:
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> None:
+  from utils import inference  # pylint: disable=import-outside-toplevel
+  _configure_threads(args)
+  backbone = _backbone(args)
+  size = args.input_size or (backbone.default_image_size,) * 2
+  result = inference.benchmark(backbone, size, batch_size=args.batch, precision=args.precision, runs=args.runs,
+                               warmup=args.warmup)
+  result['output_stride'] = args.output_stride
+  if result['message']:
+    print(f"slimnets: warning: {result['message']}", file=sys.stderr)
+  if args.json:
+    print(json.dumps(result, indent=1))
+    return
+  stride = f", output stride {args.output_stride}" if args.output_stride else ''
+  line = (f"{args.network}{stride}, {size[0]}x{size[1]}, batch {args.batch}, {result['precision']}: "
+          f"{result['images_per_second']:.2f} images/s, {result['ms_per_batch_median']:.1f} ms per batch "
+          f"(median of {args.runs}; p10 {result['ms_per_batch_p10']:.1f}, p90 {result['ms_per_batch_p90']:.1f})")
+  if 'max_rel_error_vs_float32' in result:
+    line += f"; largest difference from float32: {100 * result['max_rel_error_vs_float32']:.2f}% of its range"
+  print(line)
+
+
+def _cmd_extract(args: argparse.Namespace) -> None:
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  from utils import extract  # pylint: disable=import-outside-toplevel
+  from utils import inference  # pylint: disable=import-outside-toplevel
+  _configure_threads(args)
+  inference.resolve_precision(args.precision, None)  # a bad value fails before the slow build
+  backbone = _backbone(args)
+  checkpoint = os.path.abspath(args.checkpoint) if args.checkpoint else None
+  report = extract.extract(
+      backbone, args.images, args.output, levels=args.features, pooled=args.pooled, input_size=args.input_size,
+      batch_size=args.batch, precision=args.precision, overwrite=args.overwrite, progress=not args.quiet,
+      settings={'checkpoint': checkpoint},
+      on_skip=lambda path, reason: tqdm.write(f'slimnets: warning: skipped {path}: {reason}', file=sys.stderr))
+  done_before = f' ({report.resumed} done by an earlier run)' if report.resumed else ''
+  print(f'extracted {report.written} images{done_before}, skipped {len(report.skipped)} unreadable, '
+        f'{report.precision}: {report.output}')
 
 
 def _levels(text: str) -> tuple:
@@ -203,23 +262,71 @@ def build_parser() -> argparse.ArgumentParser:
                          help='output logits of K classes, pooled globally (default: dense features)')
   exporting.add_argument('--features', type=_levels, default=(), metavar='C2,C5',
                          help='feature levels to add as outputs')
+  exporting.add_argument('--precision', choices=('float32', 'bfloat16'), default='float32',
+                         help='compute precision of the SavedModel (its inputs and outputs are float32)')
   exporting.add_argument('--overwrite', action='store_true', help='replace an existing output directory')
   exporting.set_defaults(run=_cmd_export)
+  benchmarking = commands.add_parser('benchmark', help='inference speed (images/s) in float32 or bfloat16')
+  _add_inference_arguments(benchmarking, batch=1)
+  benchmarking.add_argument('--runs', type=_positive_int, default=20, metavar='N', help='timed runs (default 20)')
+  benchmarking.add_argument('--warmup', type=_non_negative_int, default=3, metavar='N',
+                            help='untimed runs after the first (default 3)')
+  benchmarking.add_argument('--num-classes', type=_non_negative_int, default=0, metavar='K',
+                            help='time logits of K classes, pooled globally (default: dense features)')
+  benchmarking.add_argument('--json', action='store_true', help='print one JSON object')
+  benchmarking.set_defaults(run=_cmd_benchmark)
+  extracting = commands.add_parser('extract', help='features of a folder of JPEG/PNG images, resumable')
+  _add_inference_arguments(extracting, batch=8)
+  extracting.add_argument('--images', required=True, metavar='DIR', help='folder of .jpg/.jpeg/.png images')
+  extracting.add_argument('--output', required=True, metavar='FILE.npz|DIR',
+                          help='one .npz file, or a directory for one .npz per image')
+  keep = extracting.add_mutually_exclusive_group()
+  keep.add_argument('--features', type=_levels, default=(), metavar='C4,C5', help='feature levels to keep')
+  keep.add_argument('--pooled', action='store_true',
+                    help='keep the global average of the last level (the default)')
+  extracting.add_argument('--overwrite', action='store_true',
+                          help='replace an existing output, or discard an interrupted run with other settings')
+  extracting.add_argument('--quiet', action='store_true', help='no progress bar')
+  extracting.set_defaults(run=_cmd_extract)
   return parser
+
+
+def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> None:
+  parser.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
+  parser.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
+  parser.add_argument('--input-size', type=_input_size, metavar='H[,W]',
+                      help="input height and width (default: the network's default image size)")
+  parser.add_argument('--batch', type=_positive_int, default=batch, metavar='B',
+                      help=f'images per batch (default {batch})')
+  parser.add_argument('--output-stride', type=_positive_int, metavar='N', help='ResNets: output stride')
+  parser.add_argument('--multi-grid', type=_int_list, metavar='A,B,C', help="ResNets: block4's unit rates")
+  parser.add_argument('--precision', choices=('float32', 'bfloat16'), default='float32',
+                      help='bfloat16 needs bf16 instructions (else it runs float32, with a warning)')
+  parser.add_argument('--threads', type=_positive_int, metavar='N',
+                      help="threads per operation (default: TensorFlow's, all cores)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
   args = build_parser().parse_args(argv)
   if not args.debug:
     _quiet_tensorflow()
-  try:
-    args.run(args)
-  except (ValueError, TypeError, OSError) as error:
-    if args.debug:
-      raise
-    print(f'slimnets: error: {error}', file=sys.stderr)
-    return 1
+  with warnings.catch_warnings():
+    warnings.showwarning = _show_warning
+    try:
+      args.run(args)
+    except (ValueError, TypeError, OSError) as error:
+      if args.debug:
+        raise
+      print(f'slimnets: error: {error}', file=sys.stderr)
+      return 1
   return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+  """Warnings as one line `slimnets: warning: ...` on stderr, above a progress bar if one is shown."""
+  del category, filename, lineno, file, line
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  tqdm.write(f'slimnets: warning: {message}', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -2,8 +2,9 @@
 
 The SavedModel's `serving_default` signature takes `images` (float32 `[batch, height, width, channels]`, batch,
 height and width free) and returns `output` (the network's main output: logits, or features without classes)
-plus one output per requested feature level, named by the level ('C2', 'C5', ...). It runs the network in
-inference mode. Load it with `tf.saved_model.load(path).signatures['serving_default'](images=...)`.
+plus one output per requested feature level, named by the level ('C2', 'C5', ...), all float32. It runs the
+network in inference mode, with batch norm folded into the convolutions (`layers.batch_norm_folded_for_inference`),
+in float32 or bfloat16. Load it with `tf.saved_model.load(path).signatures['serving_default'](images=...)`.
 """
 
 import os
@@ -13,27 +14,32 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from nets import layers
 from utils import checkpoints
 from utils import features
 from utils import tf2
+
+DTYPES = {'float32': tf.float32, 'bfloat16': tf.bfloat16}
 
 
 class _Serving(tf.Module):
   """The backbone and its serving function, as the SavedModel's root object."""
 
-  def __init__(self, backbone: tf2.Backbone, levels: Sequence[str]):
+  def __init__(self, backbone: tf2.Backbone, levels: Sequence[str], dtype: tf.DType):
     super().__init__(name='serving')
     self.backbone = backbone
     self._levels = tuple(levels)
+    self._dtype = dtype
     spec = tf.TensorSpec([None, None, None, backbone.in_channels], tf.float32, name='images')
     self.serve = tf.function(self._serve, input_signature=[spec])
 
   def _serve(self, images):
-    net, end_points = self.backbone(images, training=False)
+    with layers.batch_norm_folded_for_inference():
+      net, end_points = self.backbone(tf.cast(images, self._dtype), training=False)
     outputs = {'output': net}
     levels = self.backbone.feature_levels(end_points)
     outputs.update({level: levels[level] for level in self._levels})
-    return outputs
+    return {key: tf.cast(value, tf.float32) for key, value in outputs.items()}
 
 
 def check_levels(network: str, levels: Sequence[str]) -> None:
@@ -45,7 +51,7 @@ def check_levels(network: str, levels: Sequence[str]) -> None:
 
 
 def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str] = (),
-                       overwrite: bool = False) -> str:
+                       overwrite: bool = False, precision: str = 'float32') -> str:
   """Writes `backbone` as a SavedModel directory `output` (see the module docstring for its signature).
 
   The directory is written next to `output` under a temporary name and moved into place when complete, so a
@@ -56,18 +62,22 @@ def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str
     output: the SavedModel directory to create.
     levels: feature levels to add as outputs, e.g. ('C2', 'C5').
     overwrite: replace an existing `output`.
+    precision: 'float32', or 'bfloat16' to compute in bfloat16 (inputs and outputs stay float32). Exported as
+      asked, whatever this machine supports: the SavedModel may be served elsewhere.
 
   Returns:
     `output`.
 
   Raises:
-    ValueError: for an unknown level.
+    ValueError: for an unknown level or precision.
     FileExistsError: for an existing `output` without `overwrite`.
   """
   check_levels(backbone.network, levels)
+  if precision not in DTYPES:
+    raise ValueError(f'precision must be one of {", ".join(DTYPES)}, got {precision!r}')
   checkpoints.check_output(output, overwrite)
   backbone.build()
-  serving = _Serving(backbone, levels)
+  serving = _Serving(backbone, levels, DTYPES[precision])
   parent = os.path.dirname(os.path.abspath(output))
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(output)}.partial-')

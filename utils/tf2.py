@@ -42,6 +42,12 @@ class _Build:
   regularized: list
 
 
+def _getter_of_values(values: Mapping[str, tf.Tensor], getter, name, *args, dtype=tf.float32, **kwargs):
+  """A custom getter handing out `values[name]`, cast to the dtype asked for."""
+  del getter, args, kwargs
+  return tf.cast(values[name], dtype)
+
+
 class Backbone(tf.Module):
   """A network of `nets_factory.REGISTRY` as an eager, trainable `tf.Module`.
 
@@ -81,15 +87,16 @@ class Backbone(tf.Module):
     self._variables: Dict[str, tf.Variable] = {}
 
   def _getter(self, getter, name, shape=None, dtype=tf.float32, initializer=None, trainable=True, **kwargs):
-    requested = tf.as_dtype(dtype)
-    if requested in (tf.bfloat16, tf.float16):  # reduced precision computes with casts of float32 variables
-      return tf.cast(self._getter(getter, name, shape, tf.float32, initializer, trainable, **kwargs), requested)
     """Hands back the variable `name`, creating it on first use.
 
     The variable is created here with `tf.Variable`, not by `getter`: TensorFlow's variable store is shared
     between the eager context and `tf.function` graphs, so once one backbone had created its variables in a
-    function, the store would refuse the same names to the next backbone.
+    function, the store would refuse the same names to the next backbone. Requests for bfloat16 or float16
+    get a cast of the float32 variable.
     """
+    requested = tf.as_dtype(dtype)
+    if requested in (tf.bfloat16, tf.float16):
+      return tf.cast(self._getter(getter, name, shape, tf.float32, initializer, trainable, **kwargs), requested)
     del getter
     if name in self._variables:
       return self._variables[name]
@@ -103,7 +110,8 @@ class Backbone(tf.Module):
     self._variables[name] = variable
     return variable
 
-  def __call__(self, images, training=False) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+  def __call__(self, images, training=False, *,
+               weights: Optional[Mapping[str, tf.Tensor]] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
     """Runs the network.
 
     Args:
@@ -111,6 +119,9 @@ class Backbone(tf.Module):
         bfloat16 or float16 images run the network in that precision, with casts of the float32 variables
         (batch norm keeps float32 statistics); the outputs have the images' dtype.
       training: python bool or scalar bool tensor: batch statistics and moving-average updates (and dropout).
+      weights: optional float32 tensors by variable name (as `variables_by_name`, all of them) to compute with
+        instead of the variables, e.g. constants for a frozen inference graph (`utils.inference.Predictor`).
+        Inference only: nothing can be updated. The variables must exist (`build()`).
 
     Returns:
       (net, end_points) as the graph network returns them: `net` is the logits (or the features without
@@ -125,13 +136,31 @@ class Backbone(tf.Module):
       raise ValueError(f'images must be [batch, height, width, {self.in_channels}], got shape {images.shape}')
     if not images.dtype.is_floating:
       raise ValueError(f'images must be a float tensor, got dtype {images.dtype.name}')
+    getter = self._getter
+    if weights is not None:
+      missing = sorted(set(self._variables) - set(weights))
+      if not self._variables or missing or training is not False:
+        raise ValueError(f'weights= needs a built backbone, training=False and a tensor for every variable; '
+                         f'got training={training!r}, {len(missing) if self._variables else "no"} variables missing'
+                         f'{": " + ", ".join(missing[:3]) if missing else ""}')
+      getter = functools.partial(_getter_of_values, weights)
     sink = []
     with layers.regularizers_collected_into(sink), \
-        tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=self._getter), \
+        tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=getter), \
         slim.arg_scope(self._build.arg_scope):
       net, end_points = self._build.spec.fn(images, self.num_classes, is_training=training, **self._build.network_kwargs)
-    self._build.regularized.extend(sink)
+    if weights is None:
+      self._build.regularized.extend(sink)
     return net, dict(end_points)
+
+  @property
+  def network_kwargs(self) -> dict:
+    """The further arguments given to the network function (`output_stride`, ...)."""
+    return dict(self._build.network_kwargs)
+
+  @property
+  def default_image_size(self) -> int:
+    return self._build.spec.default_image_size
 
   @property
   def variables_by_name(self) -> Dict[str, tf.Variable]:

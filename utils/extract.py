@@ -1,0 +1,290 @@
+"""Features of a folder of images (`slimnets extract`), resumable, skipping unreadable files.
+
+Images: the `.jpg`, `.jpeg` and `.png` files under the folder (any depth, any case of the extension), in sorted
+order of their relative paths. They are read and decoded by `tf.data` in parallel, as RGB (grey images are
+repeated to three channels, alpha is dropped), and preprocessed by the network's own evaluation preprocessing
+(`utils.preprocessing`) at the input size, which states the resize policy: ResNet v1 resizes the smaller side
+to 256 and crops the centre; ResNet v2 and Inception v3 keep the central 87.5% and resize it (the aspect ratio
+is not kept). The default input size is the network's default image size.
+
+Outputs, float32, by key: a feature level ('C4', 'C5': `[h, w, channels]` per image) or 'pooled' (the global
+average of the last level, `[channels]`):
+
+- `OUTPUT` ending in `.npz`: one file with `paths` (relative paths, in order) and one `[images, ...]` array per
+  key. It is assembled when all images are done; until then the finished batches are kept in `OUTPUT.partial/`.
+- otherwise a directory with one `RELATIVE_PATH.npz` per image, holding its arrays.
+
+Either way a file `.slimnets-extract.json` records the settings, and a run with the same settings resumes where
+an interrupted one stopped instead of redoing finished images. Other settings, or an existing output that is not
+an interrupted run of these settings, are refused unless `overwrite`. Every file is written under a temporary
+name and renamed when complete, so an interrupted run leaves no half-written output.
+"""
+
+import dataclasses
+import glob
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from utils import export
+from utils import inference
+from utils import preprocessing
+from utils import tf2
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+STATE_FILE = '.slimnets-extract.json'
+
+
+@dataclasses.dataclass
+class ExtractReport:
+  """What a run did: `written` images extracted now, `resumed` found done, `skipped` (path, reason) pairs."""
+  output: str
+  precision: str
+  written: int = 0
+  resumed: int = 0
+  skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def list_images(folder: str) -> List[str]:
+  """Relative paths of the JPEG and PNG files under `folder`, sorted.
+
+  Raises:
+    NotADirectoryError: when `folder` is not a directory.
+  """
+  if not os.path.isdir(folder):
+    raise NotADirectoryError(f'images folder {folder!r} is not a directory')
+  found = []
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    for name in files:
+      if name.lower().endswith(IMAGE_EXTENSIONS):
+        found.append(os.path.relpath(os.path.join(root, name), folder))
+  return sorted(found)
+
+
+def _write_atomically(path: str, arrays: Dict[str, np.ndarray]) -> None:
+  """np.savez to a temporary file beside `path`, renamed to `path` when complete."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  handle, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
+  try:
+    with os.fdopen(handle, 'wb') as file:
+      np.savez(file, **arrays)
+    os.replace(staged, path)
+  finally:
+    if os.path.exists(staged):
+      os.remove(staged)
+
+
+def _write_json(path: str, value: dict) -> None:
+  handle, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.state.', suffix='.tmp')
+  with os.fdopen(handle, 'w') as file:
+    json.dump(value, file, indent=1, sort_keys=True)
+  os.replace(staged, path)
+
+
+def _read_state(folder: str) -> Optional[dict]:
+  try:
+    with open(os.path.join(folder, STATE_FILE), encoding='utf-8') as file:
+      return json.load(file)
+  except (OSError, ValueError):
+    return None
+
+
+class _Store:
+  """Where finished images go: one file per image in a directory, or batches assembled into one .npz."""
+
+  def __init__(self, output: str, settings: dict, overwrite: bool):
+    self.output = output
+    self.single = output.endswith('.npz')
+    self.folder = output + '.partial' if self.single else output
+    self.settings = settings
+    state = _read_state(self.folder)
+    resumable = state == settings
+    if self.single and os.path.exists(output) and not overwrite:
+      raise FileExistsError(f'output {output!r} already exists; pass --overwrite to replace it')
+    if os.path.isdir(self.folder) and os.listdir(self.folder) and not resumable:
+      if state is None and not self.single:
+        raise FileExistsError(f'output {output!r} exists and is not a slimnets extract output; '
+                              'choose another output or remove it')
+      if not overwrite:
+        raise FileExistsError(f'{self.folder!r} holds an extraction with other settings; pass --overwrite to '
+                              'discard it')
+      shutil.rmtree(self.folder)
+    elif os.path.exists(self.folder) and not os.path.isdir(self.folder):
+      raise FileExistsError(f'output {self.folder!r} exists and is not a directory')
+    elif resumable and overwrite and not self.single:
+      shutil.rmtree(self.folder)  # --overwrite starts afresh rather than resuming
+
+  def open(self) -> None:
+    os.makedirs(self.folder, exist_ok=True)
+    if _read_state(self.folder) != self.settings:
+      _write_json(os.path.join(self.folder, STATE_FILE), self.settings)
+
+  def _chunks(self) -> List[str]:
+    return sorted(glob.glob(os.path.join(glob.escape(self.folder), 'batch-*.npz')))
+
+  def done(self) -> set:
+    """Relative paths of the images finished by earlier runs."""
+    if not os.path.isdir(self.folder):
+      return set()
+    if self.single:
+      finished = set()
+      for chunk in self._chunks():
+        with np.load(chunk) as arrays:
+          finished.update(str(p) for p in arrays['paths'])
+      return finished
+    finished = set()
+    for root, _, files in os.walk(self.folder):
+      for name in files:
+        if name.endswith('.npz') and not name.startswith('.'):
+          finished.add(os.path.relpath(os.path.join(root, name), self.folder)[:-len('.npz')])
+    return finished
+
+  def add(self, paths: Sequence[str], arrays: Dict[str, np.ndarray]) -> None:
+    if self.single:
+      _write_atomically(os.path.join(self.folder, f'batch-{len(self._chunks()):08d}.npz'),
+                        {'paths': np.array(paths), **arrays})
+      return
+    for i, path in enumerate(paths):
+      _write_atomically(os.path.join(self.folder, path + '.npz'), {key: value[i] for key, value in arrays.items()})
+
+  def finish(self, order: Sequence[str], keys: Sequence[str]) -> None:
+    """Assembles the single .npz in the order of `order` (images not done are left out)."""
+    if not self.single:
+      return
+    parts = {key: [] for key in keys}
+    paths = []
+    for chunk in self._chunks():
+      with np.load(chunk) as arrays:
+        paths.extend(str(p) for p in arrays['paths'])
+        for key in keys:
+          parts[key].append(arrays[key])
+    position = {path: i for i, path in enumerate(paths)}
+    ordered = [position[path] for path in order if path in position]
+    result = {'paths': np.array([paths[i] for i in ordered], dtype=str)}
+    for key in keys:
+      stacked = np.concatenate(parts[key]) if parts[key] else np.zeros([0], np.float32)
+      result[key] = stacked[ordered] if parts[key] else stacked
+    _write_atomically(os.path.abspath(self.output), result)
+    shutil.rmtree(self.folder)
+
+
+def _unreadable_reason(path: str) -> str:
+  """Why `path` does not decode, in one line."""
+  try:
+    tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+  except (tf.errors.OpError, ValueError) as error:
+    message = re.sub(r'\{\{[^}]*\}\}|\[Op:[^]]*\].*', '', getattr(error, 'message', str(error))).strip()
+    return message.splitlines()[0] if message else type(error).__name__
+  return 'could not be read or decoded'
+
+
+def _dataset(folder: str, paths: Sequence[str], network: str, size: Tuple[int, int], batch_size: int):
+  preprocess = preprocessing.get_preprocessing(network)
+
+  def load(index, path):
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return index, preprocess(image, size[0], size[1], is_training=False)
+
+  files = [os.path.join(folder, path) for path in paths]
+  dataset = tf.data.Dataset.from_tensor_slices((tf.range(len(paths), dtype=tf.int64), tf.constant(files)))
+  dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return dataset.ignore_errors().batch(batch_size).prefetch(2)
+
+
+def extract(backbone: tf2.Backbone, images: str, output: str, *, levels: Sequence[str] = (), pooled: bool = False,
+            input_size: Optional[Tuple[int, int]] = None, batch_size: int = 8, precision: str = 'float32',
+            overwrite: bool = False, progress: bool = True, settings: Optional[dict] = None,
+            on_skip: Optional[Callable[[str, str], None]] = None) -> ExtractReport:
+  """Runs `backbone` over the images under `images` and writes their features to `output` (module docstring).
+
+  Args:
+    backbone: the network with its weights (`tf2.Backbone`, restored from a checkpoint as needed).
+    images: the folder of images.
+    output: a `.npz` file, or a directory for one file per image.
+    levels: feature levels to keep, e.g. ('C4', 'C5').
+    pooled: keep 'pooled', the global average of the last level (the default when no level is given).
+    input_size: (height, width) the images are preprocessed to (default: the network's default image size).
+    batch_size: images per batch.
+    precision: 'float32' or 'bfloat16' (falls back to float32 with a warning where bfloat16 is not native).
+    overwrite: replace an existing output (or discard an interrupted run with other settings).
+    progress: show a progress bar with images per second on stderr.
+    settings: more items that identify the run for resuming, e.g. {'checkpoint': path}.
+    on_skip: called with (relative path, reason) for each unreadable image (default: a RuntimeWarning).
+
+  Returns:
+    An `ExtractReport`.
+
+  Raises:
+    ValueError: for a bad level, size, batch size or precision.
+    NotADirectoryError: when `images` is not a directory.
+    FileExistsError: when the output exists and is not resumable, without `overwrite`.
+  """
+  if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    raise ValueError(f'batch_size must be a positive int, got {batch_size!r}')
+  size = tuple(input_size or (backbone.default_image_size,) * 2)
+  if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+    raise ValueError(f'input_size must be (height, width) of positive ints, got {input_size!r}')
+  if backbone.in_channels != 3:
+    raise ValueError(f'extract reads RGB images: the backbone must take 3 channels, not {backbone.in_channels}')
+  levels = tuple(levels)
+  export.check_levels(backbone.network, levels)
+  pooled = pooled or not levels
+  run_precision, message = inference.resolve_precision(precision)
+  keys = [*levels, *(['pooled'] if pooled else [])]
+  all_settings = {'network': backbone.network, 'network_kwargs': backbone.network_kwargs, 'keys': keys,
+                  'input_size': list(size), 'precision': run_precision, **(settings or {})}
+  all_settings = json.loads(json.dumps(all_settings, default=str))
+  paths = list_images(images)
+  if not paths:
+    raise ValueError(f'images folder {images!r} has no {", ".join(IMAGE_EXTENSIONS)} files')
+  store = _Store(os.path.abspath(output), all_settings, overwrite)
+  if message:
+    warnings.warn(message, RuntimeWarning, stacklevel=2)
+  predictor = inference.Predictor(backbone, run_precision, levels=levels, pooled=pooled, unsupported_reason=None)
+  predictor(tf.zeros([batch_size, *size, 3]))  # traces, and raises for a size the network does not take
+  report = ExtractReport(output=os.path.abspath(output), precision=run_precision)
+  if on_skip is None:
+    on_skip = lambda path, reason: warnings.warn(f'skipped {path}: {reason}', RuntimeWarning, stacklevel=3)
+  done = store.done()
+  report.resumed = sum(1 for path in paths if path in done)
+  todo = [path for path in paths if path not in done]
+  store.open()
+
+  def skip(index: int) -> None:
+    report.skipped.append((todo[index], _unreadable_reason(os.path.join(images, todo[index]))))
+    on_skip(*report.skipped[-1])
+
+  expected = 0
+  with tqdm(total=len(paths), initial=report.resumed, unit='img', desc='extract', disable=not progress,
+            file=sys.stderr) as bar:
+    for indices, batch in _dataset(images, todo, backbone.network, size, batch_size) if todo else ():
+      indices = indices.numpy()
+      count = len(indices)
+      if count < batch_size:  # one traced shape for every batch
+        batch = tf.concat([batch, tf.zeros([batch_size - count, *batch.shape[1:]], batch.dtype)], 0)
+      outputs = predictor(batch)
+      for index in range(expected, int(indices[0])):
+        skip(index)
+      for previous, index in zip(indices[:-1], indices[1:]):
+        for missing in range(int(previous) + 1, int(index)):
+          skip(missing)
+      expected = int(indices[-1]) + 1
+      store.add([todo[i] for i in indices], {key: outputs[key][:count] for key in keys})
+      report.written += count
+      bar.update(report.resumed + report.written + len(report.skipped) - bar.n)
+    for index in range(expected, len(todo)):
+      skip(index)
+    bar.update(report.resumed + report.written + len(report.skipped) - bar.n)
+  store.finish(paths, keys)
+  return report
