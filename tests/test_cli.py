@@ -73,3 +73,18 @@ def test_describe_errors_are_one_line(capsys, argv, code, message):
     assert cli.main(argv) == code
   captured = capsys.readouterr()
   assert captured.err == message and captured.out == ''
+
+
+def test_benchmark_json(capsys):
+  argv = ['benchmark', '--network', 'resnet_v1_50', '--input-size', '33,41', '--batch', '2', '--output-stride', '16',
+          '--runs', '2', '--warmup', '0', '--json']
+  assert cli.main(argv) == 0
+  result = json.loads(capsys.readouterr().out)
+  assert {'images_per_second', 'ms_per_batch_median', 'precision', 'ms_per_batch_p10', 'ms_per_batch_p90'} <= set(result)
+  assert (result['network'], result['input_size'], result['batch'], result['output_stride'], result['precision'],
+          result['runs']) == ('resnet_v1_50', [33, 41], 2, 16, 'float32', 2)
+  assert result['images_per_second'] == pytest.approx(2000 / result['ms_per_batch_median'])
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(['benchmark', '--network', 'resnet_v1_50', '--precision', 'float16'])
+  assert exit_info.value.code == 2
+  assert "argument --precision: invalid choice: 'float16'" in capsys.readouterr().err

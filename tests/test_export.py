@@ -76,6 +76,21 @@ def test_saved_model_serves_the_graph_outputs_in_a_fresh_process(tmp_path, check
   assert np.array(result['outputs']['47']['output']).shape == (2, 3, 4, 256)
 
 
+def test_bfloat16_saved_model_takes_and_returns_float32_within_5_percent(tmp_path, checkpoint):
+  backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
+  backbone.restore(checkpoint, allow_missing=False)
+  path = export.export_saved_model(backbone, str(tmp_path / 'served'), ['C2'], precision='bfloat16')
+  serve = tf.saved_model.load(path).signatures['serving_default']
+  images = np.random.RandomState(33).uniform(-1, 1, [2, 33, 35, 3]).astype(np.float32)
+  served = serve(images=tf.constant(images))
+  want = _graph_outputs(checkpoint, 33)
+  for name in ('output', 'C2'):
+    assert served[name].dtype == tf.float32
+    error = np.abs(served[name].numpy() - want[name]).max() / np.abs(want[name]).max()
+    assert 1e-4 < error < 0.05, (name, error)
+  with pytest.raises(ValueError, match=r"precision must be one of float32, bfloat16, got 'float16'"):
+    export.export_saved_model(backbone, str(tmp_path / 'other'), precision='float16')
+
 def test_export_refuses_an_existing_output_and_unknown_levels(tmp_path):
   (tmp_path / 'taken').mkdir()
   backbone = tf2.Backbone('resnet_v1_50', **THIN)

@@ -1,5 +1,8 @@
 """nets.layers: variables, collections, numerics, and arg scopes shared with tf-slim's layers."""
 
+import contextlib
+import threading
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -218,3 +221,58 @@ def test_pools_and_dropout(graph):
   assert got_avg.ravel().tolist() == [2.5, 4.5, 10.5, 12.5]
   np.testing.assert_array_equal(got_kept, run(graph, x))
   assert set(np.unique(got_dropped)) <= {0.0, 2.0} and 300 < np.count_nonzero(got_dropped) < 700
+
+
+def _conv_bn_graph(fold, is_training=False, scale=True, **bn_overrides):
+  """A conv2d + batch_norm (+relu) of fixed random weights and statistics; (outputs, variable names, end points)."""
+  graph_ = tf.Graph()
+  with graph_.as_default():
+    rng = np.random.RandomState(3)
+    images = tf.constant(rng.normal(0, 1, [2, 9, 11, 5]).astype(np.float32))
+    params = {'scale': scale, 'epsilon': 1e-3, **bn_overrides,
+              'is_training': is_training() if callable(is_training) else is_training}
+    context = layers.batch_norm_folded_for_inference() if fold else contextlib.nullcontext()
+    with context, slim.arg_scope([layers.conv2d], normalizer_fn=layers.batch_norm, normalizer_params=params,
+                                 outputs_collections='ends'):
+      net = layers.conv2d(images, 7, 3, stride=2, scope='conv')
+    names = [v.op.name for v in tf.compat.v1.global_variables()]
+    ops = {op.type for op in graph_.get_operations()}
+    with tf.compat.v1.Session() as sess:
+      for v in tf.compat.v1.global_variables():
+        low = 0.5 if 'variance' in v.name or 'gamma' in v.name else -0.5
+        v.load(rng.uniform(low, low + 1, v.shape.as_list()).astype(np.float32), sess)
+      return sess.run(net), names, ops, [alias.aliases for alias in tf.compat.v1.get_collection('ends')]
+
+
+def test_batch_norm_folded_into_conv2d_computes_the_same_with_the_same_variables():
+  expected, names, ops, ends = _conv_bn_graph(fold=False)
+  folded, folded_names, folded_ops, folded_ends = _conv_bn_graph(fold=True)
+  assert folded_ends == ends == [['conv']]
+  assert folded_names == names == ['conv/weights', 'conv/BatchNorm/gamma', 'conv/BatchNorm/beta',
+                                   'conv/BatchNorm/moving_mean', 'conv/BatchNorm/moving_variance']
+  assert 'FusedBatchNormV3' in ops and 'FusedBatchNormV3' not in folded_ops and 'BiasAdd' in folded_ops
+  np.testing.assert_allclose(folded, expected, rtol=1e-5, atol=1e-5)
+  assert (expected > 0).mean() > 0.3  # the relu does not zero everything
+
+
+def test_batch_norm_folding_without_scale_and_leaving_training_alone():
+  expected, _, _, _ = _conv_bn_graph(fold=False, scale=False)
+  folded, names, _, _ = _conv_bn_graph(fold=True, scale=False)
+  assert 'conv/BatchNorm/gamma' not in names
+  np.testing.assert_allclose(folded, expected, rtol=1e-5, atol=1e-5)
+  _, _, training_ops, _ = _conv_bn_graph(fold=True, is_training=True)
+  assert 'FusedBatchNormV3' in training_ops and 'BiasAdd' not in training_ops
+  _, _, tensor_ops, _ = _conv_bn_graph(fold=True, is_training=lambda: tf.constant(False))
+  assert 'BiasAdd' not in tensor_ops and {'If', 'StatelessIf'} & tensor_ops  # the tf.cond of batch_norm
+
+
+def test_batch_norm_folding_is_scoped_to_its_context_and_thread():
+  with layers.batch_norm_folded_for_inference():
+    assert layers._FOLDING.active  # pylint: disable=protected-access
+    seen = []
+    active = lambda: seen.append(getattr(layers._FOLDING, 'active', False))  # pylint: disable=protected-access
+    thread = threading.Thread(target=active)
+    thread.start()
+    thread.join()
+    assert seen == [False]
+  assert not layers._FOLDING.active  # pylint: disable=protected-access
