@@ -131,6 +131,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
   from utils import inference  # pylint: disable=import-outside-toplevel
   _configure_threads(args)
   backbone = _backbone(args)
+  if not args.checkpoint:
+    inference.randomize_batch_norm(backbone)  # fresh batch norm would time a network no training leaves
   size = args.input_size or (backbone.default_image_size,) * 2
   result = inference.benchmark(backbone, size, batch_size=args.batch, precision=args.precision, runs=args.runs,
                                warmup=args.warmup)

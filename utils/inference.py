@@ -140,13 +140,30 @@ def max_relative_error(outputs: np.ndarray, reference: np.ndarray) -> float:
   return float(np.max(np.abs(outputs.astype(np.float64) - reference))) / scale if scale else 0.0
 
 
+def randomize_batch_norm(backbone: tf2.Backbone, seed: int = 0) -> None:
+  """Gives the backbone's batch norm variables random values of a trained network's kind, for timing.
+
+  Freshly initialized batch norm is the identity: zero offsets, which grappler removes as adds of zero, and
+  then a convolution with a bias and activation no longer fuses into one kernel. A trained network never has
+  that, so timing random weights without this would not time what real weights run. Gammas and variances are
+  drawn from U(0.5, 1.5), betas and means from U(-0.1, 0.1).
+  """
+  rng = np.random.RandomState(seed)
+  for name, variable in backbone.build().variables_by_name.items():
+    if name.endswith(('/gamma', '/moving_variance')):
+      variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype(np.float32))
+    elif name.endswith(('/beta', '/moving_mean')):
+      variable.assign(rng.uniform(-0.1, 0.1, variable.shape).astype(np.float32))
+
+
 def benchmark(backbone: tf2.Backbone, input_size: Tuple[int, int], batch_size: int = 1, precision: str = 'float32',
               runs: int = 20, warmup: int = 3, seed: int = 0,
               unsupported_reason: Optional[str] = '') -> Dict[str, object]:
   """Times `Predictor(backbone, precision)` on random images of the network's input range.
 
   Each timed run is one call, from a float32 numpy batch to float32 numpy outputs. For bfloat16 the outputs
-  are compared with those of float32 on the same images (`max_relative_error`).
+  are compared with those of float32 on the same images (`max_relative_error`). The backbone's weights are
+  used as they are: for random weights, call `randomize_batch_norm` first.
 
   Returns:
     {'network', 'input_size', 'batch', 'precision' (what ran), 'requested_precision', 'runs',
