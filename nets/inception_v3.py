@@ -18,6 +18,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import checks
 from nets import layers
 
 
@@ -238,12 +239,12 @@ def inception_v3_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_7c', min_d
   """
   if final_endpoint not in END_POINTS:
     raise ValueError(f'final_endpoint must be one of {END_POINTS}, got {final_endpoint!r}')
-  if depth_multiplier <= 0:
-    raise ValueError(f'depth_multiplier must be > 0, got {depth_multiplier!r}')
+  checks.check_images(inputs, 'inception_v3_base')
+  checks.check_depth_multiplier(depth_multiplier, 'inception_v3_base')
   _check_input_size(inputs, final_endpoint, False, 'inception_v3_base')
   depth = _depth_rule(depth_multiplier, min_depth)
   end_points = {}
-  with tf.compat.v1.variable_scope(scope, 'InceptionV3', [inputs]):
+  with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'InceptionV3', [inputs]):
     net = inputs
     with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='VALID'):
       for layer in _STEM:
@@ -341,11 +342,14 @@ def inception_v3(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_traini
     ValueError: when a known input size is below `minimum_input_size` (75, or 107 with the auxiliary head),
       or when `spatial_squeeze` cannot squeeze the logits of a head without `global_pool` at that size.
   """
+  checks.check_images(inputs, 'inception_v3')
+  checks.check_num_classes(num_classes, 'inception_v3')
+  checks.check_depth_multiplier(depth_multiplier, 'inception_v3')
   aux_logits = bool(create_aux_logits and num_classes)
   _check_input_size(inputs, 'Mixed_7c', aux_logits, 'inception_v3')
   if num_classes and spatial_squeeze and not global_pool:
     _check_spatial_squeeze(inputs, aux_logits)
-  with tf.compat.v1.variable_scope(scope, 'InceptionV3', [inputs], reuse=reuse) as sc:
+  with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'InceptionV3', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, layers.dropout], is_training=is_training):
       net, end_points = inception_v3_base(inputs, min_depth=min_depth, depth_multiplier=depth_multiplier, scope=sc)
       if aux_logits:

@@ -25,6 +25,16 @@ IntPair = Union[int, Sequence[int]]
 
 _NHWC = 'NHWC'
 
+# Held while a network is built: tf-slim's arg scope stack is one list for the whole process.
+#
+# `slim.arg_scope` pushes onto and pops from a module-level list in tf_slim (not a thread-local one), so two
+# threads building at once would read, and pop, each other's scopes. The network functions, and the entry points
+# that open their arg scope themselves (`nets_factory.get_network_fn`, `utils.tf2.Backbone`, `utils.scratch`),
+# hold this lock from their first scope to the last, which makes concurrent builds in separate graphs give what
+# builds one after another give (Python runs one thread at a time anyway). Code that opens `slim.arg_scope` itself
+# around a network in several threads must hold it too: `with layers.BUILD_LOCK, slim.arg_scope(...): ...`.
+BUILD_LOCK = threading.RLock()
+
 
 def _shares_arg_scope_with(slim_layer: Callable) -> Callable:
   """Makes the decorated layer read and write the arg_scope entry of `slim_layer`.
@@ -193,7 +203,7 @@ def he_conv2d_scope(weight_decay: float, activation_fn: Optional[Callable], use_
       'updates_collections': batch_norm_updates_collections,
       'fused': None,
   }
-  with slim.arg_scope([conv2d], weights_regularizer=slim.l2_regularizer(weight_decay),
+  with BUILD_LOCK, slim.arg_scope([conv2d], weights_regularizer=slim.l2_regularizer(weight_decay),
                       weights_initializer=VarianceScaling(scale=2.0, mode='fan_in'), activation_fn=activation_fn,
                       normalizer_fn=batch_norm if use_batch_norm else None,
                       normalizer_params=batch_norm_params) as scope:

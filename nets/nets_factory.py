@@ -8,11 +8,13 @@ size, the nominal output stride, and the preprocessing its published checkpoints
 import dataclasses
 import difflib
 import functools
-from typing import Callable, Optional, Tuple
+import inspect
+from typing import Callable, Mapping, Optional, Tuple
 
 import tf_slim as slim
 
 from nets import inception_v3
+from nets import layers
 from nets import resnet_v1
 from nets import resnet_v2
 
@@ -38,6 +40,18 @@ class NetworkSpec:
   nominal_stride: int
   preprocessing: str
   minimum_input_size: Callable[[bool], Tuple[int, str]]
+
+  @property
+  def options(self) -> Tuple[str, ...]:
+    """The keyword arguments of `fn` beyond images, num_classes, is_training, reuse and scope."""
+    return tuple(p for p in inspect.signature(self.fn).parameters
+                 if p not in ('inputs', 'num_classes', 'is_training', 'reuse', 'scope'))
+
+  def check_arguments(self, kwargs: Mapping) -> None:
+    """Raises ValueError naming the keyword arguments that `fn` does not take (e.g. output_stride)."""
+    unknown = sorted(set(kwargs) - set(self.options))
+    if unknown:
+      raise ValueError(f'{self.name} does not take {", ".join(unknown)}; it takes {", ".join(self.options)}')
 
 
 def _resnet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
@@ -100,13 +114,15 @@ def get_network_fn(name: str, num_classes: Optional[int], weight_decay: float = 
     `output_stride`, `global_pool`, `multi_grid`) go to the network.
 
   Raises:
-    ValueError: for an unknown name.
+    ValueError: for an unknown name; the network function raises it for an argument the network does not
+      take (e.g. `output_stride` for inception_v3) and for the network's own argument errors.
   """
   spec = get_spec(name)
 
   @functools.wraps(spec.fn)
   def network_fn(images, **kwargs):
-    with slim.arg_scope(spec.arg_scope(weight_decay=weight_decay)):
+    spec.check_arguments(kwargs)
+    with layers.BUILD_LOCK, slim.arg_scope(spec.arg_scope(weight_decay=weight_decay)):
       return spec.fn(images, num_classes, is_training=is_training, **kwargs)
 
   network_fn.default_image_size = spec.default_image_size

@@ -17,6 +17,7 @@ from typing import Callable, Optional, Sequence
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import checks
 from nets import layers
 
 
@@ -170,8 +171,7 @@ def standard_blocks(block_fn: Callable, units: Sequence[int], min_base_depth: in
   Returns:
     A list of four `Block`s.
   """
-  if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, (int, float)) or depth_multiplier <= 0:
-    raise ValueError(f'depth_multiplier must be a number > 0, got {depth_multiplier!r}')
+  checks.check_depth_multiplier(depth_multiplier, 'resnet')
   if multi_grid is not None:
     rates = tuple(multi_grid) if isinstance(multi_grid, (list, tuple)) else None
     if (rates is None or len(rates) != units[-1]
@@ -211,12 +211,15 @@ def resnet(inputs: tf.Tensor, blocks: Sequence[Block], root_fn: Callable, postno
   Returns:
     (net, end_points): the main output and an ordered dict of named tensors.
   """
+  caller = scope or default_scope
+  checks.check_images(inputs, caller)
+  checks.check_num_classes(num_classes, caller)
   root_stride = 4 if include_root_block else 1
   reachable = reachable_output_strides(blocks, root_stride)
   _check_output_stride(output_stride, reachable)
   if num_classes and spatial_squeeze and not global_pool:
     _check_squeezable(inputs, output_stride or reachable[-1])
-  with tf.compat.v1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc:
+  with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     unit_fns = list(dict.fromkeys(block.unit_fn for block in blocks))
     with slim.arg_scope([layers.conv2d, stack_blocks_dense] + unit_fns, outputs_collections=end_points_collection):

@@ -257,7 +257,8 @@ def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, cha
     The adapted name -> array (dropped variables are absent).
 
   Raises:
-    ValueError: for bad arguments, or a `label_offset` that does not fit the checkpoint's head.
+    ValueError: for bad arguments, a checkpoint without the network's first convolution (another network's),
+      or a `label_offset` that does not fit the checkpoint's head.
   """
   if label_offset not in (0, 1):
     raise ValueError(f'label_offset must be 0 or 1, got {label_offset!r}')
@@ -266,6 +267,11 @@ def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, cha
     raise ValueError(f'num_classes must be None or an int >= 0, got {num_classes!r}')
   if label_offset and not num_classes:
     raise ValueError('label_offset needs num_classes (the number of classes after dropping the offset ones)')
+  first = input_variables(network)
+  if not any(name in values for name in first):
+    held = ', '.join(repr(name) for name in sorted(values)[:2])
+    raise ValueError(f'the checkpoint has no {first[0]!r}: it is not a {network} checkpoint (it holds '
+                     f'{len(values)} variables, e.g. {held}); pass the network it was trained as')
   adapted = dict(values)
   if in_channels != 3:
     for name in input_variables(network):

@@ -12,6 +12,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import layers
 from nets import nets_factory
 
 
@@ -64,6 +65,7 @@ def build(network: str, input_size: Optional[Tuple[Optional[int], Optional[int]]
     ValueError: from the network, for arguments it does not accept.
   """
   spec = nets_factory.get_spec(network)
+  spec.check_arguments(network_kwargs)
   if input_size is None:
     input_size = (spec.default_image_size, spec.default_image_size)
   variables = {}
@@ -77,6 +79,6 @@ def build(network: str, input_size: Optional[Tuple[Optional[int], Optional[int]]
   with graph.as_default():
     images = tf.compat.v1.placeholder(tf.float32, [batch, *input_size, in_channels], name='images')
     with tf.compat.v1.variable_scope('', custom_getter=record):
-      with slim.arg_scope(spec.arg_scope()):
+      with layers.BUILD_LOCK, slim.arg_scope(spec.arg_scope()):
         net, end_points = spec.fn(images, num_classes, is_training=False, **network_kwargs)
   return ScratchBuild(graph, images, net, dict(end_points), variables)

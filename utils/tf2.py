@@ -21,7 +21,6 @@ and reading or saving a moving average gives the mean over replicas.
 
 import dataclasses
 import functools
-import inspect
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
@@ -71,11 +70,7 @@ class Backbone(tf.Module):
     spec = nets_factory.get_spec(network)
     if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
       raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
-    accepted = [p for p in inspect.signature(spec.fn).parameters if p not in ('inputs', 'num_classes',
-                                                                               'is_training', 'reuse', 'scope')]
-    unknown = sorted(set(network_kwargs) - set(accepted))
-    if unknown:
-      raise ValueError(f'{network} does not take {", ".join(unknown)}; it takes {", ".join(accepted)}')
+    spec.check_arguments(network_kwargs)
     super().__init__(name=name or network)
     self.network = network
     self.num_classes = num_classes
@@ -145,7 +140,7 @@ class Backbone(tf.Module):
                          f'{": " + ", ".join(missing[:3]) if missing else ""}')
       getter = functools.partial(_getter_of_values, weights)
     sink = []
-    with layers.regularizers_collected_into(sink), \
+    with layers.BUILD_LOCK, layers.regularizers_collected_into(sink), \
         tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=getter), \
         slim.arg_scope(self._build.arg_scope):
       net, end_points = self._build.spec.fn(images, self.num_classes, is_training=training, **self._build.network_kwargs)
