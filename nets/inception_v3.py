@@ -152,22 +152,28 @@ def minimum_input_size(final_endpoint: str = 'Mixed_7c', aux_logits: bool = Fals
     size += 1
 
 
-def _static_hw(inputs) -> Optional[Tuple[int, int]]:
+def _static_axes(inputs) -> Tuple[Optional[int], Optional[int]]:
+  """(height, width) of the inputs, each None where unknown."""
   shape = tf.TensorShape(getattr(inputs, 'shape', None))
-  if shape.rank != 4 or shape[1] is None or shape[2] is None:
-    return None
-  return int(shape[1]), int(shape[2])
+  if shape.rank != 4:
+    return None, None
+  return tuple(None if n is None else int(n) for n in (shape[1], shape[2]))
+
+
+def _size_text(axes) -> str:
+  return 'x'.join('?' if n is None else str(n) for n in axes)
 
 
 def _check_input_size(inputs, final_endpoint: str, aux_logits: bool, caller: str) -> None:
-  """Raises a ValueError when the static input size is below what the base (and the aux head) need."""
-  hw = _static_hw(inputs)
+  """Raises a ValueError when a known input height or width is below what the base (and the aux head) need."""
+  axes = _static_axes(inputs)
+  known = [n for n in axes if n is not None]
   base_minimum = minimum_input_size(final_endpoint)
   minimum = minimum_input_size(final_endpoint, aux_logits)
-  if hw is None or min(hw) >= minimum:
+  if not known or min(known) >= minimum:
     return
-  size = '{}x{}'.format(*hw)
-  if min(hw) >= base_minimum:
+  size = _size_text(axes)
+  if min(known) >= base_minimum:
     raise ValueError(f'{caller}: inputs of {size} are too small for the auxiliary head (create_aux_logits=True), '
                      f'whose 5x5/3 VALID average pool needs Mixed_6e of at least 5x5, i.e. inputs of at least '
                      f'{minimum}x{minimum}; pass create_aux_logits=False to go down to {base_minimum}x{base_minimum}')
@@ -184,17 +190,22 @@ def _head_size(size: int, kernel: int, stride: int) -> int:
 
 
 def _check_spatial_squeeze(inputs, aux_logits: bool) -> None:
-  """Raises a ValueError when the logits of a head without global pooling would not be 1x1."""
-  hw = _static_hw(inputs)
-  if hw is None:
-    return
-  per_axis = [end_point_sizes(n, axis) for axis, n in enumerate(hw)]
-  heads = {'Logits': [_head_size(s['Mixed_7c'], *_LOGITS_POOL) for s in per_axis]}
-  if aux_logits:
-    heads['AuxLogits'] = [_head_size(_aux_pool_size(s['Mixed_6e']), _AUX_KERNEL, 1) for s in per_axis]
-  for name, (height, width) in heads.items():
-    if (height, width) != (1, 1):
-      raise ValueError(f'inception_v3: inputs of {hw[0]}x{hw[1]} give {height}x{width} {name} without global '
+  """Raises a ValueError when the logits of a head without global pooling would not be 1x1 on a known axis."""
+  axes = _static_axes(inputs)
+  heads = {'Logits': [], 'AuxLogits': []}
+  for axis, n in enumerate(axes):
+    if n is None:
+      heads['Logits'].append(None)
+      heads['AuxLogits'].append(None)
+      continue
+    sizes = end_point_sizes(n, axis)
+    heads['Logits'].append(_head_size(sizes['Mixed_7c'], *_LOGITS_POOL))
+    heads['AuxLogits'].append(_head_size(_aux_pool_size(sizes['Mixed_6e']), _AUX_KERNEL, 1))
+  if not aux_logits:
+    del heads['AuxLogits']
+  for name, sizes in heads.items():
+    if any(n not in (None, 1) for n in sizes):
+      raise ValueError(f'inception_v3: inputs of {_size_text(axes)} give {_size_text(sizes)} {name} without global '
                        f'pooling, which spatial_squeeze=True cannot squeeze to [batch, num_classes]; pass '
                        f'global_pool=True (1x1 logits at any size, same variables) or spatial_squeeze=False')
 

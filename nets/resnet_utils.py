@@ -252,16 +252,17 @@ def _batch_norm_mode(is_training: Optional[bool]):
 
 
 def _check_squeezable(inputs, final_stride: int) -> None:
-  """Raises a ValueError when logits without global pooling would not be 1x1 at the static input size.
+  """Raises a ValueError when logits without global pooling would not be 1x1 on a known input axis.
 
   Every strided layer of a ResNet pads SAME, so a map of n pixels becomes ceil(n / stride) ones.
   """
   shape = tf.TensorShape(getattr(inputs, 'shape', None))
-  if shape.rank != 4 or shape[1] is None or shape[2] is None:
+  if shape.rank != 4:
     return
-  height, width = (-(-int(n) // final_stride) for n in (shape[1], shape[2]))
-  if (height, width) != (1, 1):
-    raise ValueError(f'inputs of {shape[1]}x{shape[2]} at output stride {final_stride} give {height}x{width} '
+  sizes = [None if n is None else -(-int(n) // final_stride) for n in (shape[1], shape[2])]
+  if any(n not in (None, 1) for n in sizes):
+    text = lambda pair: 'x'.join('?' if n is None else str(n) for n in pair)
+    raise ValueError(f'inputs of {text(shape[1:3])} at output stride {final_stride} give {text(sizes)} '
                      'logits without global pooling, which spatial_squeeze=True cannot squeeze to '
                      '[batch, num_classes]; pass global_pool=True or spatial_squeeze=False')
 

@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import hypothesis  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import pytest  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
@@ -12,6 +13,13 @@ import tf_slim as slim  # pylint: disable=wrong-import-position
 from nets import resnet_utils  # pylint: disable=wrong-import-position
 from nets import resnet_v1  # pylint: disable=wrong-import-position
 from nets import resnet_v2  # pylint: disable=wrong-import-position
+
+# The fuzzing suite (test_fuzz.py): a fast profile for CI, `--hypothesis-profile=long` to explore more.
+hypothesis.settings.register_profile('ci', max_examples=250, deadline=None, print_blob=True,
+                                     suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.register_profile('long', max_examples=3000, deadline=None, print_blob=True,
+                                     suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.load_profile('ci')
 
 RESNET_VERSIONS = {'v1': (resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
                    'v2': (resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}

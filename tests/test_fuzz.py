@@ -1,0 +1,94 @@
+"""Fuzzing the network functions: random arguments give a documented ValueError, or shapes the geometry predicts.
+
+Each example draws a network, an input (size, channels, batch, dtype) and the arguments research/slim users
+pass (output_stride, multi_grid, num_classes, global_pool, spatial_squeeze), and builds it through the factory
+in a fresh graph. To keep CI fast most ResNets are tiny (research/slim's standard blocks with 1, 1, 1 and 3
+units, built by `resnet_v1.resnet_v1` / `resnet_v2.resnet_v2`), the rest thin registry networks through the
+factory (`depth_multiplier` 0.125, Inception v3 0.1). The build must either raise `ValueError`
+itself, leaving the graph without ops or collection entries, or succeed with every 4-D end point of the static
+shape that `utils.geometry` computes from the ops, and with the main output at the stride asked for. Any other
+exception fails. The CI profile runs 250 examples; `pytest tests/test_fuzz.py --hypothesis-profile=long`
+explores 3000.
+"""
+
+import math
+
+import hypothesis
+from hypothesis import strategies as st
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import nets_factory
+from nets import resnet_utils
+from nets import resnet_v1
+from nets import resnet_v2
+from utils import geometry
+
+NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_v1_50', 'resnet_v2_50')
+TINY = {'tiny_v1': (resnet_v1, resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
+        'tiny_v2': (resnet_v2, resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
+
+
+@st.composite
+def builds(draw):
+  network = draw(st.sampled_from(NETWORKS))
+  inception = network == 'inception_v3'
+  height = draw(st.one_of(st.none(), st.integers(1, 140))) if not inception else draw(st.integers(60, 140))
+  width = draw(st.integers(1, 140)) if not inception else draw(st.integers(60, 140))
+  shape = [draw(st.one_of(st.none(), st.integers(1, 3))), height, width,
+           draw(st.one_of(st.integers(1, 6), st.just(None)) if draw(st.booleans()) else st.just(3))]
+  dtype = draw(st.sampled_from([tf.float32] * 6 + [tf.bfloat16, tf.int32, tf.uint8]))
+  kwargs = {'global_pool': draw(st.booleans()), 'spatial_squeeze': draw(st.booleans())}
+  if draw(st.booleans()) or not inception and draw(st.booleans()):
+    kwargs['output_stride'] = draw(st.sampled_from([None, 1, 2, 4, 8, 12, 16, 32, 64]))
+  if not inception and draw(st.booleans()):
+    kwargs['multi_grid'] = draw(st.one_of(st.none(), st.lists(st.integers(0, 4), min_size=1, max_size=4).map(tuple)))
+  num_classes = draw(st.sampled_from([None, 0, 1, 5, 12, -1, 2.5]))
+  return network, shape, dtype, num_classes, kwargs
+
+
+def _build(network, images, num_classes, kwargs):
+  if network in TINY:
+    module, resnet, block = TINY[network]
+    options = dict(kwargs)
+    blocks = resnet_utils.standard_blocks(block, (1, 1, 1, 3), depth_multiplier=0.125,
+                                          multi_grid=options.pop('multi_grid', None))
+    with slim.arg_scope(module.resnet_arg_scope()):
+      return resnet(images, blocks, num_classes, is_training=False, scope=network, **options)
+  thin = 0.1 if network == 'inception_v3' else 0.125
+  return nets_factory.get_network_fn(network, num_classes)(images, depth_multiplier=thin, **kwargs)
+
+
+def _graph_state(graph):
+  return (len(graph.get_operations()),
+          {key: len(graph.get_collection(key)) for key in graph.get_all_collection_keys()})
+
+
+@hypothesis.given(builds())
+def test_random_arguments_give_a_value_error_or_the_predicted_shapes(case):
+  network, shape, dtype, num_classes, kwargs = case
+  graph = tf.Graph()
+  with graph.as_default():
+    images = tf.compat.v1.placeholder(dtype, shape)
+    before = _graph_state(graph)
+    try:
+      net, end_points = _build(network, images, num_classes, kwargs)
+    except ValueError as error:
+      assert type(error) is ValueError, repr(error)
+      assert _graph_state(graph) == before, str(error)
+      return
+    assert dtype.is_floating and shape[3] is not None  # these are refused above
+    maps = {name: t for name, t in end_points.items() if t.shape.rank == 4}
+    known = [axis for axis in (0, 1) if shape[1 + axis] is not None]
+    # An unknown axis is traced at an arbitrary size; only the known axes are compared.
+    predicted = geometry.trace(images, maps, input_size=tuple(n if n is not None else 37 for n in shape[1:3]))
+    for name, tensor in maps.items():
+      static = tensor.shape.as_list()
+      assert [static[1 + axis] for axis in known] == [predicted[name].size[axis] for axis in known], (
+          name, tensor.shape, predicted[name].size)
+      assert static[0] == shape[0]
+    if not num_classes and not kwargs['global_pool'] and network != 'inception_v3' and shape[1] is not None:
+      stride = kwargs.get('output_stride') or 32
+      assert net.shape.as_list()[1:3] == [math.ceil(shape[1] / stride), math.ceil(shape[2] / stride)]
+    if num_classes:
+      assert net.shape[-1] == num_classes
