@@ -50,6 +50,12 @@ def check_levels(network: str, levels: Sequence[str]) -> None:
     raise ValueError(f'{network} has no feature level {", ".join(unknown)}; it has {", ".join(known)}')
 
 
+def check_precision(precision: str) -> None:
+  """Raises ValueError for a precision other than those of `DTYPES`."""
+  if precision not in DTYPES:
+    raise ValueError(f'precision must be one of {", ".join(DTYPES)}, got {precision!r}')
+
+
 def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str] = (),
                        overwrite: bool = False, precision: str = 'float32') -> str:
   """Writes `backbone` as a SavedModel directory `output` (see the module docstring for its signature).
@@ -73,8 +79,7 @@ def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str
     FileExistsError: for an existing `output` without `overwrite`.
   """
   check_levels(backbone.network, levels)
-  if precision not in DTYPES:
-    raise ValueError(f'precision must be one of {", ".join(DTYPES)}, got {precision!r}')
+  check_precision(precision)
   checkpoints.check_output(output, overwrite)
   backbone.build()
   serving = _Serving(backbone, levels, DTYPES[precision])

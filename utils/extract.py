@@ -230,11 +230,8 @@ def extract(backbone: tf2.Backbone, images: str, output: str, *, levels: Sequenc
     NotADirectoryError: when `images` is not a directory.
     FileExistsError: when the output exists and is not resumable, without `overwrite`.
   """
-  if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-    raise ValueError(f'batch_size must be a positive int, got {batch_size!r}')
   size = tuple(input_size or (backbone.default_image_size,) * 2)
-  if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
-    raise ValueError(f'input_size must be (height, width) of positive ints, got {input_size!r}')
+  inference.check_run_arguments(size, batch_size)
   if backbone.in_channels != 3:
     raise ValueError(f'extract reads RGB images: the backbone must take 3 channels, not {backbone.in_channels}')
   levels = tuple(levels)

@@ -75,8 +75,7 @@ def resolve_precision(precision: str, unsupported_reason: Optional[str] = '') ->
   Raises:
     ValueError: for a precision other than those of `PRECISIONS`.
   """
-  if precision not in PRECISIONS:
-    raise ValueError(f'precision must be one of {", ".join(PRECISIONS)}, got {precision!r}')
+  export.check_precision(precision)
   if precision == 'bfloat16':
     reason = bfloat16_unsupported_reason() if unsupported_reason == '' else unsupported_reason
     if reason is not None:
@@ -94,6 +93,7 @@ class Predictor:
       (RuntimeWarning) and runs float32; `precision` says what runs.
     levels: feature levels to return as well, e.g. ('C4', 'C5').
     pooled: also return 'pooled', the global average of the last feature map (`[batch, channels]`).
+    unsupported_reason: as for `resolve_precision` (default: this machine's; None: bfloat16 is native).
 
   Raises:
     ValueError: for an unknown precision or level.
@@ -126,6 +126,21 @@ class Predictor:
     """{'output': ..., level: ..., ['pooled': ...]} as float32 arrays for float32 `[batch, h, w, C]` images."""
     images = tf.convert_to_tensor(images, tf.float32)
     return {key: value.numpy() for key, value in self._function(images).items()}
+
+
+def check_count(name: str, value, minimum: int) -> None:
+  """Raises ValueError unless `value` is an int >= `minimum`."""
+  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    raise ValueError(f'{name} must be {"a positive int" if minimum == 1 else f"an int >= {minimum}"}, '
+                     f'got {value!r}')
+
+
+def check_run_arguments(input_size, batch_size) -> None:
+  """Raises ValueError for an input size that is not (height, width) of positive ints, or a bad batch size."""
+  check_count('batch_size', batch_size, 1)
+  if (not isinstance(input_size, (tuple, list)) or len(input_size) != 2
+      or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size)):
+    raise ValueError(f'input_size must be (height, width) of positive ints, got {input_size!r}')
 
 
 def _input_range(network: str) -> Tuple[float, float]:
@@ -173,13 +188,9 @@ def benchmark(backbone: tf2.Backbone, input_size: Tuple[int, int], batch_size: i
   Raises:
     ValueError: for a bad size, batch, run count or precision, or a size the network does not take.
   """
-  for name, value in (('batch_size', batch_size), ('runs', runs)):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-      raise ValueError(f'{name} must be a positive int, got {value!r}')
-  if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-    raise ValueError(f'warmup must be an int >= 0, got {warmup!r}')
-  if len(input_size) != 2 or not all(isinstance(v, int) and v > 0 for v in input_size):
-    raise ValueError(f'input_size must be (height, width) of positive ints, got {input_size!r}')
+  check_run_arguments(input_size, batch_size)
+  check_count('runs', runs, 1)
+  check_count('warmup', warmup, 0)
   ran, message = resolve_precision(precision, unsupported_reason)
   low, high = _input_range(backbone.network)
   images = np.random.RandomState(seed).uniform(low, high, [batch_size, *input_size, backbone.in_channels])
