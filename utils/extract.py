@@ -107,6 +107,7 @@ class _Store:
     self.single = output.endswith('.npz')
     self.folder = output + '.partial' if self.single else output
     self.settings = settings
+    self._next_chunk = 0
     state = _read_state(self.folder)
     resumable = state == settings
     if self.single and os.path.exists(output) and not overwrite:
@@ -128,6 +129,7 @@ class _Store:
     os.makedirs(self.folder, exist_ok=True)
     if _read_state(self.folder) != self.settings:
       _write_json(os.path.join(self.folder, STATE_FILE), self.settings)
+    self._next_chunk = len(self._chunks())  # counted once: listing the folder per batch grows with the run
 
   def _chunks(self) -> List[str]:
     return sorted(glob.glob(os.path.join(glob.escape(self.folder), 'batch-*.npz')))
@@ -151,8 +153,9 @@ class _Store:
 
   def add(self, paths: Sequence[str], arrays: Dict[str, np.ndarray]) -> None:
     if self.single:
-      _write_atomically(os.path.join(self.folder, f'batch-{len(self._chunks()):08d}.npz'),
+      _write_atomically(os.path.join(self.folder, f'batch-{self._next_chunk:08d}.npz'),
                         {'paths': np.array(paths), **arrays})
+      self._next_chunk += 1
       return
     for i, path in enumerate(paths):
       _write_atomically(os.path.join(self.folder, path + '.npz'), {key: value[i] for key, value in arrays.items()})
