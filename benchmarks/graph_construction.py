@@ -7,6 +7,14 @@ tf-slim's own fused batch norm; the same against tf-slim's layers with our batch
 without batch norm, where the baseline is tf-slim's layers alone.
 The issue's bar is a ratio <= 0.4.
 
+It also measures, in fresh processes too, a floor for any build that creates the same resource variables
+through `tf.compat.v1.get_variable` (as tf-slim does) and the same number of ops: the time to create the
+network's variables alone (names, shapes and collections of research/slim's build, from tests/data/reference,
+with this project's initializers), which every such build pays, tf-slim's included; plus the time to add as
+many further ops as our build has through `Graph.create_op`, the cheapest way to add an op to a graph (no op
+wrapper, no Python layer logic). A network library cannot build that way, since ops made through it are not
+recorded by `tf.GradientTape`; so no build of this kind gets below the floor.
+
     python benchmarks/graph_construction.py [--runs 5] [--network resnet_v1_152] [--json]
 """
 
@@ -37,6 +45,52 @@ with tf.Graph().as_default():
 '''
 
 
+_FLOOR_CHILD = r'''
+import json, sys, time
+import tensorflow as tf
+import tf_slim as slim
+sys.path[:0] = [{root!r}]
+from nets import layers, nets_factory
+GraphKeys = tf.compat.v1.GraphKeys
+with open({manifest!r}) as f:
+  variables = json.load(f)['builds']['classification']['variables']
+initializers = {{'weights': layers.VarianceScaling(2.0), 'biases': layers._filled(0.0), 'beta': layers._filled(0.0),
+                'gamma': layers._filled(1.0), 'moving_mean': layers._filled(0.0),
+                'moving_variance': layers._filled(1.0)}}
+with tf.Graph().as_default() as graph:
+  start = time.perf_counter()
+  for name, shape, trainable in variables:
+    tf.compat.v1.get_variable(name, shape, initializer=initializers[name.rsplit('/', 1)[-1]], trainable=trainable,
+                              collections=[GraphKeys.GLOBAL_VARIABLES, GraphKeys.MODEL_VARIABLES])
+  variables_seconds = time.perf_counter() - start
+  variable_ops = len(graph.get_operations())
+spec = nets_factory.get_spec({network!r})
+with tf.Graph().as_default() as graph:
+  images = tf.compat.v1.placeholder(tf.float32, [None, spec.default_image_size, spec.default_image_size, 3])
+  with slim.arg_scope(spec.arg_scope()):
+    spec.fn(images, 1000, is_training=True)
+  other_ops = len(graph.get_operations()) - variable_ops
+with tf.Graph().as_default() as graph:
+  net = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 16])
+  attrs = {{'T': tf.compat.v1.AttrValue(type=tf.float32.as_datatype_enum)}}
+  start = time.perf_counter()
+  for _ in range(other_ops):
+    net = graph.create_op('Relu', [net], [tf.float32], name='Relu', attrs=attrs).outputs[0]
+  ops_seconds = time.perf_counter() - start
+print(json.dumps({{'variables_seconds': variables_seconds, 'variable_ops': variable_ops, 'other_ops': other_ops,
+                  'other_ops_seconds': ops_seconds}}))
+'''
+
+
+def floor_seconds(network: str) -> dict:
+  """One fresh process: the variables alone, and the other ops at Graph.create_op's cost (see the docstring)."""
+  manifest = os.path.join(ROOT, 'tests', 'data', 'reference', f'{network}.json')
+  code = _FLOOR_CHILD.format(root=ROOT, network=network, manifest=manifest)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONWARNINGS='ignore')
+  out = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True, text=True, env=env)
+  return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def build_seconds(network: str, use_slim: bool, batch_norm: bool, slim_batch_norm: bool) -> float:
   code = _CHILD.format(root=ROOT, network=network, use_slim=use_slim, batch_norm=batch_norm,
                        slim_batch_norm=slim_batch_norm)
@@ -55,14 +109,25 @@ CONFIGURATIONS = {
 def compare(network: str, runs: int, configuration: str) -> dict:
   batch_norm = configuration != 'no_batch_norm'
   slim_batch_norm = configuration == 'slim_batch_norm'
-  ours, theirs = [], []
+  ours, theirs, floors = [], [], []
   for _ in range(runs):
     ours.append(build_seconds(network, False, batch_norm, slim_batch_norm))
     theirs.append(build_seconds(network, True, batch_norm, slim_batch_norm))
-  return {'configuration': configuration, 'slimnets_seconds_median': statistics.median(ours),
-          'baseline_seconds_median': statistics.median(theirs),
-          'ratio': statistics.median(ours) / statistics.median(theirs),
-          'slimnets_seconds': ours, 'baseline_seconds': theirs}
+    if configuration == 'slim_batch_norm':
+      floors.append(floor_seconds(network))
+  result = {'configuration': configuration, 'slimnets_seconds_median': statistics.median(ours),
+            'baseline_seconds_median': statistics.median(theirs),
+            'ratio': statistics.median(ours) / statistics.median(theirs),
+            'slimnets_seconds': ours, 'baseline_seconds': theirs}
+  if floors:
+    variables = statistics.median(f['variables_seconds'] for f in floors)
+    floor = statistics.median(f['variables_seconds'] + f['other_ops_seconds'] for f in floors)
+    result['floor'] = {'variables_seconds_median': variables, 'floor_seconds_median': floor,
+                       'variables_ratio': variables / result['baseline_seconds_median'],
+                       'floor_ratio': floor / result['baseline_seconds_median'],
+                       'variable_ops': floors[0]['variable_ops'], 'other_ops': floors[0]['other_ops'],
+                       'runs': floors}
+  return result
 
 
 def main() -> None:
@@ -79,6 +144,11 @@ def main() -> None:
     label = CONFIGURATIONS[r['configuration']]
     print(f"{args.network} {label}: slimnets {r['slimnets_seconds_median']:.2f} s, baseline "
           f"{r['baseline_seconds_median']:.2f} s, ratio {r['ratio']:.2f} (median of {args.runs} fresh processes)")
+    if 'floor' in r:
+      f = r['floor']
+      print(f"  floor: the {f['variable_ops']} ops of the variables alone {f['variables_seconds_median']:.2f} s "
+            f"(ratio {f['variables_ratio']:.2f}); with the other {f['other_ops']} ops at Graph.create_op's cost "
+            f"{f['floor_seconds_median']:.2f} s (ratio {f['floor_ratio']:.2f})")
 
 
 if __name__ == '__main__':
