@@ -82,21 +82,21 @@ print(json.dumps({{'variables_seconds': variables_seconds, 'variable_ops': varia
 '''
 
 
+def _last_line_of_fresh_process(code: str) -> str:
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONWARNINGS='ignore')
+  out = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True, text=True, env=env)
+  return out.stdout.strip().splitlines()[-1]
+
+
 def floor_seconds(network: str) -> dict:
   """One fresh process: the variables alone, and the other ops at Graph.create_op's cost (see the docstring)."""
   manifest = os.path.join(ROOT, 'tests', 'data', 'reference', f'{network}.json')
-  code = _FLOOR_CHILD.format(root=ROOT, network=network, manifest=manifest)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONWARNINGS='ignore')
-  out = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True, text=True, env=env)
-  return json.loads(out.stdout.strip().splitlines()[-1])
+  return json.loads(_last_line_of_fresh_process(_FLOOR_CHILD.format(root=ROOT, network=network, manifest=manifest)))
 
 
 def build_seconds(network: str, use_slim: bool, batch_norm: bool, slim_batch_norm: bool) -> float:
-  code = _CHILD.format(root=ROOT, network=network, use_slim=use_slim, batch_norm=batch_norm,
-                       slim_batch_norm=slim_batch_norm)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', PYTHONWARNINGS='ignore')
-  out = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True, text=True, env=env)
-  return float(out.stdout.strip().splitlines()[-1])
+  return float(_last_line_of_fresh_process(_CHILD.format(
+      root=ROOT, network=network, use_slim=use_slim, batch_norm=batch_norm, slim_batch_norm=slim_batch_norm)))
 
 
 CONFIGURATIONS = {
