@@ -2,19 +2,69 @@
 
 Each check raises a `ValueError` naming the network function, the argument, the value given and what is
 valid, so that a mistake surfaces at the call instead of as a shape error deep in the graph.
+
+Static shapes are read with `static_shape` and sizes with `as_int` / `int_pair`, which hold in both TensorFlow
+behaviours: under `tf.compat.v1.disable_v2_behavior()` a `TensorShape` holds `Dimension` objects (an unknown one
+is `Dimension(None)`, which is not `None`), and TF1 code passes sizes as `Dimension`s, `TensorShape` slices
+(`net.get_shape()[1:3]`), numpy integers and lists.
 """
 
 import numbers
+from typing import List, Optional
 
 import tensorflow as tf
 
 
+def static_shape(value) -> Optional[List[Optional[int]]]:
+  """The static shape of a tensor, array or shape as a list of ints and Nones; None when the rank is unknown."""
+  shape = tf.TensorShape(getattr(value, 'shape', value))
+  return None if shape.rank is None else shape.as_list()
+
+
+def shape_text(value) -> str:
+  """The static shape of a tensor or shape as TF2 prints it, e.g. '(None, 64, 64, 3)', in both behaviours."""
+  dims = static_shape(value)
+  return '<unknown>' if dims is None else str(tuple(dims))
+
+
+def as_int(value):
+  """`value` as a python int when it is an integer (python or numpy, or a `Dimension` with a value).
+
+  Anything else (None, an unknown `Dimension`, a float, a bool, a string) comes back unchanged for the caller's
+  check to reject with its own message.
+  """
+  if isinstance(value, tf.compat.v1.Dimension):
+    value = value.value
+  if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    return int(value)
+  return value
+
+
+def int_pair(value, name: str) -> tuple:
+  """`value` as an (h, w) pair of positive python ints, or a ValueError naming `name`.
+
+  Accepts what tf-slim's layers accept for sizes, strides and rates: an int (python or numpy), a `Dimension`
+  with a value, or a list, tuple or `TensorShape` of one or two of these.
+  """
+  items = value
+  if isinstance(value, tf.TensorShape):
+    items = value.as_list() if value.rank is not None else None
+  if isinstance(items, (list, tuple)):
+    pair = tuple(as_int(v) for v in items)
+    pair = pair * 2 if len(pair) == 1 else pair
+  else:
+    pair = (as_int(items),) * 2
+  if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
+    raise ValueError(f'{name} must be a positive int or a pair of positive ints, got {value!r}')
+  return pair
+
+
 def check_images(inputs, caller: str) -> None:
   """`inputs` must be a `[batch, height, width, channels]` floating-point tensor with a known channel count."""
-  shape = tf.TensorShape(getattr(inputs, 'shape', None))
-  if shape.rank != 4 or shape[-1] is None:
+  shape = static_shape(getattr(inputs, 'shape', None))
+  if shape is None or len(shape) != 4 or shape[-1] is None:
     raise ValueError(f'{caller}: inputs must be a 4-D [batch, height, width, channels] tensor with a known '
-                     f'channel count, got shape {shape}')
+                     f'channel count, got shape {shape_text(getattr(inputs, "shape", None))}')
   dtype = getattr(inputs, 'dtype', None)
   try:
     dtype = tf.as_dtype(dtype)
@@ -26,12 +76,13 @@ def check_images(inputs, caller: str) -> None:
                      f'dtype {name}; cast the images, e.g. tf.cast(images, tf.float32), and preprocess them')
 
 
-def check_num_classes(num_classes, caller: str) -> None:
-  """`num_classes` must be None, 0 (no logits) or a positive int."""
-  valid = num_classes is None or (isinstance(num_classes, numbers.Integral) and not isinstance(num_classes, bool)
-                                  and num_classes >= 0)
-  if not valid:
+def check_num_classes(num_classes, caller: str) -> Optional[int]:
+  """`num_classes` must be None, 0 (no logits) or a positive int (numpy's and `Dimension`s too); returns it as
+  a python int (or None)."""
+  value = as_int(num_classes)
+  if not (value is None or (isinstance(value, int) and value >= 0)) or isinstance(num_classes, bool):
     raise ValueError(f'{caller}: num_classes must be None or 0 (no logits) or a positive int, got {num_classes!r}')
+  return value
 
 
 def check_depth_multiplier(depth_multiplier, caller: str) -> None:

@@ -154,10 +154,10 @@ def minimum_input_size(final_endpoint: str = 'Mixed_7c', aux_logits: bool = Fals
 
 def _static_axes(inputs) -> Tuple[Optional[int], Optional[int]]:
   """(height, width) of the inputs, each None where unknown."""
-  shape = tf.TensorShape(getattr(inputs, 'shape', None))
-  if shape.rank != 4:
+  shape = checks.static_shape(getattr(inputs, 'shape', None))
+  if shape is None or len(shape) != 4:
     return None, None
-  return tuple(None if n is None else int(n) for n in (shape[1], shape[2]))
+  return shape[1], shape[2]
 
 
 def _size_text(axes) -> str:
@@ -280,7 +280,7 @@ def inception_v3_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_7c', min_d
 
 def _reduced_kernel(net: tf.Tensor, kernel: list) -> list:
   """`kernel` shrunk to the spatial size of `net` where that is known and smaller."""
-  height, width = net.shape[1], net.shape[2]
+  height, width = checks.static_shape(net)[1:3]
   if height is None or width is None:
     return kernel
   return [min(height, kernel[0]), min(width, kernel[1])]
@@ -290,7 +290,7 @@ def _padded_to(net: tf.Tensor, size: int) -> tf.Tensor:
   """`net` zero-padded evenly (the extra row and column at the end) to at least `size` x `size`."""
   pads = []
   for axis in (1, 2):
-    static = net.shape[axis]
+    static = checks.static_shape(net)[axis]
     total = max(size - static, 0) if static is not None else tf.maximum(size - tf.shape(net)[axis], 0)
     pads.append([total // 2, total - total // 2])
   if all(isinstance(p, int) and p == 0 for pair in pads for p in pair):
@@ -316,7 +316,7 @@ def _aux_logits(net: tf.Tensor, num_classes: int, depth: Callable[[int], int], g
       kernel = _reduced_kernel(net, [_AUX_KERNEL, _AUX_KERNEL])
     net = layers.conv2d(net, depth(768), kernel, weights_initializer=tf.compat.v1.truncated_normal_initializer(0.01),
                         padding='VALID', scope='Conv2d_2a_{}x{}'.format(*kernel))
-    if global_pool and net.shape[1:3].as_list() != [1, 1]:
+    if global_pool and checks.static_shape(net)[1:3] != [1, 1]:
       net = tf.reduce_mean(net, [1, 2], keepdims=True, name='GlobalPool')
     net = layers.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None,
                         weights_initializer=tf.compat.v1.truncated_normal_initializer(0.001), scope='Conv2d_2b_1x1')
@@ -354,7 +354,7 @@ def inception_v3(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_traini
       or when `spatial_squeeze` cannot squeeze the logits of a head without `global_pool` at that size.
   """
   checks.check_images(inputs, 'inception_v3')
-  checks.check_num_classes(num_classes, 'inception_v3')
+  num_classes = checks.check_num_classes(num_classes, 'inception_v3')
   checks.check_depth_multiplier(depth_multiplier, 'inception_v3')
   aux_logits = bool(create_aux_logits and num_classes)
   _check_input_size(inputs, 'Mixed_7c', aux_logits, 'inception_v3')

@@ -20,6 +20,8 @@ from typing import Callable, Optional, Sequence, Union
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import checks
+
 GraphKeys = tf.compat.v1.GraphKeys
 IntPair = Union[int, Sequence[int]]
 
@@ -36,10 +38,15 @@ _NHWC = 'NHWC'
 BUILD_LOCK = threading.RLock()
 
 
-def _shares_arg_scope_with(slim_layer: Callable) -> Callable:
-  """Makes the decorated layer read and write the arg_scope entry of `slim_layer`.
+# tf-slim layer -> the layer of this module that replaces it, keyed by their shared arg scope key.
+_TWINS = {}
 
-  Arguments given explicitly at the call win over scoped ones, as with `slim.add_arg_scope`.
+
+def _shares_arg_scope_with(slim_layer: Callable) -> Callable:
+  """Makes the decorated layer read and write the arg_scope entry of `slim_layer`, and replace it when handed in.
+
+  Arguments given explicitly at the call win over scoped ones, as with `slim.add_arg_scope`. The layer is also
+  registered as `slim_layer`'s twin, so that `own_layer(slim_layer)` gives it (see there).
   """
   key = slim.arg_scope_func_key(slim_layer)
 
@@ -52,17 +59,39 @@ def _shares_arg_scope_with(slim_layer: Callable) -> Callable:
       return layer(*args, **kwargs)
 
     scoped_layer._key_op = key  # read by slim.arg_scope_func_key; pylint: disable=protected-access
+    _TWINS[key] = scoped_layer
     return scoped_layer
 
   return decorate
 
 
-def _pair(value: IntPair, name: str) -> tuple:
-  """Returns `value` as an (h, w) pair of positive ints, or raises naming `name`."""
-  pair = (value, value) if isinstance(value, int) else tuple(value)
-  if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
-    raise ValueError(f'{name} must be a positive int or a pair of positive ints, got {value!r}')
-  return pair
+def own_layer(fn: Optional[Callable]) -> Optional[Callable]:
+  """`fn`, or this module's twin of `fn` when `fn` is a tf-slim layer (or a `functools.partial` of one).
+
+  Code written for tf-slim hands its own layers to ours, e.g. `slim.arg_scope([slim.conv2d],
+  normalizer_fn=slim.batch_norm)` around one of these networks. tf-slim's `batch_norm` fails on TF 2.21 without
+  tf-keras, so every callable argument that a layer here calls (`normalizer_fn`, `activation_fn`) goes through
+  this first: the twin runs instead, with the same arguments, variable names and collections.
+  """
+  if isinstance(fn, functools.partial):
+    twin = own_layer(fn.func)
+    return fn if twin is fn.func else functools.partial(twin, *fn.args, **fn.keywords)
+  if fn is None or not callable(fn):
+    return fn
+  return _TWINS.get(slim.arg_scope_func_key(fn), fn)
+
+
+def _pair(value, name: str) -> tuple:
+  return checks.int_pair(value, name)
+
+
+def _num_outputs(value, layer: str, allow_none: bool = False):
+  """`num_outputs` as a python int (numpy ints and `Dimension`s accepted), or a ValueError."""
+  number = checks.as_int(value)
+  if (allow_none and value is None) or (isinstance(number, int) and number > 0):
+    return number
+  valid = 'None (depthwise only) or a positive int' if allow_none else 'a positive int'
+  raise ValueError(f'{layer}: num_outputs must be {valid}, got {value!r}')
 
 
 def _collections_for(variables_collections, name: str) -> list:
@@ -253,39 +282,264 @@ def conv2d(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, stride: In
     ValueError: on a bad kernel size, stride, rate, padding or data_format, or an unknown channel count.
   """
   _check_data_format(data_format)
+  num_outputs = _num_outputs(num_outputs, 'conv2d')
   kernel_h, kernel_w = _pair(kernel_size, 'kernel_size')
   strides = _pair(stride, 'stride')
   rates = _pair(rate, 'rate')
-  if max(strides) > 1 and max(rates) > 1:
-    raise ValueError(f'stride {stride!r} and rate {rate!r} cannot both exceed 1 in one convolution')
-  if padding not in ('SAME', 'VALID'):
-    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+  _check_stride_and_rate(strides, rates, stride, rate)
+  _check_padding(padding)
+  normalizer_fn, activation_fn = own_layer(normalizer_fn), own_layer(activation_fn)
   with tf.compat.v1.variable_scope(scope, 'Conv', [inputs], reuse=reuse) as sc:
     inputs = tf.convert_to_tensor(inputs)
-    in_channels = inputs.shape[-1]
-    if inputs.shape.rank != 4 or in_channels is None:
-      raise ValueError(f'conv2d {sc.name!r} needs a 4-D NHWC input with a known channel count, '
-                       f'got shape {inputs.shape}')
+    in_channels = _known_channels(inputs, 4, f'conv2d {sc.name!r} needs a 4-D NHWC input')
     dtype = inputs.dtype.base_dtype
     weights = model_variable('weights', [kernel_h, kernel_w, in_channels, num_outputs], dtype,
                              weights_initializer, weights_regularizer, trainable,
                              _collections_for(variables_collections, 'weights'))
-    convolve = functools.partial(tf.nn.conv2d, strides=(1,) + strides + (1,), padding=padding,
-                                 dilations=(1,) + rates + (1,))
+    convolve = functools.partial(_convolve, strides=strides, padding=padding, rates=rates)
     folded = _batch_norm_to_fold(normalizer_fn, normalizer_params)
     if folded is not None:
       outputs = _convolve_with_folded_batch_norm(convolve, inputs, weights, folded)
-    elif normalizer_fn is not None:
-      outputs = normalizer_fn(convolve(inputs, weights), **(normalizer_params or {}))
     else:
-      outputs = convolve(inputs, weights)
-      if biases_initializer is not None:
-        biases = model_variable('biases', [num_outputs], dtype, biases_initializer, biases_regularizer, trainable,
-                                _collections_for(variables_collections, 'biases'))
-        outputs = tf.nn.bias_add(outputs, biases)
+      outputs = _normalized_or_biased(convolve(inputs, weights), normalizer_fn, normalizer_params,
+                                      biases_initializer, biases_regularizer, trainable, variables_collections)
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def _convolve(inputs: tf.Tensor, weights: tf.Tensor, strides: tuple, padding: str, rates: tuple) -> tf.Tensor:
+  """`tf.nn.conv2d`; atrous with a gradient that TensorFlow's CPU kernels can compute.
+
+  An atrous `Conv2D` runs forward on every device (oneDNN on CPUs), but TensorFlow's CPU kernels for its
+  gradient refuse dilations ("Current CPU implementations do not yet support dilation rates larger than 1"),
+  so training at an output stride below the nominal one would fail on a CPU. The forward pass stays one
+  atrous `Conv2D`; its gradient is that of `tf.nn.convolution`, which computes an atrous convolution as a plain
+  one between space-to-batch and batch-to-space (as tf-slim's layers do forward). The gradient needs only the
+  inputs and weights, so the recomputed forward convolution there is not run in graphs.
+  """
+  conv2d_op = functools.partial(tf.nn.conv2d, strides=(1,) + strides + (1,), padding=padding,
+                                dilations=(1,) + rates + (1,))
+  if max(rates) == 1:
+    return conv2d_op(inputs, weights)
+
+  @tf.custom_gradient
+  def atrous(x, w):
+    def gradient(upstream):
+      with tf.GradientTape() as tape:
+        tape.watch([x, w])
+        same = tf.nn.convolution(x, w, padding=padding, dilations=rates)
+      return tape.gradient(same, [x, w], output_gradients=upstream)
+
+    return conv2d_op(x, w), gradient
+
+  return atrous(inputs, weights)
+
+
+def _check_stride_and_rate(strides: tuple, rates: tuple, stride, rate) -> None:
+  if max(strides) > 1 and max(rates) > 1:
+    raise ValueError(f'stride {stride!r} and rate {rate!r} cannot both exceed 1 in one convolution')
+
+
+def _check_padding(padding) -> None:
+  if padding not in ('SAME', 'VALID'):
+    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+
+
+def _known_channels(inputs: tf.Tensor, rank: Optional[int], what: str) -> int:
+  """The last dimension of `inputs` as an int; a ValueError starting with `what` if it (or the rank) is wrong."""
+  shape = checks.static_shape(inputs)
+  wrong_rank = shape is None or (len(shape) != rank if rank else len(shape) < 2)
+  if wrong_rank or shape[-1] is None:
+    raise ValueError(f'{what} with a known channel count, got shape {checks.shape_text(inputs)}')
+  return shape[-1]
+
+
+def _normalized_or_biased(outputs: tf.Tensor, normalizer_fn, normalizer_params, biases_initializer,
+                          biases_regularizer, trainable: bool, variables_collections) -> tf.Tensor:
+  """`normalizer_fn(outputs)`, or `outputs` plus a `biases` variable unless `biases_initializer` is None."""
+  if normalizer_fn is not None:
+    return normalizer_fn(outputs, **(normalizer_params or {}))
+  if biases_initializer is None:
+    return outputs
+  biases = model_variable('biases', [checks.static_shape(outputs)[-1]], outputs.dtype.base_dtype,
+                          biases_initializer, biases_regularizer, trainable,
+                          _collections_for(variables_collections, 'biases'))
+  return tf.nn.bias_add(outputs, biases)
+
+
+@_shares_arg_scope_with(slim.separable_conv2d)
+def separable_conv2d(inputs: tf.Tensor, num_outputs: Optional[int], kernel_size: IntPair, depth_multiplier: int = 1,
+                     stride: IntPair = 1, padding: str = 'SAME', data_format: str = _NHWC, rate: IntPair = 1,
+                     activation_fn: Optional[Callable] = tf.nn.relu, normalizer_fn: Optional[Callable] = None,
+                     normalizer_params: Optional[dict] = None,
+                     weights_initializer=tf.compat.v1.glorot_uniform_initializer(), pointwise_initializer=None,
+                     weights_regularizer=None, biases_initializer=tf.compat.v1.zeros_initializer(),
+                     biases_regularizer=None, reuse=None, variables_collections=None, outputs_collections=None,
+                     trainable: bool = True, scope=None) -> tf.Tensor:
+  """Depthwise separable convolution (Chollet, "Xception", arXiv:1610.02357), or a depthwise one alone.
+
+  Each input channel is convolved with `depth_multiplier` filters of its own (`depthwise_weights`,
+  `[kh, kw, in_channels, depth_multiplier]`); with `num_outputs` a 1x1 convolution (`pointwise_weights`,
+  `[1, 1, in_channels * depth_multiplier, num_outputs]`) then mixes the channels. A normalizer or `biases`
+  and the activation follow, as in `conv2d`.
+
+  Args:
+    inputs: `[batch, height, width, in_channels]` with a known channel count.
+    num_outputs: output channels of the pointwise convolution, or None for the depthwise convolution alone
+      (`in_channels * depth_multiplier` outputs).
+    kernel_size, stride, rate: ints or (h, w) pairs; rate and stride cannot both exceed 1.
+    depth_multiplier: depthwise filters per input channel.
+    padding: 'SAME' or 'VALID'; data_format: 'NHWC' only.
+    weights_initializer: of `depthwise_weights`, and of `pointwise_weights` unless `pointwise_initializer`.
+    weights_regularizer: applied to both weights.
+    Other arguments as in `conv2d`; scope default 'SeparableConv2d'.
+
+  Returns:
+    `[batch, out_height, out_width, num_outputs or in_channels * depth_multiplier]`.
+  """
+  _check_data_format(data_format)
+  num_outputs = _num_outputs(num_outputs, 'separable_conv2d', allow_none=True)
+  kernel_h, kernel_w = _pair(kernel_size, 'kernel_size')
+  strides = _pair(stride, 'stride')
+  rates = _pair(rate, 'rate')
+  multiplier = _num_outputs(depth_multiplier, 'separable_conv2d depth_multiplier')
+  _check_stride_and_rate(strides, rates, stride, rate)
+  _check_padding(padding)
+  normalizer_fn, activation_fn = own_layer(normalizer_fn), own_layer(activation_fn)
+  with tf.compat.v1.variable_scope(scope, 'SeparableConv2d', [inputs], reuse=reuse) as sc:
+    inputs = tf.convert_to_tensor(inputs)
+    in_channels = _known_channels(inputs, 4, f'separable_conv2d {sc.name!r} needs a 4-D NHWC input')
+    dtype = inputs.dtype.base_dtype
+    weights_collections = _collections_for(variables_collections, 'weights')
+    depthwise = model_variable('depthwise_weights', [kernel_h, kernel_w, in_channels, multiplier], dtype,
+                               weights_initializer, weights_regularizer, trainable, weights_collections)
+    options = {'strides': (1,) + strides + (1,), 'padding': padding, 'dilations': rates}
+    if num_outputs is None:
+      outputs = tf.nn.depthwise_conv2d(inputs, depthwise, **options)
+    else:
+      pointwise = model_variable('pointwise_weights', [1, 1, in_channels * multiplier, num_outputs], dtype,
+                                 pointwise_initializer or weights_initializer, weights_regularizer, trainable,
+                                 weights_collections)
+      outputs = tf.nn.separable_conv2d(inputs, depthwise, pointwise, **options)
+    outputs = _normalized_or_biased(outputs, normalizer_fn, normalizer_params, biases_initializer,
+                                    biases_regularizer, trainable, variables_collections)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+def _transposed_size(size, kernel: int, stride: int, padding: str):
+  """Output length of a transposed convolution along one axis (an int, or a scalar tensor for a tensor)."""
+  return size * stride if padding == 'SAME' else size * stride + max(kernel - stride, 0)
+
+
+@_shares_arg_scope_with(slim.conv2d_transpose)
+def conv2d_transpose(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, stride: IntPair = 1,
+                     padding: str = 'SAME', data_format: str = _NHWC, activation_fn: Optional[Callable] = tf.nn.relu,
+                     normalizer_fn: Optional[Callable] = None, normalizer_params: Optional[dict] = None,
+                     weights_initializer=tf.compat.v1.glorot_uniform_initializer(), weights_regularizer=None,
+                     biases_initializer=tf.compat.v1.zeros_initializer(), biases_regularizer=None, reuse=None,
+                     variables_collections=None, outputs_collections=None, trainable: bool = True,
+                     scope=None) -> tf.Tensor:
+  """Transposed 2-D convolution (the gradient of a convolution), for learned upsampling in decoders.
+
+  The output is `stride` times the input along each axis with 'SAME' padding, and `size * stride +
+  max(kernel - stride, 0)` with 'VALID'. The `weights` variable is `[kh, kw, num_outputs, in_channels]`.
+
+  Args:
+    inputs: `[batch, height, width, in_channels]` with a known channel count.
+    num_outputs: output channels.
+    kernel_size, stride: ints or (h, w) pairs.
+    Other arguments as in `conv2d`; scope default 'Conv2d_transpose'.
+
+  Returns:
+    `[batch, out_height, out_width, num_outputs]`.
+  """
+  _check_data_format(data_format)
+  num_outputs = _num_outputs(num_outputs, 'conv2d_transpose')
+  kernel = _pair(kernel_size, 'kernel_size')
+  strides = _pair(stride, 'stride')
+  _check_padding(padding)
+  normalizer_fn, activation_fn = own_layer(normalizer_fn), own_layer(activation_fn)
+  with tf.compat.v1.variable_scope(scope, 'Conv2d_transpose', [inputs], reuse=reuse) as sc:
+    inputs = tf.convert_to_tensor(inputs)
+    in_channels = _known_channels(inputs, 4, f'conv2d_transpose {sc.name!r} needs a 4-D NHWC input')
+    dtype = inputs.dtype.base_dtype
+    weights = model_variable('weights', [kernel[0], kernel[1], num_outputs, in_channels], dtype,
+                             weights_initializer, weights_regularizer, trainable,
+                             _collections_for(variables_collections, 'weights'))
+    static = checks.static_shape(inputs)
+    dynamic = tf.shape(inputs)
+    sizes = [_transposed_size(static[axis] if static[axis] is not None else dynamic[axis], kernel[axis - 1],
+                              strides[axis - 1], padding) for axis in (1, 2)]
+    batch = static[0] if static[0] is not None else dynamic[0]
+    output_shape = tf.stack([batch, sizes[0], sizes[1], num_outputs])
+    outputs = tf.nn.conv2d_transpose(inputs, weights, output_shape, strides=(1,) + strides + (1,), padding=padding)
+    outputs.set_shape([static[0]] + [_transposed_size(static[axis], kernel[axis - 1], strides[axis - 1], padding)
+                                     if static[axis] is not None else None for axis in (1, 2)] + [num_outputs])
+    outputs = _normalized_or_biased(outputs, normalizer_fn, normalizer_params, biases_initializer,
+                                    biases_regularizer, trainable, variables_collections)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+@_shares_arg_scope_with(slim.fully_connected)
+def fully_connected(inputs: tf.Tensor, num_outputs: int, activation_fn: Optional[Callable] = tf.nn.relu,
+                    normalizer_fn: Optional[Callable] = None, normalizer_params: Optional[dict] = None,
+                    weights_initializer=tf.compat.v1.glorot_uniform_initializer(), weights_regularizer=None,
+                    biases_initializer=tf.compat.v1.zeros_initializer(), biases_regularizer=None, reuse=None,
+                    variables_collections=None, outputs_collections=None, trainable: bool = True,
+                    scope=None) -> tf.Tensor:
+  """A dense layer on the last axis: `inputs @ weights` (`[in, num_outputs]`), a normalizer or biases, activation.
+
+  Inputs of rank above 2 are transformed along their last axis, keeping the other axes.
+
+  Args:
+    inputs: tensor of rank >= 2 with a known last dimension.
+    num_outputs: output units.
+    Other arguments as in `conv2d`; scope default 'fully_connected'.
+
+  Returns:
+    A tensor of the shape of `inputs` with the last dimension `num_outputs`.
+  """
+  num_outputs = _num_outputs(num_outputs, 'fully_connected')
+  normalizer_fn, activation_fn = own_layer(normalizer_fn), own_layer(activation_fn)
+  with tf.compat.v1.variable_scope(scope, 'fully_connected', [inputs], reuse=reuse) as sc:
+    inputs = tf.convert_to_tensor(inputs)
+    in_units = _known_channels(inputs, None, f'fully_connected {sc.name!r} needs an input of rank >= 2')
+    weights = model_variable('weights', [in_units, num_outputs], inputs.dtype.base_dtype, weights_initializer,
+                             weights_regularizer, trainable, _collections_for(variables_collections, 'weights'))
+    if inputs.shape.rank == 2:
+      outputs = tf.linalg.matmul(inputs, weights)
+    else:
+      outputs = tf.tensordot(inputs, weights, [[inputs.shape.rank - 1], [0]])
+      outputs.set_shape(inputs.shape[:-1].concatenate([num_outputs]))
+    outputs = _normalized_or_biased(outputs, normalizer_fn, normalizer_params, biases_initializer,
+                                    biases_regularizer, trainable, variables_collections)
+    if activation_fn is not None:
+      outputs = activation_fn(outputs)
+    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+
+
+@_shares_arg_scope_with(slim.flatten)
+def flatten(inputs: tf.Tensor, outputs_collections=None, scope=None) -> tf.Tensor:
+  """Reshapes `[batch, d1, d2, ...]` to `[batch, d1 * d2 * ...]` (name scope 'Flatten').
+
+  Raises:
+    ValueError: when the rank of `inputs` is unknown or below 2.
+  """
+  with tf.name_scope(scope or 'Flatten') as sc:
+    inputs = tf.convert_to_tensor(inputs)
+    shape = checks.static_shape(inputs)
+    if shape is None or len(shape) < 2:
+      raise ValueError(f'flatten needs an input of known rank >= 2, got shape {checks.shape_text(inputs)}')
+    inner = shape[1:]
+    size = math.prod(inner) if None not in inner else -1
+    batch = shape[0] if shape[0] is not None else tf.shape(inputs)[0]
+    outputs = tf.reshape(inputs, tf.stack([batch, size]) if tf.is_tensor(batch) else [batch, size])
+    return slim.utils.collect_named_outputs(outputs_collections, sc, outputs)
 
 
 _FOLDING = threading.local()
@@ -393,13 +647,15 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
     ValueError: on an unsupported option, data_format or input rank, or an unknown channel count.
   """
   del fused, renorm_clipping, renorm_decay  # the fused kernel is always used; renorm is refused below
+  activation_fn = own_layer(activation_fn)
   _check_batch_norm_options(batch_weights, renorm, adjustment, zero_debias_moving_mean, data_format)
   with tf.compat.v1.variable_scope(scope, 'BatchNorm', [inputs], reuse=reuse) as sc:
     inputs = tf.convert_to_tensor(inputs)
-    channels = inputs.shape[-1]
-    if inputs.shape.rank is None or inputs.shape.rank < 2 or channels is None:
+    shape = checks.static_shape(inputs)
+    if shape is None or len(shape) < 2 or shape[-1] is None:
       raise ValueError(f'batch_norm {sc.name!r} needs an input of rank >= 2 with a known last dimension, '
-                       f'got shape {inputs.shape}')
+                       f'got shape {checks.shape_text(inputs)}')
+    channels = shape[-1]
     gamma, beta, moving_mean, moving_variance = _batch_norm_variables(
         channels, _parameter_dtype(inputs.dtype), center, scale, param_initializers, param_regularizers,
         trainable, variables_collections)
@@ -452,7 +708,7 @@ def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon,
   (`exponential_avg_factor = 1 - decay`), so each update is one assignment; a tensor `decay` or `is_training`
   takes the general path below.
   """
-  channels = inputs.shape[-1]
+  channels = checks.static_shape(inputs)[-1]
   rank4 = inputs if inputs.shape.rank == 4 else tf.reshape(inputs, [-1, 1, 1, channels])
   scale_t = gamma if gamma is not None else tf.ones([channels], moving_mean.dtype)
   offset_t = beta if beta is not None else tf.zeros([channels], moving_mean.dtype)
@@ -500,8 +756,7 @@ def _pool2d(pool_fn, default_scope, inputs, kernel_size, stride, padding, data_f
   _check_data_format(data_format)
   kernel = _pair(kernel_size, 'kernel_size')
   strides = _pair(stride, 'stride')
-  if padding not in ('SAME', 'VALID'):
-    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+  _check_padding(padding)
   with tf.name_scope(scope or default_scope) as sc:
     outputs = pool_fn(inputs, ksize=(1,) + kernel + (1,), strides=(1,) + strides + (1,), padding=padding)
     return slim.utils.collect_named_outputs(outputs_collections, sc, outputs)

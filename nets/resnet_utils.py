@@ -173,11 +173,12 @@ def standard_blocks(block_fn: Callable, units: Sequence[int], min_base_depth: in
   """
   checks.check_depth_multiplier(depth_multiplier, 'resnet')
   if multi_grid is not None:
-    rates = tuple(multi_grid) if isinstance(multi_grid, (list, tuple)) else None
+    rates = tuple(checks.as_int(r) for r in multi_grid) if isinstance(multi_grid, (list, tuple)) else None
     if (rates is None or len(rates) != units[-1]
         or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates)):
       raise ValueError(f'multi_grid must be None or {units[-1]} int rates >= 1, one per unit of block4, '
                        f'got {multi_grid!r}')
+    multi_grid = rates
 
   def depth(base):
     return max(int(base * depth_multiplier), min_base_depth)
@@ -213,7 +214,8 @@ def resnet(inputs: tf.Tensor, blocks: Sequence[Block], root_fn: Callable, postno
   """
   caller = scope or default_scope
   checks.check_images(inputs, caller)
-  checks.check_num_classes(num_classes, caller)
+  num_classes = checks.check_num_classes(num_classes, caller)
+  output_stride = checks.as_int(output_stride)
   root_stride = 4 if include_root_block else 1
   reachable = reachable_output_strides(blocks, root_stride)
   _check_output_stride(output_stride, reachable)
@@ -256,10 +258,10 @@ def _check_squeezable(inputs, final_stride: int) -> None:
 
   Every strided layer of a ResNet pads SAME, so a map of n pixels becomes ceil(n / stride) ones.
   """
-  shape = tf.TensorShape(getattr(inputs, 'shape', None))
-  if shape.rank != 4:
+  shape = checks.static_shape(getattr(inputs, 'shape', None))
+  if shape is None or len(shape) != 4:
     return
-  sizes = [None if n is None else -(-int(n) // final_stride) for n in (shape[1], shape[2])]
+  sizes = [None if n is None else -(-n // final_stride) for n in shape[1:3]]
   if any(n not in (None, 1) for n in sizes):
     text = lambda pair: 'x'.join('?' if n is None else str(n) for n in pair)
     raise ValueError(f'inputs of {text(shape[1:3])} at output stride {final_stride} give {text(sizes)} '

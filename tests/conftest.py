@@ -1,4 +1,9 @@
-"""Shared fixtures: each test builds in a fresh default graph."""
+"""Shared fixtures: each test builds in a fresh default graph.
+
+`--tf-behavior=v1` runs the suite as TF1 programs run: `tf.compat.v1.disable_v2_behavior()` is applied before
+any test is collected (V1 `TensorShape`s of `Dimension`s, ref variables by default, v1 control flow, no eager
+execution). Tests marked `eager` need TF2 behaviour and are skipped there, with the reason.
+"""
 
 import os
 
@@ -21,6 +26,33 @@ hypothesis.settings.register_profile('long', max_examples=3000, deadline=None, p
                                      suppress_health_check=[hypothesis.HealthCheck.too_slow])
 hypothesis.settings.load_profile('ci')
 
+
+
+def pytest_addoption(parser):
+  parser.addoption('--tf-behavior', choices=('v2', 'v1'), default='v2',
+                   help='v1: run with tf.compat.v1.disable_v2_behavior(), as TF1 programs do')
+
+
+def pytest_configure(config):
+  config.addinivalue_line('markers', 'eager: needs TF2 behaviour (eager execution); skipped with --tf-behavior=v1')
+  if config.getoption('--tf-behavior') == 'v1':
+    tf.compat.v1.disable_v2_behavior()
+
+
+def pytest_collection_modifyitems(config, items):
+  if config.getoption('--tf-behavior') != 'v1':
+    return
+  skip = pytest.mark.skip(reason='needs TF2 behaviour (eager execution); this run has disable_v2_behavior()')
+  for item in items:
+    if 'eager' in item.keywords:
+      item.add_marker(skip)
+
+
+def tf1_behavior() -> bool:
+  """Whether this run has `tf.compat.v1.disable_v2_behavior()` applied."""
+  return not tf.compat.v1.executing_eagerly_outside_functions()
+
+
 RESNET_VERSIONS = {'v1': (resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
                    'v2': (resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
 
@@ -39,6 +71,21 @@ def run(graph_, fetches, feed_dict=None):
   with tf.compat.v1.Session(graph=graph_) as sess:
     sess.run(tf.compat.v1.global_variables_initializer())
     return sess.run(fetches, feed_dict)
+
+
+def evaluate(tensors):
+  """The values of `tensors` (a nest): `.numpy()` eagerly, or one session run of their graph under TF1 behaviour."""
+  if tf.executing_eagerly():
+    return tf.nest.map_structure(lambda t: t.numpy(), tensors)
+  with tf.compat.v1.Session(graph=tf.nest.flatten(tensors)[0].graph) as sess:
+    return sess.run(tensors)
+
+
+def first_batch(dataset):
+  """The first element of a `tf.data` dataset, in either TF behaviour."""
+  if tf.executing_eagerly():
+    return evaluate(next(iter(dataset)))
+  return evaluate(tf.compat.v1.data.make_one_shot_iterator(dataset).get_next())
 
 
 def tiny_resnet(version, inputs, **kwargs):

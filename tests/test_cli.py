@@ -75,6 +75,7 @@ def test_describe_errors_are_one_line(capsys, argv, code, message):
   assert captured.err == message and captured.out == ''
 
 
+@pytest.mark.eager
 def test_benchmark_json(capsys):
   argv = ['benchmark', '--network', 'resnet_v1_50', '--input-size', '33,41', '--batch', '2', '--output-stride', '16',
           '--runs', '2', '--warmup', '0', '--json']

@@ -122,6 +122,7 @@ def test_a_retry_with_correct_arguments_in_the_same_graph_builds_as_a_fresh_grap
   assert net.shape.as_list() == fresh_net.shape.as_list() == [None, 7]
 
 
+@pytest.mark.eager
 def test_backbone_errors_create_no_variables():
   with pytest.raises(ValueError, match=r'inception_v3 does not take output_stride; it takes'):
     tf2.Backbone('inception_v3', output_stride=16)
@@ -199,12 +200,13 @@ CLI_CATALOGUE = [
     (['frobnicate'], 2, "slimnets: error: argument COMMAND: invalid choice: 'frobnicate'"),
     (['benchmark', '--network', 'resnet_v1_50', '--batch', '0'], 2,
      "slimnets benchmark: error: argument --batch: values must be >= 1, got '0'"),
-    (['extract', '--network', 'resnet_v1_50', '--images', '/nonexistent/photos', '--output', 'x.npz'], 1,
-     "slimnets: error: images folder '/nonexistent/photos' is not a directory"),
+    pytest.param(['extract', '--network', 'resnet_v1_50', '--images', '/nonexistent/photos', '--output', 'x.npz'],
+                 1, "slimnets: error: images folder '/nonexistent/photos' is not a directory",
+                 marks=pytest.mark.eager),
 ]
 
 
-@pytest.mark.parametrize('argv, status, words', CLI_CATALOGUE, ids=[' '.join(c[0]) for c in CLI_CATALOGUE])
+@pytest.mark.parametrize('argv, status, words', CLI_CATALOGUE, ids=[' '.join(c[0] if isinstance(c, tuple) else c.values[0]) for c in CLI_CATALOGUE])
 def test_cli_errors_are_one_line_with_the_exit_status(capsys, argv, status, words):
   if status == 2:
     with pytest.raises(SystemExit) as exit_info:
@@ -232,6 +234,7 @@ def thin_checkpoint(tmp_path_factory):
       return tf.compat.v1.train.Saver().save(sess, str(tmp_path_factory.mktemp('thin') / 'model.ckpt'))
 
 
+@pytest.mark.eager  # export and benchmark run eagerly
 def test_cli_checkpoint_failures_leave_no_output(tmp_path, capsys, thin_checkpoint):
   (tmp_path / 'notes.ckpt').write_text('not a checkpoint')
   (tmp_path / 'cut.index').write_bytes(open(thin_checkpoint + '.index', 'rb').read()[:40])
@@ -259,6 +262,7 @@ def test_cli_checkpoint_failures_leave_no_output(tmp_path, capsys, thin_checkpoi
   assert sorted(os.listdir(tmp_path)) == listing
 
 
+@pytest.mark.eager  # export builds an eager backbone
 def test_cli_refuses_existing_outputs(tmp_path, capsys, thin_checkpoint):
   (tmp_path / 'served').mkdir()
   (tmp_path / 'adapted.index').write_bytes(b'x')

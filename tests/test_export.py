@@ -17,6 +17,8 @@ from utils import cli
 from utils import export
 from utils import tf2
 
+pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
+
 THIN = {'depth_multiplier': 0.125}
 
 _LOAD = textwrap.dedent('''

@@ -13,6 +13,8 @@ from utils import inference
 from utils import preprocessing
 from utils import tf2
 
+pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
+
 THIN = {'depth_multiplier': 0.125}
 GOOD = ['a.jpg', 'b.png', 'c.JPEG', 'grey.png', 'sub/d.jpg', 'sub/e.png']
 SIZE = (40, 48)
@@ -71,8 +73,10 @@ def test_one_npz_with_paths_and_features_skipping_unreadable_files(backbone, fol
     assert arrays['C4'].shape == (6, 3, 3, 128) and arrays['pooled'].shape == (6, 256)
     expected = _expected(backbone, folder, 'sub/d.jpg')
     row = list(arrays['paths']).index('sub/d.jpg')
-    np.testing.assert_allclose(arrays['C4'][row], expected['C4'][0], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(arrays['pooled'][row], expected['pooled'][0], rtol=1e-4, atol=1e-4)
+    # A batch of 4 and a batch of 1 may run different kernels, so compare at float32's precision of the scale.
+    for key in ('C4', 'pooled'):
+      scale = np.abs(expected[key][0]).max()
+      np.testing.assert_allclose(arrays[key][row], expected[key][0], rtol=1e-4, atol=1e-5 * scale)
   assert sorted(os.listdir(tmp_path)) == ['features.npz']  # no partial folder or temporary file left
 
 

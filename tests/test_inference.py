@@ -7,6 +7,8 @@ import tensorflow as tf
 from utils import inference
 from utils import tf2
 
+pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
+
 THIN = {'depth_multiplier': 0.125}
 
 

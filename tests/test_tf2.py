@@ -17,6 +17,8 @@ from tests.conftest import randomize_variables
 from utils import scratch
 from utils import tf2
 
+pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
+
 THIN = {'depth_multiplier': 0.125}  # resnet_v1_50 with its real names and 1/8 of its channels
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

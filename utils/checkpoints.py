@@ -23,7 +23,7 @@ import functools
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -317,9 +317,8 @@ def write(values: Dict[str, np.ndarray], output: str, overwrite: bool = False) -
   try:
     staged = os.path.join(staging, 'ckpt')
     names = sorted(values)
-    with tf.init_scope(), tf.device('/cpu:0'):  # runs now, also when called while building a graph
-      tf.raw_ops.SaveV2(prefix=staged, tensor_names=names, shape_and_slices=[''] * len(names),
-                        tensors=[tf.constant(values[name]) for name in names])
+    _run_now(lambda: tf.raw_ops.SaveV2(prefix=staged, tensor_names=names, shape_and_slices=[''] * len(names),
+                                       tensors=[tf.constant(values[name]) for name in names]))
     _read_back(staged, values)
     if os.path.exists(output + '.index'):
       os.remove(output + '.index')  # no index pointing at data being replaced
@@ -331,6 +330,23 @@ def write(values: Dict[str, np.ndarray], output: str, overwrite: bool = False) -
   finally:
     shutil.rmtree(staging, ignore_errors=True)
   return output
+
+
+def _run_now(make_op: Callable) -> None:
+  """Runs the op `make_op()` builds at once, leaving any graph being built untouched.
+
+  Eagerly where TensorFlow can (TF2 behaviour, also while a graph is being built); under
+  `tf.compat.v1.disable_v2_behavior()` there is no eager execution, so in a graph and session of its own.
+  """
+  with tf.init_scope():
+    if tf.executing_eagerly():
+      with tf.device('/cpu:0'):
+        make_op()
+      return
+  with tf.Graph().as_default() as graph, tf.device('/cpu:0'):
+    op = make_op()
+    with tf.compat.v1.Session(graph=graph) as session:
+      session.run(op)
 
 
 def _data_files(prefix: str) -> List[str]:

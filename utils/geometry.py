@@ -185,6 +185,9 @@ def trace_tensors(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> Dict[
     spatial = [axes.get(t) for t in op.inputs]
     if all(s is None for s in spatial):
       continue
+    if op.type == 'IdentityN':  # e.g. around an op with a custom gradient: output i is input i
+      axes.update((output, s) for output, s in zip(op.outputs, spatial) if s is not None)
+      continue
     unknown = next((s for s in spatial if isinstance(s, _Unknown)), None)
     if unknown is not None:
       result = unknown

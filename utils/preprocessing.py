@@ -19,6 +19,7 @@ from typing import Callable, Optional, Sequence
 
 import tensorflow as tf
 
+from nets import checks
 from nets import nets_factory
 
 VGG_MEANS = (123.68, 116.78, 103.94)
@@ -27,16 +28,23 @@ TRAIN_RESIZE_SIDES = (256, 512)
 CENTRAL_FRACTION = 0.875
 
 
-def _check_size(height: int, width: int) -> None:
+def _checked_size(height: int, width: int) -> tuple:
+  """(height, width) as python ints (numpy ints and `Dimension`s accepted), or a ValueError naming the argument."""
+  size = []
   for name, value in (('height', height), ('width', width)):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    number = checks.as_int(value)
+    if not isinstance(number, int) or number < 1:
       raise ValueError(f'{name} must be a positive int, got {value!r}')
+    size.append(number)
+  return tuple(size)
 
 
 def _as_image(image) -> tf.Tensor:
   image = tf.convert_to_tensor(image)
-  if image.shape.rank != 3 or image.shape[-1] is None:
-    raise ValueError(f'image must be [height, width, channels] with a known channel count, got shape {image.shape}')
+  shape = checks.static_shape(image)
+  if shape is None or len(shape) != 3 or shape[-1] is None:
+    raise ValueError('image must be [height, width, channels] with a known channel count, got shape '
+                     f'{checks.shape_text(image)}')
   return image
 
 
@@ -77,14 +85,15 @@ def vgg_preprocess(image, height: int, width: int, is_training: bool = False,
   Returns:
     `[height, width, c]` float32.
   """
-  _check_size(height, width)
+  height, width = _checked_size(height, width)
   image = tf.cast(_as_image(image), tf.float32)
-  means = means_for_channels(image.shape[-1], channel_means)
+  channels = checks.static_shape(image)[-1]
+  means = means_for_channels(channels, channel_means)
   side = (tf.random.uniform([], TRAIN_RESIZE_SIDES[0], TRAIN_RESIZE_SIDES[1] + 1, tf.int32) if is_training
           else tf.constant(max(EVAL_RESIZE_SIDE, height, width)))
   image = _resize_smaller_side(image, tf.maximum(side, max(height, width)))
   if is_training:
-    image = tf.image.random_crop(image, [height, width, image.shape[-1]])
+    image = tf.image.random_crop(image, [height, width, channels])
     image = tf.image.random_flip_left_right(image)
   else:
     image = _central_crop(image, height, width)
@@ -105,11 +114,11 @@ def inception_preprocess(image, height: int, width: int, is_training: bool = Fal
   Returns:
     `[height, width, c]` float32 in [-1, 1].
   """
-  _check_size(height, width)
+  height, width = _checked_size(height, width)
   if not 0 < central_fraction <= 1:
     raise ValueError(f'central_fraction must be in (0, 1], got {central_fraction!r}')
   image = _as_image(image)
-  channels = image.shape[-1]
+  channels = checks.static_shape(image)[-1]
   image = tf.image.convert_image_dtype(image, tf.float32)
   if is_training:
     begin, size, _ = tf.image.sample_distorted_bounding_box(

@@ -63,10 +63,15 @@ class Backbone(tf.Module):
     ValueError: for an unknown network, a non-positive `in_channels`, or an argument the network function
       does not take; the network function itself checks the values at the first call, before any variable is
       created.
+    RuntimeError: under `tf.compat.v1.disable_v2_behavior()`, which turns off the eager execution this needs.
   """
 
   def __init__(self, network: str, num_classes: Optional[int] = None, *, in_channels: int = 3,
                weight_decay: Optional[float] = None, name: Optional[str] = None, **network_kwargs):
+    if not tf.compat.v1.executing_eagerly_outside_functions():
+      raise RuntimeError('utils.tf2.Backbone needs TF2 behaviour (eager execution), and this program has turned '
+                         'it off (tf.compat.v1.disable_v2_behavior() or disable_eager_execution()); in TF1 '
+                         'programs build the network in a graph: nets_factory.get_network_fn(...)(images)')
     spec = nets_factory.get_spec(network)
     if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
       raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
