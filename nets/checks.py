@@ -34,6 +34,8 @@ def as_int(value):
   check to reject with its own message.
   """
   if isinstance(value, tf.compat.v1.Dimension):
+    if value.value is None:
+      return value  # unknown: not a size
     value = value.value
   if isinstance(value, numbers.Integral) and not isinstance(value, bool):
     return int(value)

@@ -99,7 +99,10 @@ def tiny_resnet(version, inputs, **kwargs):
 def randomize_variables(sess, seed=0):
   """Random values for every variable, moving statistics included, so that equalities are not trivial."""
   rng = np.random.RandomState(seed)
-  for v in tf.compat.v1.global_variables():
+  feed = {}
+  variables = tf.compat.v1.global_variables()
+  for v in variables:
     shape = v.shape.as_list()
     value = rng.uniform(0.5, 1.5, shape) if 'moving_variance' in v.name else rng.normal(0, 0.1, shape)
-    v.load(value.astype(np.float32), sess)
+    feed[v.initializer.inputs[1]] = value.astype(np.float32)  # what Variable.load feeds, in one run for all
+  sess.run([v.initializer for v in variables], feed)

@@ -206,7 +206,8 @@ CLI_CATALOGUE = [
 ]
 
 
-@pytest.mark.parametrize('argv, status, words', CLI_CATALOGUE, ids=[' '.join(c[0] if isinstance(c, tuple) else c.values[0]) for c in CLI_CATALOGUE])
+@pytest.mark.parametrize('argv, status, words', CLI_CATALOGUE,
+                         ids=[' '.join(getattr(c, 'values', c)[0]) for c in CLI_CATALOGUE])
 def test_cli_errors_are_one_line_with_the_exit_status(capsys, argv, status, words):
   if status == 2:
     with pytest.raises(SystemExit) as exit_info:
