@@ -62,7 +62,8 @@ def int_pair(value, name: str) -> tuple:
 
 
 def check_images(inputs, caller: str) -> None:
-  """`inputs` must be a `[batch, height, width, channels]` floating-point tensor with a known channel count."""
+  """`inputs` must be a `[batch, height, width, channels]` float32, float16 or bfloat16 tensor with a known
+  channel count (float64 is refused: batch norm's fused kernel has no float64 version)."""
   shape = static_shape(getattr(inputs, 'shape', None))
   if shape is None or len(shape) != 4 or shape[-1] is None:
     raise ValueError(f'{caller}: inputs must be a 4-D [batch, height, width, channels] tensor with a known '
@@ -74,8 +75,12 @@ def check_images(inputs, caller: str) -> None:
     dtype = None
   if dtype is None or not dtype.is_floating:
     name = dtype.name if dtype is not None else repr(getattr(inputs, 'dtype', None))
-    raise ValueError(f'{caller}: inputs must be a float tensor (float32, float16, bfloat16 or float64), got '
+    raise ValueError(f'{caller}: inputs must be a float tensor (float32, float16 or bfloat16), got '
                      f'dtype {name}; cast the images, e.g. tf.cast(images, tf.float32), and preprocess them')
+  if dtype.base_dtype == tf.float64:
+    raise ValueError(f'{caller}: inputs must be float32, float16 or bfloat16, got dtype float64 (numpy\'s '
+                     'default): batch norm\'s fused kernel has no float64 version; cast the images, e.g. '
+                     'tf.cast(images, tf.float32)')
 
 
 def check_num_classes(num_classes, caller: str) -> Optional[int]:

@@ -218,9 +218,9 @@ def resnet(inputs: tf.Tensor, blocks: Sequence[Block], root_fn: Callable, postno
   output_stride = checks.as_int(output_stride)
   root_stride = 4 if include_root_block else 1
   reachable = reachable_output_strides(blocks, root_stride)
-  _check_output_stride(output_stride, reachable)
+  _check_output_stride(output_stride, reachable, caller)
   if num_classes and spatial_squeeze and not global_pool:
-    _check_squeezable(inputs, output_stride or reachable[-1])
+    _check_squeezable(inputs, output_stride or reachable[-1], caller)
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc:
     end_points_collection = sc.original_name_scope + '_end_points'
     unit_fns = list(dict.fromkeys(block.unit_fn for block in blocks))
@@ -253,7 +253,7 @@ def _batch_norm_mode(is_training: Optional[bool]):
   return slim.arg_scope([layers.batch_norm], is_training=is_training)
 
 
-def _check_squeezable(inputs, final_stride: int) -> None:
+def _check_squeezable(inputs, final_stride: int, caller: str) -> None:
   """Raises a ValueError when logits without global pooling would not be 1x1 on a known input axis.
 
   Every strided layer of a ResNet pads SAME, so a map of n pixels becomes ceil(n / stride) ones.
@@ -264,13 +264,13 @@ def _check_squeezable(inputs, final_stride: int) -> None:
   sizes = [None if n is None else -(-n // final_stride) for n in shape[1:3]]
   if any(n not in (None, 1) for n in sizes):
     text = lambda pair: 'x'.join('?' if n is None else str(n) for n in pair)
-    raise ValueError(f'inputs of {text(shape[1:3])} at output stride {final_stride} give {text(sizes)} '
+    raise ValueError(f'{caller}: inputs of {text(shape[1:3])} at output stride {final_stride} give {text(sizes)} '
                      'logits without global pooling, which spatial_squeeze=True cannot squeeze to '
                      '[batch, num_classes]; pass global_pool=True or spatial_squeeze=False')
 
 
-def _check_output_stride(output_stride: Optional[int], allowed: Sequence[int]) -> None:
+def _check_output_stride(output_stride: Optional[int], allowed: Sequence[int], caller: str) -> None:
   valid_type = isinstance(output_stride, int) and not isinstance(output_stride, bool)
   if output_stride is not None and (not valid_type or output_stride not in allowed):
-    raise ValueError(f'output_stride must be None (nominal, {allowed[-1]}) or one of {list(allowed)}, '
+    raise ValueError(f'{caller}: output_stride must be None (nominal, {allowed[-1]}) or one of {list(allowed)}, '
                      f'got {output_stride!r}')

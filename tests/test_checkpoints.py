@@ -55,6 +55,7 @@ def test_restore_reports_and_reproduces(rgb_checkpoint):
   np.testing.assert_array_equal(first, again)
   assert len(report.restored) == 265 + 2 and not (report.skipped or report.missing or report.mismatched)
   assert report.summary() == '267 restored, 0 skipped, 0 missing, 0 shape-mismatched, 0 unused in the checkpoint'
+  assert str(report) == report.summary() and repr(report) == f'<RestoreReport: {report.summary()}>'
 
 
 def test_mismatch_is_an_error_unless_allowed(rgb_checkpoint):

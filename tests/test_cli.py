@@ -54,7 +54,7 @@ def test_describe_table(capsys):
 
 @pytest.mark.parametrize('argv,code,message', [
     (['describe', 'resnet_v1_50', '--output-stride', '12'], 1,
-     'slimnets: error: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], got 12\n'),
+     'slimnets: error: resnet_v1_50: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], got 12\n'),
     (['describe', 'inception_v3', '--input-size', '74'], 1,
      'slimnets: error: inception_v3: inputs of 74x74 are too small: the VALID convolutions and pools up to '
      'Mixed_7c need at least 75x75; resize or pad the images\n'),

@@ -60,8 +60,13 @@ def checkpoint(tmp_path_factory):
 def test_saved_model_serves_the_graph_outputs_in_a_fresh_process(tmp_path, checkpoint):
   backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
   backbone.restore(checkpoint, allow_missing=False)
-  path = export.export_saved_model(backbone, str(tmp_path / 'served'), ['C2'])
+  mask = os.umask(0o022)
+  try:
+    path = export.export_saved_model(backbone, str(tmp_path / 'served'), ['C2'])
+  finally:
+    os.umask(mask)
   assert sorted(os.listdir(tmp_path)) == ['served']  # nothing staged left behind
+  assert oct(os.stat(path).st_mode & 0o777) == oct(0o755)  # as a plain mkdir under umask 022, not 0700
   env = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
   env['TF_CPP_MIN_LOG_LEVEL'] = '3'
   out = subprocess.run([sys.executable, '-c', _LOAD, path], capture_output=True, text=True, cwd=str(tmp_path),

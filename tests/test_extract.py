@@ -63,7 +63,12 @@ def test_list_images_finds_jpeg_and_png_at_any_depth(folder):
 
 def test_one_npz_with_paths_and_features_skipping_unreadable_files(backbone, folder, tmp_path):
   output = tmp_path / 'features.npz'
-  report, skipped = _run(backbone, folder, output)
+  mask = os.umask(0o027)
+  try:
+    report, skipped = _run(backbone, folder, output)
+  finally:
+    os.umask(mask)
+  assert oct(os.stat(output).st_mode & 0o777) == oct(0o640)  # as a plain open() under umask 027, not 0600
   assert skipped == ['broken.jpg', 'cut.png'] and [p for p, _ in report.skipped] == skipped
   assert report.skipped[0][1] == 'jpeg::Uncompress failed. Invalid JPEG data or crop window.'
   assert (report.written, report.resumed) == (6, 0)
@@ -182,12 +187,14 @@ def test_cli_extract_exit_codes_and_messages(folder, tmp_path, capsys):
   captured = capsys.readouterr()
   assert captured.out.strip() == f'extracted 6 images, skipped 2 unreadable, float32: {output}'
   warned = [line for line in captured.err.splitlines() if line.startswith('slimnets:')]
-  assert warned[0] == 'slimnets: warning: skipped broken.jpg: jpeg::Uncompress failed. Invalid JPEG data or crop window.'
-  assert warned[1].startswith('slimnets: warning: skipped cut.png: ') and len(warned) == 2
+  assert warned[0] == 'slimnets: warning: no --checkpoint given: the network has random weights'
+  assert warned[1] == 'slimnets: warning: skipped broken.jpg: jpeg::Uncompress failed. Invalid JPEG data or crop window.'
+  assert warned[2].startswith('slimnets: warning: skipped cut.png: ') and len(warned) == 3
   with np.load(output) as arrays:
     assert arrays['C5'].shape == (6, 2, 2, 2048)
   assert cli.main(argv) == 1
-  assert capsys.readouterr().err == (f"slimnets: error: output '{output}' already exists; pass --overwrite to "
+  assert capsys.readouterr().err == ('slimnets: warning: no --checkpoint given: the network has random weights\n'
+                                     f"slimnets: error: output '{output}' already exists; pass --overwrite to "
                                      'replace it\n')
   with pytest.raises(SystemExit) as exit_info:
     cli.main(argv + ['--pooled'])

@@ -5,6 +5,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from nets import inception
+from nets import inception_v3
 from nets import resnet_v1
 from nets import resnet_v2
 from utils import describe
@@ -85,6 +86,27 @@ def test_describe_warns_about_alignment_and_tiny_inputs():
   assert small['warnings'][1] == (
       'input 20x20 is smaller than the nominal stride 32: the maps stop shrinking at 1x1 from '
       'resnet_v2_50/block3/unit_6/bottleneck_v2/conv2 on, and their receptive fields reach past the image')
+
+
+@pytest.mark.parametrize('network', ['inception_v3', 'resnet_v1_50', 'resnet_v2_101'])
+@pytest.mark.parametrize('size', [(400, 300), (300, 400), (299, 400), (161, 120)])
+def test_describe_non_square_inputs(network, size):
+  """Each axis on its own: the shapes of the description are those the layer arithmetic gives per axis."""
+  d = describe.describe(network, size, num_classes=5)
+  rows = {row['name']: row for row in d['end_points']}
+  if network == 'inception_v3':
+    heights, widths = inception_v3.end_point_sizes(size[0], 0), inception_v3.end_point_sizes(size[1], 1)
+    assert rows['Mixed_7c']['shape'] == [1, heights['Mixed_7c'], widths['Mixed_7c'], 2048]
+    assert rows['Mixed_6e']['shape'] == [1, heights['Mixed_6e'], widths['Mixed_6e'], 768]
+    assert rows['Mixed_6e']['stride'] == [16, 16]
+  else:
+    assert rows[f'{network}/block4']['shape'] == [1, -(-size[0] // 32), -(-size[1] // 32), 2048]
+  assert rows['Predictions' if network == 'inception_v3' else 'predictions']['shape'] == [1, 5]
+  assert all('aligned sizes nearby: 1,' not in w for w in d['warnings'])
+
+
+def test_the_default_inception_size_has_no_warning_nothing_could_act_on():
+  assert describe.describe('inception_v3')['warnings'] == []
 
 
 def test_describe_inception_minimum_and_levels():

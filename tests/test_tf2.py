@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import resnet_utils
 from nets import resnet_v1
 from tests.conftest import randomize_variables
 from utils import scratch
@@ -249,3 +250,27 @@ def test_bfloat16_images_compute_with_casts_of_the_float32_variables():
   assert {v.dtype for v in backbone.variables} == {tf.float32}
   error = np.abs(tf.cast(half, tf.float32).numpy() - full.numpy()).max() / np.abs(full.numpy()).max()
   assert 0 < error < 0.05
+
+
+def test_float64_images_run_as_float32():
+  backbone = tf2.Backbone('resnet_v1_50', 5, **THIN)
+  images = np.random.RandomState(0).uniform(-1, 1, [1, 33, 33, 3])  # numpy's default float64
+  logits, _ = backbone(images)
+  assert logits.dtype == tf.float32 and {v.dtype for v in backbone.variables_by_name.values()} == {tf.float32}
+  np.testing.assert_array_equal(logits.numpy(), backbone(images.astype(np.float32))[0].numpy())
+
+
+def test_a_call_failing_inside_the_network_leaves_no_variables(monkeypatch):
+  backbone = tf2.Backbone('resnet_v1_50', 5, **THIN)
+
+  @slim.add_arg_scope
+  def failing_stack(*args, **kwargs):
+    raise RuntimeError('interrupted after the root')
+
+  monkeypatch.setattr(resnet_utils, 'stack_blocks_dense', failing_stack)
+  with pytest.raises(RuntimeError, match='interrupted after the root'):
+    backbone(np.zeros([1, 33, 33, 3], np.float32))
+  assert backbone.variables_by_name == {}  # conv1's variables were made, then dropped
+  monkeypatch.undo()
+  assert backbone(np.zeros([1, 33, 33, 3], np.float32))[0].shape == (1, 5)
+  assert len(backbone.variables_by_name) == 267

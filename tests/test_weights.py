@@ -73,7 +73,7 @@ def test_wrong_checkpoint_is_not_cached(server, tmp_path):
   values = dict(list(_zeros_of('resnet_v1_50', 1000).items())[:10])
   name = _archive(root, 'partial.tar.gz', 'resnet_v1_50', values)
   cache = tmp_path / 'cache'
-  with pytest.raises(ValueError, match=r"is not a resnet_v1_50 checkpoint with 1000 classes: 257 variables missing"):
+  with pytest.raises(ValueError, match=r"is not a checkpoint of resnet_v1_50 with 1000 classes: 257 variables missing"):
     weights.fetch('resnet_v1_50', url=url + name, cache_dir=str(cache), progress=False)
   assert os.listdir(cache) == []
 

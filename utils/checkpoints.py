@@ -131,6 +131,16 @@ class RestoreReport:
     return (f'{len(self.restored)} restored, {len(self.skipped)} skipped, {len(self.missing)} missing, '
             f'{len(self.mismatched)} shape-mismatched, {len(self.unused)} unused in the checkpoint')
 
+  def __str__(self) -> str:
+    return self.summary()
+
+  def __repr__(self) -> str:  # the lists are attributes; hundreds of names are no way to show a result
+    return f'<RestoreReport: {self.summary()}>'
+
+
+def _article(word: str) -> str:
+  return 'an' if word[:1].lower() in 'aeiou' else 'a'
+
 
 def _variable_name(variable) -> str:
   return variable.name[:-2] if variable.name.endswith(':0') else variable.name
@@ -270,7 +280,7 @@ def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, cha
   first = input_variables(network)
   if not any(name in values for name in first):
     held = ', '.join(repr(name) for name in sorted(values)[:2])
-    raise ValueError(f'the checkpoint has no {first[0]!r}: it is not a {network} checkpoint (it holds '
+    raise ValueError(f'the checkpoint has no {first[0]!r}: it is not {_article(network)} {network} checkpoint (it holds '
                      f'{len(values)} variables, e.g. {held}); pass the network it was trained as')
   adapted = dict(values)
   if in_channels != 3:

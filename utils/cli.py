@@ -106,15 +106,32 @@ def _cmd_export(args: argparse.Namespace) -> None:
   if args.checkpoint:
     report = backbone.restore(args.checkpoint, allow_missing=False)
     print(f'restored {len(report.restored)} variables from {args.checkpoint}')
+  else:
+    print('slimnets: warning: no --checkpoint given: the exported network has random weights', file=sys.stderr)
   export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
   print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> "
         f"{', '.join(['output', *args.features])}")
 
 
-def _backbone(args: argparse.Namespace):
+def _check_input_size(args: argparse.Namespace, num_classes) -> None:
+  """--input-size below the network's minimum fails here, in one line, before the slow build and trace."""
+  from nets import nets_factory  # pylint: disable=import-outside-toplevel
+  spec = nets_factory.get_spec(args.network)
+  minimum, reason = spec.minimum_input_size(bool(num_classes))
+  size = args.input_size or (spec.default_image_size,) * 2
+  if min(size) < minimum:
+    raise ValueError(f'{args.network}: inputs of {size[0]}x{size[1]} are too small: the minimum is '
+                     f'{minimum}x{minimum} ({reason}); resize or pad the images')
+
+
+def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
   """The backbone of a command's --network (and --output-stride, ...), restored from --checkpoint if given."""
   from utils import tf2  # pylint: disable=import-outside-toplevel
-  backbone = tf2.Backbone(args.network, getattr(args, 'num_classes', 0) or None, **_network_kwargs(args))
+  num_classes = getattr(args, 'num_classes', 0) or None
+  _check_input_size(args, num_classes)
+  backbone = tf2.Backbone(args.network, num_classes, **_network_kwargs(args))
+  if not args.checkpoint and random_weights_warning:
+    print('slimnets: warning: no --checkpoint given: the network has random weights', file=sys.stderr)
   if args.checkpoint:
     report = backbone.restore(args.checkpoint, allow_missing=False)
     print(f'restored {len(report.restored)} variables from {args.checkpoint}', file=sys.stderr)
@@ -157,7 +174,8 @@ def _cmd_extract(args: argparse.Namespace) -> None:
   from utils import inference  # pylint: disable=import-outside-toplevel
   _configure_threads(args)
   inference.resolve_precision(args.precision, None)  # a bad value fails before the slow build
-  backbone = _backbone(args)
+  extract.check_folder(args.images)
+  backbone = _backbone(args, random_weights_warning=True)
   checkpoint = os.path.abspath(args.checkpoint) if args.checkpoint else None
   report = extract.extract(
       backbone, args.images, args.output, levels=args.features, pooled=args.pooled, input_size=args.input_size,

@@ -3,6 +3,7 @@ parameters, FLOPs and the warnings a user should see, all read off one scratch b
 """
 
 import inspect
+import itertools
 from typing import List, Optional, Sequence, Tuple
 
 from nets import nets_factory
@@ -48,14 +49,17 @@ def _aligned_sizes_nearby(built: scratch.ScratchBuild, name: str, size: Tuple[in
 
   Traced on the same graph at the other sizes: the convolutions' kernels do not depend on the input size.
   """
-  below = {(n - 1) // stride * stride + 1 for n in size}
-  above = {-(-(n - 1) // stride) * stride + 1 for n in size}
-  candidates = sorted(below | above)
+  per_axis = [sorted({(n - 1) // stride * stride + 1, -(-(n - 1) // stride) * stride + 1} - {1}) for n in size]
+  if not all(per_axis):
+    return None  # the only aligned size is 1 pixel: nothing to suggest
   tensor = {name: built.end_points[name]}
-  for n in candidates:
-    if not geometry.trace(built.images, tensor, (n, n))[name].aligned((n, n)):
+  for height, width in itertools.product(*per_axis):
+    try:
+      if not geometry.trace(built.images, tensor, (height, width))[name].aligned((height, width)):
+        return None
+    except geometry.GeometryError:  # e.g. a VALID layer of this graph that does not fit the smaller size
       return None
-  return candidates
+  return sorted(set(per_axis[0]) | set(per_axis[1]))
 
 
 def _alignment_warning(built: scratch.ScratchBuild, size: Tuple[int, int], name: str,
@@ -69,12 +73,11 @@ def _alignment_warning(built: scratch.ScratchBuild, size: Tuple[int, int], name:
            f'and ({size[0] - 1}, {size[1] - 1})')
   stride = geo.stride[0]
   nearby = _aligned_sizes_nearby(built, name, size, stride) if geo.stride[1] == stride else None
-  if nearby:
-    return (f'input {size[0]}x{size[1]} is not of the form k*{stride}+1, so the corners of {name} (stride '
-            f'{stride}) are not aligned with the image corners: {where}; aligned sizes nearby: '
-            f'{", ".join(map(str, nearby))}')
-  return (f'the corners of {name} are not aligned with the image corners (nor at inputs of the form '
-          f'k*{stride}+1): {where}')
+  if not nearby:
+    return None  # no input size nearby aligns them (e.g. VALID layers): nothing to act on
+  return (f'input {size[0]}x{size[1]} is not of the form k*{stride}+1, so the corners of {name} (stride '
+          f'{stride}) are not aligned with the image corners: {where}; aligned sizes nearby: '
+          f'{", ".join(map(str, nearby))}')
 
 
 def _fmt_point(point) -> str:

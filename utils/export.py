@@ -17,6 +17,7 @@ import tensorflow as tf
 from nets import layers
 from utils import checkpoints
 from utils import features
+from utils import files
 from utils import tf2
 
 DTYPES = {'float32': tf.float32, 'bfloat16': tf.bfloat16}
@@ -88,6 +89,7 @@ def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str
   staging = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(output)}.partial-')
   try:
     tf.saved_model.save(serving, staging, signatures={'serving_default': serving.serve})
+    files.as_plainly_created(staging)
     if os.path.lexists(output):
       previous = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(output)}.previous-')
       os.replace(output, os.path.join(previous, 'old'))

@@ -36,6 +36,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from utils import export
+from utils import files
 from utils import inference
 from utils import preprocessing
 from utils import tf2
@@ -54,14 +55,19 @@ class ExtractReport:
   skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
+def check_folder(folder: str) -> None:
+  """Raises NotADirectoryError when the images folder `folder` is not a directory."""
+  if not os.path.isdir(folder):
+    raise NotADirectoryError(f'images folder {folder!r} is not a directory')
+
+
 def list_images(folder: str) -> List[str]:
   """Relative paths of the JPEG and PNG files under `folder`, sorted.
 
   Raises:
     NotADirectoryError: when `folder` is not a directory.
   """
-  if not os.path.isdir(folder):
-    raise NotADirectoryError(f'images folder {folder!r} is not a directory')
+  check_folder(folder)
   found = []
   for root, dirs, files in os.walk(folder):
     dirs.sort()
@@ -78,7 +84,7 @@ def _write_atomically(path: str, arrays: Dict[str, np.ndarray]) -> None:
   try:
     with os.fdopen(handle, 'wb') as file:
       np.savez(file, **arrays)
-    os.replace(staged, path)
+    os.replace(files.as_plainly_created(staged), path)
   finally:
     if os.path.exists(staged):
       os.remove(staged)
@@ -88,7 +94,7 @@ def _write_json(path: str, value: dict) -> None:
   handle, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.state.', suffix='.tmp')
   with os.fdopen(handle, 'w') as file:
     json.dump(value, file, indent=1, sort_keys=True)
-  os.replace(staged, path)
+  os.replace(files.as_plainly_created(staged), path)
 
 
 def _read_state(folder: str) -> Optional[dict]:

@@ -53,6 +53,8 @@ class _Axis:
     effective = rate * (kernel - 1) + 1
     if padding == 'VALID':
       size = None if self.size is None else (self.size - effective) // stride + 1
+      if size is not None and size < 1:
+        raise GeometryError(f'a VALID window of {effective} pixels does not fit a map of {self.size}')
       pad_begin = 0
     else:
       size = None if self.size is None else -(-self.size // stride)

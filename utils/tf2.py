@@ -115,7 +115,8 @@ class Backbone(tf.Module):
     """Runs the network.
 
     Args:
-      images: `[batch, height, width, in_channels]` float tensor (any batch and any size the network takes).
+      images: `[batch, height, width, in_channels]` float tensor (any batch and any size the network takes);
+        float64 (numpy's default) is cast to float32.
         bfloat16 or float16 images run the network in that precision, with casts of the float32 variables
         (batch norm keeps float32 statistics); the outputs have the images' dtype.
       training: python bool or scalar bool tensor: batch statistics and moving-average updates (and dropout).
@@ -136,6 +137,8 @@ class Backbone(tf.Module):
       raise ValueError(f'images must be [batch, height, width, {self.in_channels}], got shape {images.shape}')
     if not images.dtype.is_floating:
       raise ValueError(f'images must be a float tensor, got dtype {images.dtype.name}')
+    if images.dtype == tf.float64:  # numpy's default; the variables and kernels are float32
+      images = tf.cast(images, tf.float32)
     getter = self._getter
     if weights is not None:
       missing = sorted(set(self._variables) - set(weights))
@@ -145,10 +148,17 @@ class Backbone(tf.Module):
                          f'{": " + ", ".join(missing[:3]) if missing else ""}')
       getter = functools.partial(_getter_of_values, weights)
     sink = []
-    with layers.BUILD_LOCK, layers.regularizers_collected_into(sink), \
-        tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=getter), \
-        slim.arg_scope(self._build.arg_scope):
-      net, end_points = self._build.spec.fn(images, self.num_classes, is_training=training, **self._build.network_kwargs)
+    existing = set(self._variables)
+    try:
+      with layers.BUILD_LOCK, layers.regularizers_collected_into(sink), \
+          tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=getter), \
+          slim.arg_scope(self._build.arg_scope):
+        net, end_points = self._build.spec.fn(images, self.num_classes, is_training=training,
+                                              **self._build.network_kwargs)
+    except BaseException:
+      for name in set(self._variables) - existing:  # a failed first call leaves no variables behind
+        del self._variables[name]
+      raise
     if weights is None:
       self._build.regularized.extend(sink)
     return net, dict(end_points)

@@ -76,7 +76,7 @@ def verify(network: str, checkpoint: str, num_classes: Optional[int] = None) -> 
   wrong = [f'{name} {list(found[name])} (expected {list(shape)})' for name, (shape, _) in expected.items()
            if name in found and found[name] != shape]
   if missing or wrong:
-    raise ValueError(f'{checkpoint!r} is not a {network} checkpoint with {num_classes} classes: '
+    raise ValueError(f'{checkpoint!r} is not a checkpoint of {network} with {num_classes} classes: '
                      f'{len(missing)} variables missing (e.g. {missing[:3]}), {len(wrong)} of another shape '
                      f'(e.g. {wrong[:3]})')
   return len(expected)
