@@ -166,7 +166,9 @@ _DISTRIBUTED = textwrap.dedent('''
       backbone.build()
       for i, v in enumerate(backbone.variables_by_name.values()):  # the same start on both sides
         v.assign(np.random.RandomState(i).normal(0, 0.1, v.shape).astype(np.float32))
-      return backbone, keras.optimizers.SGD(0.1)
+      optimizer = keras.optimizers.SGD(0.1, momentum=0.9)  # the README's recipe, momentum included
+      optimizer.build(backbone.trainable_variables)  # its slots, under the strategy's scope like the variables
+      return backbone, optimizer
 
     def replica_loss(backbone, x, y):  # the loss of one replica's half, scaled to the global batch of 4
       logits, _ = backbone(x, training=True)
