@@ -15,6 +15,7 @@ import tf_slim as slim
 from nets import resnet_utils
 from nets import resnet_v1
 from tests.conftest import randomize_variables
+from utils import checkpoints
 from utils import scratch
 from utils import tf2
 
@@ -276,3 +277,27 @@ def test_a_call_failing_inside_the_network_leaves_no_variables(monkeypatch):
   monkeypatch.undo()
   assert backbone(np.zeros([1, 33, 33, 3], np.float32))[0].shape == (1, 5)
   assert len(backbone.variables_by_name) == 267
+
+
+def test_tf2_checkpoints_of_a_backbone_restore_by_name_in_eager_and_graph_code(tmp_path):
+  trained = tf2.Backbone('resnet_v1_50', 5, **THIN).build()
+  for i, variable in enumerate(trained.variables_by_name.values()):
+    variable.assign(np.random.RandomState(i).normal(0, 0.1, variable.shape).astype(np.float32))
+  images = np.random.RandomState(9).uniform(-1, 1, [1, 33, 33, 3]).astype(np.float32)
+  want = trained(images)[0].numpy()
+  object_based = tf.train.Checkpoint(model=trained).save(str(tmp_path / 'object' / 'ckpt'))
+  name_based = trained.save(str(tmp_path / 'named' / 'model.ckpt'))
+  with pytest.raises(FileExistsError):
+    trained.save(name_based)
+  for path in (object_based, name_based):
+    fresh = tf2.Backbone('resnet_v1_50', 5, **THIN)
+    report = fresh.restore(path, allow_missing=False)
+    assert len(report.restored) == 267 and report.unused == (['save_counter/.ATTRIBUTES/VARIABLE_VALUE']
+                                                            if path == object_based else [])
+    np.testing.assert_array_equal(fresh(images)[0].numpy(), want)
+    with tf.Graph().as_default():  # graph code restores the same file by name (through the initializers)
+      net, _ = _graph_network(tf.constant(images), 5)
+      checkpoints.restore(path, allow_missing=False)
+      with tf.compat.v1.Session() as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        np.testing.assert_allclose(sess.run(net), want, rtol=1e-5, atol=1e-5)

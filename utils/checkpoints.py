@@ -21,6 +21,7 @@ import dataclasses
 import fnmatch
 import functools
 import os
+import re
 import shutil
 import tempfile
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -74,15 +75,42 @@ def read(path: str) -> Dict[str, np.ndarray]:
     ValueError: for a missing, truncated or non-checkpoint file.
   """
   reader = _reader(path)
-  return {name: _tensor(reader, name, path) for name in sorted(reader.get_variable_to_shape_map())}
+  keys = _keys(reader)
+  return {name: _tensor(reader, keys[name], path) for name in sorted(keys)}
 
 
-def _tensor(reader, name: str, path: str) -> np.ndarray:
+_OBJECT_GRAPH = '_CHECKPOINTABLE_OBJECT_GRAPH'
+_BACKBONE_VARIABLE = re.compile(r'(?:^|/)_variables/(?P<name>[^/]+)/\.ATTRIBUTES/VARIABLE_VALUE$')
+
+
+def _unescape(segment: str) -> str:
+  """A name as TensorFlow's object-based checkpoints escape it ('/' as '.S', '.' as '..'), unescaped."""
+  return re.sub(r'\.(.)', lambda m: {'S': '/', '.': '.'}.get(m.group(1), m.group(0)), segment)
+
+
+def _keys(reader) -> Dict[str, str]:
+  """Variable name -> key in the checkpoint.
+
+  Name-based (TF-Slim, `Saver`, `write`) checkpoints key each variable by its name. Object-based ones
+  (`tf.train.Checkpoint(model=backbone).save(...)`) key a `utils.tf2.Backbone`'s variables by the object path
+  `model/_variables/<escaped name>/.ATTRIBUTES/VARIABLE_VALUE`: those are read by the variable name too, and
+  the rest of such a checkpoint (the object graph, `save_counter`, optimizer slots) keeps its keys.
+  """
+  keys = {}
+  for key in reader.get_variable_to_shape_map():
+    if key == _OBJECT_GRAPH:
+      continue
+    match = _BACKBONE_VARIABLE.search(key)
+    keys[_unescape(match.group('name')) if match else key] = key
+  return keys
+
+
+def _tensor(reader, key: str, path: str) -> np.ndarray:
   try:
-    return reader.get_tensor(name)
+    return reader.get_tensor(key)
   except (tf.errors.OpError, IndexError, ValueError) as error:
     raise ValueError(f'checkpoint {path!r} is not a readable TensorFlow checkpoint (truncated or another kind of '
-                     f'file?): reading {name!r} failed: {str(error).splitlines()[0]}') from None
+                     f'file?): reading {key!r} failed: {str(error).splitlines()[0]}') from None
 
 
 def _reader(path: str):
@@ -101,7 +129,8 @@ def shapes(path: str) -> Dict[str, Tuple[int, ...]]:
 
 
 def _shapes(reader) -> Dict[str, Tuple[int, ...]]:
-  return {name: tuple(shape) for name, shape in reader.get_variable_to_shape_map().items()}
+  by_key = reader.get_variable_to_shape_map()
+  return {name: tuple(by_key[key]) for name, key in _keys(reader).items()}
 
 
 def _excluded(name: str, exclude: Sequence[str]) -> bool:
@@ -199,12 +228,13 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
   if report.missing and not allow_missing:
     raise ValueError(f'{len(report.missing)} model variables are not in checkpoint {checkpoint!r}, e.g. '
                      f'{report.missing[:3]}; exclude them or pass allow_missing=True')
-  values = {name: _tensor(reader, name, checkpoint) for name in report.restored}  # fails early if truncated
+  keys = _keys(reader)
+  values = {name: _tensor(reader, keys[name], checkpoint) for name in report.restored}  # fails early if cut
   if tf.executing_eagerly():
     for name, value in values.items():
       by_name[name].assign(value)
   elif report.restored:
-    tf.compat.v1.train.init_from_checkpoint(prefix, {name: by_name[name] for name in report.restored})
+    tf.compat.v1.train.init_from_checkpoint(prefix, {keys[name]: by_name[name] for name in report.restored})
   return report
 
 

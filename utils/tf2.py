@@ -193,6 +193,19 @@ class Backbone(tf.Module):
     losses = [regularizer(variable) for variable, regularizer in self._build.regularized]
     return tf.add_n(losses) if losses else tf.constant(0.0)
 
+  def save(self, path: str, overwrite: bool = False) -> str:
+    """Writes the variables as a name-based checkpoint at prefix `path` (TF-Slim names), all or nothing.
+
+    `restore`, `utils.checkpoints.restore` in graph code and `slimnets export --checkpoint` read it. (They also
+    read `tf.train.Checkpoint(model=backbone).save(...)`, by the same names.)
+
+    Raises:
+      FileExistsError: when a checkpoint exists at `path` and `overwrite` is False.
+    """
+    self.build()
+    values = {name: variable.numpy() for name, variable in self._variables.items()}
+    return checkpoints.write(values, path, overwrite=overwrite)
+
   def restore(self, checkpoint: str, exclude: Sequence[str] = (), allow_missing: bool = True,
               allow_mismatch: bool = False) -> checkpoints.RestoreReport:
     """Assigns the variables from a TF-Slim checkpoint by name (building them first if needed).
