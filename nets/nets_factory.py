@@ -94,8 +94,10 @@ def get_spec(name: str) -> NetworkSpec:
   """
   if name in REGISTRY:
     return REGISTRY[name]
-  close = difflib.get_close_matches(str(name), list(REGISTRY), n=1)
-  hint = f" Did you mean '{close[0]}'?" if close else ''
+  scores = {known: difflib.SequenceMatcher(None, str(name), known).ratio() for known in REGISTRY}
+  best = max(scores.values())
+  close = sorted(known for known, score in scores.items() if score == best and score >= 0.6)  # ties: all
+  hint = f" Did you mean {' or '.join(repr(known) for known in close)}?" if close else ''
   raise ValueError(f'Unknown network name {name!r}.{hint} Known networks: {", ".join(REGISTRY)}')
 
 

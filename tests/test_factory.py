@@ -44,3 +44,13 @@ def test_get_network_fn_passes_multi_grid_and_checks_it(graph):
   network_fn(images, multi_grid=(1, 2, 1), output_stride=8, global_pool=False)
   conv2 = 'resnet_v1_101/block4/unit_{}/bottleneck_v1/conv2/Conv2D'
   assert [graph.get_operation_by_name(conv2.format(i)).get_attr('dilations')[1] for i in (1, 2, 3)] == [4, 8, 4]
+
+
+def test_unknown_names_suggest_every_equally_close_network():
+  with pytest.raises(ValueError, match=r"Unknown network name 'resnet50'\. Did you mean 'resnet_v1_50' or "
+                                       r"'resnet_v2_50'\? Known networks: "):
+    nets_factory.get_spec('resnet50')
+  with pytest.raises(ValueError, match=r"Did you mean 'resnet_v1_50'\? Known"):
+    nets_factory.get_spec('resnet_v1_5O')
+  with pytest.raises(ValueError, match=r"Unknown network name 'vgg_16'\. Known networks: "):
+    nets_factory.get_spec('vgg_16')

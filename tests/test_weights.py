@@ -95,7 +95,7 @@ def test_networks_without_published_weights():
                                        r'inception_v3, resnet_v1_50'):
     weights.fetch('resnet_v2_200')
   assert weights.PUBLISHED['resnet_v2_50'].url == (
-      'http://download.tensorflow.org/models/resnet_v2_50_2017_04_14.tar.gz')
+      'https://download.tensorflow.org/models/resnet_v2_50_2017_04_14.tar.gz')
 
 
 def test_cli_fetch_weights(server, tmp_path, capsys):

@@ -23,7 +23,7 @@ from utils import checkpoints
 from utils import scratch
 
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'slimnets')
-_BASE_URL = 'http://download.tensorflow.org/models/'
+_BASE_URL = 'https://download.tensorflow.org/models/'
 
 
 @dataclasses.dataclass(frozen=True)
