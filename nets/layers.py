@@ -281,13 +281,8 @@ def conv2d(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, stride: In
   Raises:
     ValueError: on a bad kernel size, stride, rate, padding or data_format, or an unknown channel count.
   """
-  _check_data_format(data_format)
   num_outputs = _num_outputs(num_outputs, 'conv2d')
-  kernel_h, kernel_w = _pair(kernel_size, 'kernel_size')
-  strides = _pair(stride, 'stride')
-  rates = _pair(rate, 'rate')
-  _check_stride_and_rate(strides, rates, stride, rate)
-  _check_padding(padding)
+  (kernel_h, kernel_w), strides, rates = _window_arguments(kernel_size, stride, rate, padding, data_format)
   normalizer_fn, activation_fn = own_layer(normalizer_fn), own_layer(activation_fn)
   with tf.compat.v1.variable_scope(scope, 'Conv', [inputs], reuse=reuse) as sc:
     inputs = tf.convert_to_tensor(inputs)
@@ -298,14 +293,13 @@ def conv2d(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, stride: In
                              _collections_for(variables_collections, 'weights'))
     convolve = functools.partial(_convolve, strides=strides, padding=padding, rates=rates)
     folded = _batch_norm_to_fold(normalizer_fn, normalizer_params)
-    if folded is not None:
+    if folded is not None:  # batch norm is done: only the activation is left
       outputs = _convolve_with_folded_batch_norm(convolve, inputs, weights, folded)
+      normalizer_fn, biases_initializer = None, None
     else:
-      outputs = _normalized_or_biased(convolve(inputs, weights), normalizer_fn, normalizer_params,
-                                      biases_initializer, biases_regularizer, trainable, variables_collections)
-    if activation_fn is not None:
-      outputs = activation_fn(outputs)
-    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+      outputs = convolve(inputs, weights)
+    return _finished(outputs, sc.name, normalizer_fn, normalizer_params, biases_initializer, biases_regularizer,
+                     activation_fn, trainable, variables_collections, outputs_collections)
 
 
 def _convolve(inputs: tf.Tensor, weights: tf.Tensor, strides: tuple, padding: str, rates: tuple) -> tf.Tensor:
@@ -336,9 +330,16 @@ def _convolve(inputs: tf.Tensor, weights: tf.Tensor, strides: tuple, padding: st
   return atrous(inputs, weights)
 
 
-def _check_stride_and_rate(strides: tuple, rates: tuple, stride, rate) -> None:
+def _window_arguments(kernel_size, stride, rate, padding, data_format) -> tuple:
+  """(kernel, strides, rates) of a convolution as pairs of ints, or a ValueError naming the bad argument."""
+  _check_data_format(data_format)
+  kernel = _pair(kernel_size, 'kernel_size')
+  strides = _pair(stride, 'stride')
+  rates = _pair(rate, 'rate')
   if max(strides) > 1 and max(rates) > 1:
     raise ValueError(f'stride {stride!r} and rate {rate!r} cannot both exceed 1 in one convolution')
+  _check_padding(padding)
+  return kernel, strides, rates
 
 
 def _check_padding(padding) -> None:
@@ -355,17 +356,21 @@ def _known_channels(inputs: tf.Tensor, rank: Optional[int], what: str) -> int:
   return shape[-1]
 
 
-def _normalized_or_biased(outputs: tf.Tensor, normalizer_fn, normalizer_params, biases_initializer,
-                          biases_regularizer, trainable: bool, variables_collections) -> tf.Tensor:
-  """`normalizer_fn(outputs)`, or `outputs` plus a `biases` variable unless `biases_initializer` is None."""
+def _finished(outputs: tf.Tensor, scope_name: str, normalizer_fn, normalizer_params, biases_initializer,
+              biases_regularizer, activation_fn, trainable: bool, variables_collections,
+              outputs_collections) -> tf.Tensor:
+  """The end of every weighted layer: `normalizer_fn(outputs)`, or `outputs` plus a `biases` variable (unless
+  `biases_initializer` is None), then `activation_fn`, collected under `scope_name`."""
   if normalizer_fn is not None:
-    return normalizer_fn(outputs, **(normalizer_params or {}))
-  if biases_initializer is None:
-    return outputs
-  biases = model_variable('biases', [checks.static_shape(outputs)[-1]], outputs.dtype.base_dtype,
-                          biases_initializer, biases_regularizer, trainable,
-                          _collections_for(variables_collections, 'biases'))
-  return tf.nn.bias_add(outputs, biases)
+    outputs = normalizer_fn(outputs, **(normalizer_params or {}))
+  elif biases_initializer is not None:
+    biases = model_variable('biases', [checks.static_shape(outputs)[-1]], outputs.dtype.base_dtype,
+                            biases_initializer, biases_regularizer, trainable,
+                            _collections_for(variables_collections, 'biases'))
+    outputs = tf.nn.bias_add(outputs, biases)
+  if activation_fn is not None:
+    outputs = activation_fn(outputs)
+  return slim.utils.collect_named_outputs(outputs_collections, scope_name, outputs)
 
 
 @_shares_arg_scope_with(slim.separable_conv2d)
@@ -398,14 +403,9 @@ def separable_conv2d(inputs: tf.Tensor, num_outputs: Optional[int], kernel_size:
   Returns:
     `[batch, out_height, out_width, num_outputs or in_channels * depth_multiplier]`.
   """
-  _check_data_format(data_format)
   num_outputs = _num_outputs(num_outputs, 'separable_conv2d', allow_none=True)
-  kernel_h, kernel_w = _pair(kernel_size, 'kernel_size')
-  strides = _pair(stride, 'stride')
-  rates = _pair(rate, 'rate')
+  (kernel_h, kernel_w), strides, rates = _window_arguments(kernel_size, stride, rate, padding, data_format)
   multiplier = _num_outputs(depth_multiplier, 'separable_conv2d depth_multiplier')
-  _check_stride_and_rate(strides, rates, stride, rate)
-  _check_padding(padding)
   normalizer_fn, activation_fn = own_layer(normalizer_fn), own_layer(activation_fn)
   with tf.compat.v1.variable_scope(scope, 'SeparableConv2d', [inputs], reuse=reuse) as sc:
     inputs = tf.convert_to_tensor(inputs)
@@ -422,11 +422,8 @@ def separable_conv2d(inputs: tf.Tensor, num_outputs: Optional[int], kernel_size:
                                  pointwise_initializer or weights_initializer, weights_regularizer, trainable,
                                  weights_collections)
       outputs = tf.nn.separable_conv2d(inputs, depthwise, pointwise, **options)
-    outputs = _normalized_or_biased(outputs, normalizer_fn, normalizer_params, biases_initializer,
-                                    biases_regularizer, trainable, variables_collections)
-    if activation_fn is not None:
-      outputs = activation_fn(outputs)
-    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+    return _finished(outputs, sc.name, normalizer_fn, normalizer_params, biases_initializer, biases_regularizer,
+                     activation_fn, trainable, variables_collections, outputs_collections)
 
 
 def _transposed_size(size, kernel: int, stride: int, padding: str):
@@ -456,11 +453,8 @@ def conv2d_transpose(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, 
   Returns:
     `[batch, out_height, out_width, num_outputs]`.
   """
-  _check_data_format(data_format)
   num_outputs = _num_outputs(num_outputs, 'conv2d_transpose')
-  kernel = _pair(kernel_size, 'kernel_size')
-  strides = _pair(stride, 'stride')
-  _check_padding(padding)
+  kernel, strides, _ = _window_arguments(kernel_size, stride, 1, padding, data_format)
   normalizer_fn, activation_fn = own_layer(normalizer_fn), own_layer(activation_fn)
   with tf.compat.v1.variable_scope(scope, 'Conv2d_transpose', [inputs], reuse=reuse) as sc:
     inputs = tf.convert_to_tensor(inputs)
@@ -478,11 +472,8 @@ def conv2d_transpose(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, 
     outputs = tf.nn.conv2d_transpose(inputs, weights, output_shape, strides=(1,) + strides + (1,), padding=padding)
     outputs.set_shape([static[0]] + [_transposed_size(static[axis], kernel[axis - 1], strides[axis - 1], padding)
                                      if static[axis] is not None else None for axis in (1, 2)] + [num_outputs])
-    outputs = _normalized_or_biased(outputs, normalizer_fn, normalizer_params, biases_initializer,
-                                    biases_regularizer, trainable, variables_collections)
-    if activation_fn is not None:
-      outputs = activation_fn(outputs)
-    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+    return _finished(outputs, sc.name, normalizer_fn, normalizer_params, biases_initializer, biases_regularizer,
+                     activation_fn, trainable, variables_collections, outputs_collections)
 
 
 @_shares_arg_scope_with(slim.fully_connected)
@@ -516,11 +507,8 @@ def fully_connected(inputs: tf.Tensor, num_outputs: int, activation_fn: Optional
     else:
       outputs = tf.tensordot(inputs, weights, [[inputs.shape.rank - 1], [0]])
       outputs.set_shape(inputs.shape[:-1].concatenate([num_outputs]))
-    outputs = _normalized_or_biased(outputs, normalizer_fn, normalizer_params, biases_initializer,
-                                    biases_regularizer, trainable, variables_collections)
-    if activation_fn is not None:
-      outputs = activation_fn(outputs)
-    return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
+    return _finished(outputs, sc.name, normalizer_fn, normalizer_params, biases_initializer, biases_regularizer,
+                     activation_fn, trainable, variables_collections, outputs_collections)
 
 
 @_shares_arg_scope_with(slim.flatten)
