@@ -200,3 +200,17 @@ def test_cli_extract_exit_codes_and_messages(folder, tmp_path, capsys):
     cli.main(argv + ['--pooled'])
   assert exit_info.value.code == 2
   assert 'argument --pooled: not allowed with argument --features' in capsys.readouterr().err
+
+
+def test_cli_interrupted_extract_says_in_one_line_what_was_kept(folder, tmp_path, capsys, monkeypatch):
+  def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(extract, 'extract', interrupted)
+  argv = ['extract', '--network', 'resnet_v1_50', '--images', folder, '--output', str(tmp_path / 'f.npz'),
+          '--input-size', '33', '--checkpoint', '']
+  assert cli.main(argv) == 130
+  err = capsys.readouterr().err.strip().splitlines()
+  assert err[-1] == ('slimnets: interrupted; the finished batches are kept; the same command resumes with the rest '
+                     '(--overwrite starts afresh)')
+  assert 'Traceback' not in '\n'.join(err)

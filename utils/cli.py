@@ -187,6 +187,10 @@ def _cmd_extract(args: argparse.Namespace) -> None:
         f'{report.precision}: {report.output}')
 
 
+_cmd_extract.kept_when_interrupted = ('the finished batches are kept; the same command resumes with the rest '
+                                     '(--overwrite starts afresh)')
+
+
 def _levels(text: str) -> tuple:
   return tuple(part.strip() for part in text.split(',') if part.strip())
 
@@ -339,6 +343,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise
       print(f'slimnets: error: {error}', file=sys.stderr)
       return 1
+    except KeyboardInterrupt:
+      if args.debug:
+        raise
+      kept = getattr(args.run, 'kept_when_interrupted', 'nothing half-written is left')
+      print(f'slimnets: interrupted; {kept}', file=sys.stderr)
+      return 130  # as a shell reports SIGINT
   return 0
 
 
