@@ -2,6 +2,9 @@
 
 import os
 
+import numpy as np
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -52,3 +55,19 @@ def test_readme_outputs_are_the_tools_own(capsys):
     captured = capsys.readouterr()
     printed = set(line.rstrip() for line in (captured.out + captured.err).splitlines())
     assert [line for line in expected if line not in printed] == [], argv
+
+
+@pytest.mark.eager
+def test_the_tf2_example_runs_as_written(tmp_path, monkeypatch):
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    section = f.read().split('## TF2:', 1)[1]
+  code = section.split('```python\n', 1)[1].split('```', 1)[0]
+  tf2.Backbone('resnet_v1_50', 1000).save(str(tmp_path / 'rgb' / 'model.ckpt'))  # the checkpoint it restores
+  monkeypatch.chdir(tmp_path)
+  namespace = {}
+  exec(compile(code, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
+  assert namespace['net'].shape == (2, 9, 9, 21)
+  assert sorted(namespace['levels']) == ['C1', 'C2', 'C3', 'C4', 'C5']
+  first = float(namespace['loss'])
+  assert np.isfinite(first) and float(namespace['train_step'](namespace['images'], namespace['labels'])) < first
