@@ -214,7 +214,13 @@ def _input_size(text: str) -> tuple:
 
 
 def _positive_int(text: str) -> int:
-  return _int_list(text, (1,))[0]
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}') from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(f'must be >= 1, got {text!r}')
+  return value
 
 
 def _non_negative_int(text: str) -> int:
