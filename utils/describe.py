@@ -47,7 +47,8 @@ def _aligned_sizes_nearby(built: scratch.ScratchBuild, name: str, size: Tuple[in
                           stride: int) -> Optional[List[int]]:
   """Sizes k * stride + 1 around `size` at which end point `name` is corner-aligned, or None if they are not.
 
-  Traced on the same graph at the other sizes: the convolutions' kernels do not depend on the input size.
+  Traced on the same graph at the other sizes, per axis. A ResNet's kernels do not depend on the input size;
+  where a network's do (Inception's heads), a size at which the graph's layers do not fit is no suggestion.
   """
   per_axis = [sorted({(n - 1) // stride * stride + 1, -(-(n - 1) // stride) * stride + 1} - {1}) for n in size]
   if not all(per_axis):
