@@ -81,10 +81,6 @@ def own_layer(fn: Optional[Callable]) -> Optional[Callable]:
   return _TWINS.get(slim.arg_scope_func_key(fn), fn)
 
 
-def _pair(value, name: str) -> tuple:
-  return checks.int_pair(value, name)
-
-
 def _num_outputs(value, layer: str, allow_none: bool = False):
   """`num_outputs` as a python int (numpy ints and `Dimension`s accepted), or a ValueError."""
   number = checks.as_int(value)
@@ -333,9 +329,9 @@ def _convolve(inputs: tf.Tensor, weights: tf.Tensor, strides: tuple, padding: st
 def _window_arguments(kernel_size, stride, rate, padding, data_format) -> tuple:
   """(kernel, strides, rates) of a convolution as pairs of ints, or a ValueError naming the bad argument."""
   _check_data_format(data_format)
-  kernel = _pair(kernel_size, 'kernel_size')
-  strides = _pair(stride, 'stride')
-  rates = _pair(rate, 'rate')
+  kernel = checks.int_pair(kernel_size, 'kernel_size')
+  strides = checks.int_pair(stride, 'stride')
+  rates = checks.int_pair(rate, 'rate')
   if max(strides) > 1 and max(rates) > 1:
     raise ValueError(f'stride {stride!r} and rate {rate!r} cannot both exceed 1 in one convolution')
   _check_padding(padding)
@@ -470,8 +466,7 @@ def conv2d_transpose(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, 
     batch = static[0] if static[0] is not None else dynamic[0]
     output_shape = tf.stack([batch, sizes[0], sizes[1], num_outputs])
     outputs = tf.nn.conv2d_transpose(inputs, weights, output_shape, strides=(1,) + strides + (1,), padding=padding)
-    outputs.set_shape([static[0]] + [_transposed_size(static[axis], kernel[axis - 1], strides[axis - 1], padding)
-                                     if static[axis] is not None else None for axis in (1, 2)] + [num_outputs])
+    outputs.set_shape([static[0]] + [n if isinstance(n, int) else None for n in sizes] + [num_outputs])
     return _finished(outputs, sc.name, normalizer_fn, normalizer_params, biases_initializer, biases_regularizer,
                      activation_fn, trainable, variables_collections, outputs_collections)
 
@@ -742,8 +737,8 @@ def _restore_shape(outputs: tf.Tensor, inputs: tf.Tensor) -> tf.Tensor:
 def _pool2d(pool_fn, default_scope, inputs, kernel_size, stride, padding, data_format, outputs_collections,
             scope) -> tf.Tensor:
   _check_data_format(data_format)
-  kernel = _pair(kernel_size, 'kernel_size')
-  strides = _pair(stride, 'stride')
+  kernel = checks.int_pair(kernel_size, 'kernel_size')
+  strides = checks.int_pair(stride, 'stride')
   _check_padding(padding)
   with tf.name_scope(scope or default_scope) as sc:
     outputs = pool_fn(inputs, ksize=(1,) + kernel + (1,), strides=(1,) + strides + (1,), padding=padding)

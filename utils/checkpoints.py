@@ -128,9 +128,9 @@ def shapes(path: str) -> Dict[str, Tuple[int, ...]]:
   return _shapes(_reader(path))
 
 
-def _shapes(reader) -> Dict[str, Tuple[int, ...]]:
+def _shapes(reader, keys: Optional[Dict[str, str]] = None) -> Dict[str, Tuple[int, ...]]:
   by_key = reader.get_variable_to_shape_map()
-  return {name: tuple(by_key[key]) for name, key in _keys(reader).items()}
+  return {name: tuple(by_key[key]) for name, key in (keys or _keys(reader)).items()}
 
 
 def _excluded(name: str, exclude: Sequence[str]) -> bool:
@@ -200,7 +200,8 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
   """
   prefix = resolve(checkpoint)
   reader = _reader(prefix)
-  in_checkpoint = _shapes(reader)
+  keys = _keys(reader)
+  in_checkpoint = _shapes(reader, keys)
   if variables is None:
     variables = tf.compat.v1.global_variables()
   by_name = {_variable_name(v): v for v in variables}
@@ -228,7 +229,6 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
   if report.missing and not allow_missing:
     raise ValueError(f'{len(report.missing)} model variables are not in checkpoint {checkpoint!r}, e.g. '
                      f'{report.missing[:3]}; exclude them or pass allow_missing=True')
-  keys = _keys(reader)
   values = {name: _tensor(reader, keys[name], checkpoint) for name in report.restored}  # fails early if cut
   if tf.executing_eagerly():
     for name, value in values.items():
