@@ -1,136 +1,30 @@
-"""Building blocks shared by ResNet v1 and v2: blocks as data, the dense stacker, the root and the head.
+"""What ResNet v1, v2 and v1 beta share: the arg scope, the standard blocks, the body from root to logits.
 
 ResNets (He et al., "Deep Residual Learning for Image Recognition", arXiv:1512.03385, and "Identity Mappings in
-Deep Residual Networks", arXiv:1603.05027) are described here as a list of `Block`s. `stack_blocks_dense` walks
-that list and, when an `output_stride` below the nominal one is asked for, replaces the remaining strides by
-atrous rates (Chen et al., "DeepLab", arXiv:1606.00915), so that a network trained for classification yields
-denser features with the same variables.
+Deep Residual Networks", arXiv:1603.05027) are described as a list of `Block`s, stacked by
+`nets.atrous.stack_blocks_dense` (re-exported here, where research/slim code looks for it), which turns the
+strides past a requested `output_stride` into atrous rates.
 
 As in research/slim, each block's last unit carries the block's stride, so the output of `blockN` is already
 downsampled: resnet_v1_50's `block1` is at stride 8, and its stride-4 feature is `block1/unit_2`.
 """
 
-import collections
 import contextlib
 from typing import Callable, Optional, Sequence
 
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import atrous
 from nets import checks
 from nets import layers
 
-
-class Block(collections.namedtuple('Block', ['scope', 'unit_fn', 'args'])):
-  """A ResNet block: `unit_fn` applied once per dict of keyword arguments in `args`, in variable scope `scope`.
-
-  `args` is a list with one dict per unit, e.g. `{'depth': 256, 'depth_bottleneck': 64, 'stride': 1}`.
-  """
-
-
-def subsample(inputs: tf.Tensor, factor: int, scope: Optional[str] = None) -> tf.Tensor:
-  """Keeps every `factor`-th row and column of `inputs` (a 1x1 max pool), or returns `inputs` if `factor` is 1."""
-  if factor == 1:
-    return inputs
-  return layers.max_pool2d(inputs, [1, 1], stride=factor, scope=scope)
-
-
-def conv2d_same(inputs: tf.Tensor, num_outputs: int, kernel_size: int, stride: int, rate: int = 1,
-                scope: Optional[str] = None) -> tf.Tensor:
-  """A convolution whose output does not depend on the input size's parity.
-
-  With stride 1 this is a 'SAME' convolution. With a larger stride the input is padded explicitly by the
-  total padding of the (atrous) kernel, split evenly with the extra pixel at the end, and convolved 'VALID'.
-  The result equals a stride-1 'SAME' convolution subsampled by `stride`, for any input size, which a strided
-  'SAME' convolution does not guarantee.
-
-  Args:
-    inputs: `[batch, height, width, channels]`.
-    num_outputs: output channels.
-    kernel_size: odd or even square kernel size.
-    stride: output stride of the convolution.
-    rate: atrous rate.
-    scope: variable scope.
-
-  Returns:
-    `[batch, ceil(height / stride), ceil(width / stride), num_outputs]`.
-  """
-  if stride == 1:
-    return layers.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate, padding='SAME', scope=scope)
-  effective_kernel = kernel_size + (kernel_size - 1) * (rate - 1)
-  pad_begin = (effective_kernel - 1) // 2
-  pad_end = effective_kernel - 1 - pad_begin
-  padded = tf.pad(inputs, [[0, 0], [pad_begin, pad_end], [pad_begin, pad_end], [0, 0]])
-  return layers.conv2d(padded, num_outputs, kernel_size, stride=stride, rate=rate, padding='VALID', scope=scope)
-
-
-def reachable_output_strides(blocks: Sequence[Block], root_stride: int) -> list:
-  """Output strides a network can be built at: the stride after the root and after each strided unit."""
-  strides = [root_stride]
-  for block in blocks:
-    for unit in block.args:
-      if unit.get('stride', 1) > 1:
-        strides.append(strides[-1] * unit['stride'])
-  return strides
-
-
-@slim.add_arg_scope
-def stack_blocks_dense(net: tf.Tensor, blocks: Sequence[Block], output_stride: Optional[int] = None,
-                       store_non_strided_activations: bool = False, outputs_collections=None) -> tf.Tensor:
-  """Applies the ResNet `blocks` to `net`, atrous past `output_stride`.
-
-  The stride is counted from the input of `net` (not of the network). While it is below `output_stride`,
-  units run as described; once it reaches it, each further unit runs with stride 1 and the 3x3 convolutions
-  get an atrous rate equal to the product of the strides skipped so far, so the receptive field is unchanged.
-  A unit can scale its own rate with a `unit_rate` argument (multi-grid, arXiv:1706.05587).
-
-  Args:
-    net: `[batch, height, width, channels]`.
-    blocks: the `Block`s to apply, in order.
-    output_stride: None for the nominal stride, or the stride of the output relative to `net`'s input.
-    store_non_strided_activations: run each block's last unit at stride 1 and subsample after it, so the block's
-      end point keeps the full resolution (useful for feature pyramids); the next block still sees the
-      subsampled tensor.
-    outputs_collections: collections the output of each unit and block is added to.
-
-  Returns:
-    The output of the last block.
-
-  Raises:
-    ValueError: if `output_stride` cannot be reached with these blocks.
-  """
-  current_stride = 1
-  rate = 1
-  for block in blocks:
-    with tf.compat.v1.variable_scope(block.scope, 'block', [net]) as sc:
-      block_stride = 1
-      for i, unit in enumerate(block.args):
-        if store_non_strided_activations and i == len(block.args) - 1:
-          block_stride = unit.get('stride', 1)
-          unit = dict(unit, stride=1)
-        with tf.compat.v1.variable_scope('unit_%d' % (i + 1), values=[net]):
-          if output_stride is not None and current_stride == output_stride:
-            net = block.unit_fn(net, rate=rate, **dict(unit, stride=1))
-            rate *= unit.get('stride', 1)
-          else:
-            net = block.unit_fn(net, rate=1, **unit)
-            current_stride *= unit.get('stride', 1)
-            _check_not_past(current_stride, output_stride)
-      net = slim.utils.collect_named_outputs(outputs_collections, sc.name, net)
-      if output_stride is not None and current_stride == output_stride:
-        rate *= block_stride
-      else:
-        net = subsample(net, block_stride)
-        current_stride *= block_stride
-        _check_not_past(current_stride, output_stride)
-  if output_stride is not None and current_stride != output_stride:
-    raise ValueError(f'output_stride {output_stride} cannot be reached: the blocks end at stride {current_stride}')
-  return net
-
-
-def _check_not_past(current_stride: int, output_stride: Optional[int]) -> None:
-  if output_stride is not None and current_stride > output_stride:
-    raise ValueError(f'output_stride {output_stride} cannot be reached: the blocks jump to stride {current_stride}')
+# The atrous stacking lives in nets.atrous (Xception uses it too); research/slim code finds it here.
+Block = atrous.Block
+subsample = atrous.subsample
+conv2d_same = atrous.conv2d_same
+reachable_output_strides = atrous.reachable_output_strides
+stack_blocks_dense = atrous.stack_blocks_dense
 
 
 def resnet_arg_scope(weight_decay: float = 0.0001, batch_norm_decay: float = 0.997, batch_norm_epsilon: float = 1e-5,
@@ -197,17 +91,18 @@ def bottleneck_block_args(base_depth: int, num_units: int, stride: int) -> list:
   return [unit] * (num_units - 1) + [dict(unit, stride=stride)]
 
 
-def resnet(inputs: tf.Tensor, blocks: Sequence[Block], root_fn: Callable, postnorm_fn: Callable,
+def resnet(inputs: tf.Tensor, blocks: Sequence[Block], *, root_fn: Callable, postnorm_fn: Callable,
            default_scope: str, num_classes: Optional[int] = None, is_training: Optional[bool] = True,
            global_pool: bool = True, output_stride: Optional[int] = None, include_root_block: bool = True,
            spatial_squeeze: bool = True, store_non_strided_activations: bool = False, reuse=None,
-           scope: Optional[str] = None):
+           scope: Optional[str] = None, global_pool_end_point: bool = True):
   """Builds a ResNet from blocks: root, dense stack, optional post-norm, optional pooling and logits.
 
-  The shared body of `resnet_v1.resnet_v1` and `resnet_v2.resnet_v2`; see those for the arguments.
-  `root_fn(net)` builds the stride-4 root ('conv1' and 'pool1'); `postnorm_fn(net)` runs after the blocks.
-  End points are the outputs of every convolution, unit and block, aliased by their variable scope names,
-  plus 'global_pool', '<scope>/logits', '<scope>/spatial_squeeze' and 'predictions' as built.
+  The shared body of `resnet_v1.resnet_v1`, `resnet_v2.resnet_v2` and `resnet_v1_beta.resnet_v1_beta`; see
+  those for the arguments. `root_fn(net)` builds the stride-4 root (e.g. 'conv1' and 'pool1');
+  `postnorm_fn(net)` runs after the blocks. End points are the outputs of every convolution, unit and block,
+  aliased by their variable scope names, plus 'global_pool' (unless `global_pool_end_point` is False, as in
+  DeepLab's beta variant), '<scope>/logits', '<scope>/spatial_squeeze' and 'predictions' as built.
 
   Returns:
     (net, end_points): the main output and an ordered dict of named tensors.
@@ -217,8 +112,8 @@ def resnet(inputs: tf.Tensor, blocks: Sequence[Block], root_fn: Callable, postno
   num_classes = checks.check_num_classes(num_classes, caller)
   output_stride = checks.as_int(output_stride)
   root_stride = 4 if include_root_block else 1
-  reachable = reachable_output_strides(blocks, root_stride)
-  _check_output_stride(output_stride, reachable, caller)
+  reachable = atrous.reachable_output_strides(blocks, root_stride)
+  atrous.check_output_stride(output_stride, reachable, caller)
   if num_classes and spatial_squeeze and not global_pool:
     _check_squeezable(inputs, output_stride or reachable[-1], caller)
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, default_scope, [inputs], reuse=reuse) as sc:
@@ -235,7 +130,8 @@ def resnet(inputs: tf.Tensor, blocks: Sequence[Block], root_fn: Callable, postno
         end_points = slim.utils.convert_collection_to_dict(end_points_collection)
         if global_pool:
           net = tf.reduce_mean(net, [1, 2], name='pool5', keepdims=True)
-          end_points['global_pool'] = net
+          if global_pool_end_point:
+            end_points['global_pool'] = net
         if num_classes:
           net = layers.conv2d(net, num_classes, [1, 1], activation_fn=None, normalizer_fn=None, scope='logits')
           end_points[sc.name + '/logits'] = net
@@ -267,10 +163,3 @@ def _check_squeezable(inputs, final_stride: int, caller: str) -> None:
     raise ValueError(f'{caller}: inputs of {text(shape[1:3])} at output stride {final_stride} give {text(sizes)} '
                      'logits without global pooling, which spatial_squeeze=True cannot squeeze to '
                      '[batch, num_classes]; pass global_pool=True or spatial_squeeze=False')
-
-
-def _check_output_stride(output_stride: Optional[int], allowed: Sequence[int], caller: str) -> None:
-  valid_type = isinstance(output_stride, int) and not isinstance(output_stride, bool)
-  if output_stride is not None and (not valid_type or output_stride not in allowed):
-    raise ValueError(f'{caller}: output_stride must be None (nominal, {allowed[-1]}) or one of {list(allowed)}, '
-                     f'got {output_stride!r}')

@@ -101,9 +101,11 @@ def resnet_v1(inputs: tf.Tensor, blocks: Sequence[resnet_utils.Block], num_class
     ValueError: if `output_stride` cannot be reached, or if `spatial_squeeze` cannot squeeze logits built
       without `global_pool` at the static input size.
   """
-  return resnet_utils.resnet(inputs, blocks, _root, _no_postnorm, 'resnet_v1',
-                             num_classes, is_training, global_pool, output_stride, include_root_block,
-                             spatial_squeeze, store_non_strided_activations, reuse, scope)
+  return resnet_utils.resnet(inputs, blocks, root_fn=_root, postnorm_fn=_no_postnorm, default_scope='resnet_v1',
+                             num_classes=num_classes, is_training=is_training, global_pool=global_pool,
+                             output_stride=output_stride, include_root_block=include_root_block,
+                             spatial_squeeze=spatial_squeeze,
+                             store_non_strided_activations=store_non_strided_activations, reuse=reuse, scope=scope)
 
 
 resnet_v1.default_image_size = 224
@@ -121,7 +123,8 @@ def _resnet_v1_n(name: str, units: Sequence[int]):
               global_pool: bool = True, output_stride: Optional[int] = None, spatial_squeeze: bool = True,
               store_non_strided_activations: bool = False, min_base_depth: int = 8, depth_multiplier: float = 1,
               reuse=None, scope: str = name, *, multi_grid: Optional[Sequence[int]] = None):
-    blocks = resnet_utils.standard_blocks(resnet_v1_block, units, min_base_depth, depth_multiplier, multi_grid)
+    blocks = resnet_utils.standard_blocks(resnet_v1_block, units, min_base_depth=min_base_depth,
+                                          depth_multiplier=depth_multiplier, multi_grid=multi_grid)
     return resnet_v1(inputs, blocks, num_classes, is_training, global_pool, output_stride,
                      include_root_block=True, spatial_squeeze=spatial_squeeze,
                      store_non_strided_activations=store_non_strided_activations, reuse=reuse, scope=scope)
