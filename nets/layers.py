@@ -412,12 +412,21 @@ def separable_conv2d(inputs: tf.Tensor, num_outputs: Optional[int], kernel_size:
                                weights_initializer, weights_regularizer, trainable, weights_collections)
     options = {'strides': (1,) + strides + (1,), 'padding': padding, 'dilations': rates}
     if num_outputs is None:
-      outputs = tf.nn.depthwise_conv2d(inputs, depthwise, **options)
+      convolve = lambda x, w: tf.nn.depthwise_conv2d(x, w, **options)
+      weights = depthwise  # its output channel c * multiplier + m is filter [..., c, m]
     else:
       pointwise = model_variable('pointwise_weights', [1, 1, in_channels * multiplier, num_outputs], dtype,
                                  pointwise_initializer or weights_initializer, weights_regularizer, trainable,
                                  weights_collections)
-      outputs = tf.nn.separable_conv2d(inputs, depthwise, pointwise, **options)
+      convolve = lambda x, w: tf.nn.separable_conv2d(x, depthwise, w, **options)
+      weights = pointwise
+    folded = _batch_norm_to_fold(normalizer_fn, normalizer_params)
+    if folded is not None:  # batch norm is done: only the activation is left
+      outputs = _convolve_with_folded_batch_norm(convolve, inputs, weights, folded,
+                                                 depthwise=num_outputs is None)
+      normalizer_fn, biases_initializer = None, None
+    else:
+      outputs = convolve(inputs, weights)
     return _finished(outputs, sc.name, normalizer_fn, normalizer_params, biases_initializer, biases_regularizer,
                      activation_fn, trainable, variables_collections, outputs_collections)
 
@@ -559,22 +568,27 @@ def _batch_norm_to_fold(normalizer_fn: Optional[Callable], normalizer_params: Op
 
 
 def _convolve_with_folded_batch_norm(convolve: Callable, inputs: tf.Tensor, weights: tf.Tensor,
-                                     arguments: dict) -> tf.Tensor:
-  """`batch_norm(convolve(inputs, weights), **arguments)` in inference mode, computed with folded weights."""
+                                     arguments: dict, depthwise: bool = False) -> tf.Tensor:
+  """`batch_norm(convolve(inputs, weights), **arguments)` in inference mode, computed with folded weights.
+
+  `weights` are `[..., out_channels]`, or with `depthwise` `[kh, kw, in_channels, multiplier]`, whose output
+  channel `c * multiplier + m` is the filter `[:, :, c, m]`.
+  """
   a = arguments
   _check_batch_norm_options(a['batch_weights'], a['renorm'], a['adjustment'], a['zero_debias_moving_mean'],
                             a['data_format'])
   with tf.compat.v1.variable_scope(a['scope'], 'BatchNorm', [inputs], reuse=a['reuse']) as sc:
+    out_shape = weights.shape[-2:] if depthwise else weights.shape[-1:]
     gamma, beta, moving_mean, moving_variance = _batch_norm_variables(
-        weights.shape[-1], _parameter_dtype(inputs.dtype), a['center'], a['scale'], a['param_initializers'],
-        a['param_regularizers'], a['trainable'], a['variables_collections'])
+        math.prod(int(d) for d in out_shape), _parameter_dtype(inputs.dtype), a['center'], a['scale'],
+        a['param_initializers'], a['param_regularizers'], a['trainable'], a['variables_collections'])
     factor = tf.math.rsqrt(moving_variance + a['epsilon'])
     if gamma is not None:
       factor *= gamma
     offset = -moving_mean * factor
     if beta is not None:
       offset += beta
-    outputs = convolve(inputs, weights * tf.cast(factor, weights.dtype))
+    outputs = convolve(inputs, weights * tf.cast(tf.reshape(factor, out_shape), weights.dtype))
     outputs = tf.nn.bias_add(outputs, tf.cast(offset, outputs.dtype))
     if a['activation_fn'] is not None:
       outputs = a['activation_fn'](outputs)

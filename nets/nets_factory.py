@@ -1,7 +1,9 @@
 """The network factory: one registry entry per network, and research/slim's `get_network_fn`.
 
-Everything known about a network lives in its `NetworkSpec`: the function, its arg scope, the default image
-size, the nominal output stride, and the preprocessing its published checkpoints expect. `networks_map` and
+Everything known about a network is declared once, in its `NetworkSpec`: the function and its arg scope, sizes
+and strides, preprocessing, feature levels, the variables that follow the input channels and the classes, and
+its published checkpoint. The CLI, features, checkpoint adaptation, fetching and export read these; the tests
+check each declaration against the built network. `networks_map` and
 `arg_scopes_map` are views of the registry for code written against research/slim's factory.
 """
 
@@ -15,13 +17,51 @@ import tf_slim as slim
 
 from nets import inception_v3
 from nets import layers
+from nets import mobilenet_v1
 from nets import resnet_v1
+from nets import resnet_v1_beta
 from nets import resnet_v2
+
+
+_TF_MODELS = 'https://download.tensorflow.org/models/'
+
+
+@dataclasses.dataclass(frozen=True)
+class Level:
+  """A feature pyramid level of the nominal network (output_stride None) under its default scope.
+
+  Attributes:
+    name: 'C1'..'C5'; level Ck is the last end point on the trunk (every path from the image goes through it)
+      at stride 2**k.
+    end_point: its end point name, e.g. 'resnet_v1_50/block1/unit_2/bottleneck_v1'.
+    stride: 2**k.
+    channels: its channels at depth_multiplier 1.
+  """
+  name: str
+  end_point: str
+  stride: int
+  channels: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Archive:
+  """A published checkpoint archive.
+
+  Attributes:
+    url: where it is downloaded from.
+    checkpoint: the file name of the checkpoint prefix inside the archive ('resnet_v1_50.ckpt', 'model.ckpt'),
+      in whatever folder the archive puts it.
+    num_classes: the classes of its head, or None when only the backbone's variables are known to be there.
+  """
+  url: str
+  checkpoint: str
+  num_classes: Optional[int]
 
 
 @dataclasses.dataclass(frozen=True)
 class NetworkSpec:
-  """What the project knows about one network.
+  """What the project knows about one network, declared once (tests/test_registry.py checks every fact
+  against the built network).
 
   Attributes:
     name: the factory name, e.g. 'resnet_v1_50'.
@@ -29,17 +69,34 @@ class NetworkSpec:
     arg_scope: the function returning its arg scope, taking `weight_decay` and batch norm options.
     default_image_size: the input height and width the network was trained at.
     nominal_stride: the output stride of the last feature map without atrous convolution.
+    output_strides: the `output_stride` values `fn` takes besides None, ascending; () if it takes none.
     preprocessing: 'vgg' (mean subtraction, ResNet v1 checkpoints) or 'inception' (scaling to [-1, 1]).
+    value_range: the range of the preprocessed pixel values the network sees.
     minimum_input_size: `f(with_classes) -> (size, reason)`: the smallest input height and width the network
       builds at, with or without its classification head, and why.
+    levels: its feature levels C1..C5.
+    input_variables: the variables whose shapes follow the number of input channels (the first convolution).
+    class_variables: the variables whose shapes follow the number of classes (logits, auxiliary logits).
+    num_classes: the classes of its ImageNet head: 1000, or 1001 with a background class first.
+    archive: its published checkpoint, or None.
+    base_fn: the features-only function of research/slim's `*_base` kind, where the network has one
+      (`fn(images, final_endpoint=..., output_stride=..., ...) -> (net, end_points)`).
   """
   name: str
   fn: Callable
   arg_scope: Callable
   default_image_size: int
   nominal_stride: int
+  output_strides: Tuple[int, ...]
   preprocessing: str
+  value_range: Tuple[float, float]
   minimum_input_size: Callable[[bool], Tuple[int, str]]
+  levels: Tuple[Level, ...]
+  input_variables: Tuple[str, ...]
+  class_variables: Tuple[str, ...]
+  num_classes: int
+  archive: Optional[Archive] = None
+  base_fn: Optional[Callable] = None
 
   @property
   def options(self) -> Tuple[str, ...]:
@@ -47,11 +104,31 @@ class NetworkSpec:
     return tuple(p for p in inspect.signature(self.fn).parameters
                  if p not in ('inputs', 'num_classes', 'is_training', 'reuse', 'scope'))
 
+  @property
+  def label_offset(self) -> int:
+    """1 when the ImageNet head has a background class first (1001 classes), else 0."""
+    return self.num_classes - 1000
+
+  def level(self, name: str) -> Level:
+    """The declared level `name`.
+
+    Raises:
+      ValueError: naming the levels the network has.
+    """
+    for level in self.levels:
+      if level.name == name:
+        return level
+    raise ValueError(f'{self.name} has no feature level {name}; it has {", ".join(l.name for l in self.levels)}')
+
   def check_arguments(self, kwargs: Mapping) -> None:
     """Raises ValueError naming the keyword arguments that `fn` does not take (e.g. output_stride)."""
     unknown = sorted(set(kwargs) - set(self.options))
     if unknown:
       raise ValueError(f'{self.name} does not take {", ".join(unknown)}; it takes {", ".join(self.options)}')
+
+
+_VGG_RANGE = (-124.0, 152.0)  # [0, 255] minus the ImageNet channel means (123.68, 116.78, 103.94)
+_UNIT_RANGE = (-1.0, 1.0)
 
 
 def _resnet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
@@ -70,16 +147,94 @@ def _inception_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
   return size, reason
 
 
-def _resnet(name: str, module) -> NetworkSpec:
-  return NetworkSpec(name, getattr(module, name), module.resnet_arg_scope, 224, 32,
-                     'vgg' if module is resnet_v1 else 'inception', _resnet_minimum_input_size)
+def _resnet_levels(scope: str, unit: str, units: Tuple[int, int, int], stem: Tuple[str, int]) -> Tuple[Level, ...]:
+  """ResNet levels: the stem, then the unit before each block's strided last one, then block4.
+
+  research/slim strides the last unit of blocks 1-3, so `blockN` itself is at twice the stride of its units.
+  """
+  levels = [Level('C1', f'{scope}/{stem[0]}', 2, stem[1])]
+  for k, (count, depth) in enumerate(zip(units, (256, 512, 1024)), start=2):
+    levels.append(Level(f'C{k}', f'{scope}/block{k - 1}/unit_{count - 1}/{unit}', 2 ** k, depth))
+  return tuple(levels + [Level('C5', f'{scope}/block4', 32, 2048)])
+
+
+_RESNET_UNITS = {50: (3, 4, 6), 101: (3, 4, 23), 152: (3, 8, 36), 200: (3, 24, 36)}
+_RESNET_ARCHIVES = {('v1', 50): '2016_08_28', ('v1', 101): '2016_08_28', ('v1', 152): '2016_08_28',
+                    ('v2', 50): '2017_04_14', ('v2', 101): '2017_04_14', ('v2', 152): '2017_04_14'}
+
+
+def _resnet(version: str, depth: int) -> NetworkSpec:
+  name = f'resnet_{version}_{depth}'
+  module = resnet_v1 if version == 'v1' else resnet_v2
+  num_classes = 1000 if version == 'v1' else 1001
+  date = _RESNET_ARCHIVES.get((version, depth))
+  return NetworkSpec(
+      name, getattr(module, name), module.resnet_arg_scope, default_image_size=224, nominal_stride=32,
+      output_strides=(4, 8, 16, 32), preprocessing='vgg' if version == 'v1' else 'inception',
+      value_range=_VGG_RANGE if version == 'v1' else _UNIT_RANGE, minimum_input_size=_resnet_minimum_input_size,
+      levels=_resnet_levels(name, f'bottleneck_{version}', _RESNET_UNITS[depth], ('conv1', 64)),
+      input_variables=(f'{name}/conv1/weights',), class_variables=(f'{name}/logits/weights', f'{name}/logits/biases'),
+      num_classes=num_classes,
+      archive=Archive(f'{_TF_MODELS}{name}_{date}.tar.gz', f'{name}.ckpt', num_classes) if date else None)
+
+
+def _resnet_beta(depth: int) -> NetworkSpec:
+  name, scope = f'resnet_v1_{depth}_beta', f'resnet_v1_{depth}'
+  return NetworkSpec(
+      name, getattr(resnet_v1_beta, name), resnet_v1_beta.resnet_arg_scope, default_image_size=224,
+      nominal_stride=32, output_strides=(4, 8, 16, 32), preprocessing='inception', value_range=_UNIT_RANGE,
+      minimum_input_size=_resnet_minimum_input_size,
+      levels=_resnet_levels(scope, 'bottleneck_v1', _RESNET_UNITS[depth], ('conv1_3', 128)),
+      input_variables=(f'{scope}/conv1_1/weights',),
+      class_variables=(f'{scope}/logits/weights', f'{scope}/logits/biases'), num_classes=1000,
+      # DeepLab's ImageNet-pretrained backbone; its model zoo does not say whether the logits are kept.
+      archive=Archive(f'{_TF_MODELS}resnet_v1_{depth}_2018_05_04.tar.gz', 'model.ckpt', None))
+
+
+def _mobilenet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  reason = ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels to '
+            'ceil(n / s) >= 1')
+  if with_classes:
+    reason += '; the 7x7 average pool of the head shrinks to the feature map when that is smaller'
+  return 1, reason
+
+
+def _mobilenet_v1(multiplier: float, suffix: str, archive_multiplier: str) -> NetworkSpec:
+  name = 'mobilenet_v1' + suffix
+  depth = lambda d: max(int(d * multiplier), 8)
+  end_points = (('C1', 'Conv2d_1_pointwise', 64), ('C2', 'Conv2d_3_pointwise', 128),
+                ('C3', 'Conv2d_5_pointwise', 256), ('C4', 'Conv2d_11_pointwise', 512),
+                ('C5', 'Conv2d_13_pointwise', 1024))
+  checkpoint = f'mobilenet_v1_{archive_multiplier}_224'
+  return NetworkSpec(
+      name, getattr(mobilenet_v1, name), mobilenet_v1.mobilenet_v1_arg_scope, default_image_size=224,
+      nominal_stride=32, output_strides=(8, 16, 32), preprocessing='inception', value_range=_UNIT_RANGE,
+      minimum_input_size=_mobilenet_minimum_input_size,
+      levels=tuple(Level(level, point, 2 ** (k + 1), depth(d)) for k, (level, point, d) in enumerate(end_points)),
+      input_variables=('MobilenetV1/Conv2d_0/weights',),
+      class_variables=('MobilenetV1/Logits/Conv2d_1c_1x1/weights', 'MobilenetV1/Logits/Conv2d_1c_1x1/biases'),
+      num_classes=1001,
+      archive=Archive(f'{_TF_MODELS}mobilenet_v1_2018_08_02/{checkpoint}.tgz', f'{checkpoint}.ckpt', 1001),
+      base_fn=functools.partial(mobilenet_v1.mobilenet_v1_base, depth_multiplier=multiplier))
 
 
 REGISTRY = {spec.name: spec for spec in [
-    NetworkSpec('inception_v3', inception_v3.inception_v3, inception_v3.inception_v3_arg_scope, 299, 32,
-                'inception', _inception_minimum_input_size),
-    *(_resnet(f'resnet_v1_{depth}', resnet_v1) for depth in (50, 101, 152, 200)),
-    *(_resnet(f'resnet_v2_{depth}', resnet_v2) for depth in (50, 101, 152, 200)),
+    NetworkSpec(
+        'inception_v3', inception_v3.inception_v3, inception_v3.inception_v3_arg_scope, default_image_size=299,
+        nominal_stride=32, output_strides=(), preprocessing='inception', value_range=_UNIT_RANGE,
+        minimum_input_size=_inception_minimum_input_size,
+        levels=(Level('C1', 'Conv2d_2b_3x3', 2, 64), Level('C2', 'Conv2d_4a_3x3', 4, 192),
+                Level('C3', 'Mixed_5d', 8, 288), Level('C4', 'Mixed_6e', 16, 768), Level('C5', 'Mixed_7c', 32, 2048)),
+        input_variables=('InceptionV3/Conv2d_1a_3x3/weights',),
+        class_variables=('InceptionV3/AuxLogits/Conv2d_2b_1x1/weights', 'InceptionV3/AuxLogits/Conv2d_2b_1x1/biases',
+                         'InceptionV3/Logits/Conv2d_1c_1x1/weights', 'InceptionV3/Logits/Conv2d_1c_1x1/biases'),
+        num_classes=1001,
+        archive=Archive(f'{_TF_MODELS}inception_v3_2016_08_28.tar.gz', 'inception_v3.ckpt', 1001)),
+    *(_resnet('v1', depth) for depth in (50, 101, 152, 200)),
+    *(_resnet('v2', depth) for depth in (50, 101, 152, 200)),
+    *(_resnet_beta(depth) for depth in (50, 101)),
+    _mobilenet_v1(1.0, '', '1.0'), _mobilenet_v1(0.75, '_075', '0.75'), _mobilenet_v1(0.5, '_050', '0.5'),
+    _mobilenet_v1(0.25, '_025', '0.25'),
 ]}
 
 networks_map = {name: spec.fn for name, spec in REGISTRY.items()}

@@ -35,6 +35,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
   config.addinivalue_line('markers', 'eager: needs TF2 behaviour (eager execution); skipped with --tf-behavior=v1')
+  config.addinivalue_line('markers', 'once: checks static facts that no TF behaviour changes (the registry\'s '
+                                     'declarations); run in the v2 run only')
   if config.getoption('--tf-behavior') == 'v1':
     tf.compat.v1.disable_v2_behavior()
 
@@ -43,9 +45,12 @@ def pytest_collection_modifyitems(config, items):
   if config.getoption('--tf-behavior') != 'v1':
     return
   skip = pytest.mark.skip(reason='needs TF2 behaviour (eager execution); this run has disable_v2_behavior()')
+  once = pytest.mark.skip(reason='a static fact, checked in the v2 run')
   for item in items:
     if 'eager' in item.keywords:
       item.add_marker(skip)
+    elif 'once' in item.keywords:
+      item.add_marker(once)
 
 
 def tf1_behavior() -> bool:

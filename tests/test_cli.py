@@ -10,9 +10,16 @@ from utils import cli
 def test_list_json(capsys):
   assert cli.main(['list', '--json']) == 0
   rows = {row['network']: row for row in json.loads(capsys.readouterr().out)}
-  assert list(rows)[0] == 'inception_v3' and len(rows) == 9
-  assert rows['resnet_v1_50'] == {'network': 'resnet_v1_50', 'default_image_size': 224, 'parameters': 25557032,
-                                  'nominal_stride': 32, 'preprocessing': 'vgg'}
+  assert list(rows)[0] == 'inception_v3' and len(rows) == 15
+  levels = rows['resnet_v1_50'].pop('levels')
+  assert rows['resnet_v1_50'] == {
+      'network': 'resnet_v1_50', 'default_image_size': 224, 'parameters': 25557032, 'nominal_stride': 32,
+      'preprocessing': 'vgg', 'output_strides': [4, 8, 16, 32],
+      'published_checkpoint': 'https://download.tensorflow.org/models/resnet_v1_50_2016_08_28.tar.gz'}
+  assert levels['C2'] == {'end_point': 'resnet_v1_50/block1/unit_2/bottleneck_v1', 'stride': 4, 'channels': 256}
+  assert rows['mobilenet_v1_025']['levels']['C5'] == {'end_point': 'Conv2d_13_pointwise', 'stride': 32,
+                                                       'channels': 256}
+  assert rows['mobilenet_v1']['parameters'] == 4231976 and rows['inception_v3']['output_strides'] == []
   assert rows['inception_v3']['parameters'] == 27143152
   assert rows['resnet_v2_50']['preprocessing'] == 'inception'
 

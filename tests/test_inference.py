@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from utils import inference
+from utils import precision
 from utils import tf2
 
 pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
@@ -85,21 +86,21 @@ def test_bfloat16_without_hardware_support_warns_and_runs_float32(backbone):
 def test_bfloat16_detection_reads_the_cpu_flags(tmp_path, flags, supported):
   cpuinfo = tmp_path / 'cpuinfo'
   cpuinfo.write_text(f'processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: fpu\n')
-  reason = inference.bfloat16_unsupported_reason(str(cpuinfo))
+  reason = precision.bfloat16_unsupported_reason(str(cpuinfo))
   if supported:
     assert reason is None
   else:
     assert 'has no bfloat16 instructions (avx512_bf16, amx_bf16' in reason and str(cpuinfo) in reason
-  assert inference.bfloat16_unsupported_reason(str(tmp_path / 'absent')) is not None
+  assert precision.bfloat16_unsupported_reason(str(tmp_path / 'absent')) is not None
 
 
 def test_resolve_precision():
-  assert inference.resolve_precision('float32', 'whatever') == ('float32', None)
-  assert inference.resolve_precision('bfloat16', None) == ('bfloat16', None)
-  assert inference.resolve_precision('bfloat16', 'old CPU') == (
+  assert precision.resolve_precision('float32', 'whatever') == ('float32', None)
+  assert precision.resolve_precision('bfloat16', None) == ('bfloat16', None)
+  assert precision.resolve_precision('bfloat16', 'old CPU') == (
       'float32', 'bfloat16 requested, running float32: old CPU, where bfloat16 is slower than float32')
   with pytest.raises(ValueError, match=r"precision must be one of float32, bfloat16, got 'float16'"):
-    inference.resolve_precision('float16')
+    precision.resolve_precision('float16')
 
 
 def test_predictor_refuses_unknown_levels_and_precisions(backbone):

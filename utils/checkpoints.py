@@ -19,7 +19,6 @@ Adapting rewrites a checkpoint for a network that differs from the one it was tr
 
 import dataclasses
 import fnmatch
-import functools
 import os
 import re
 import shutil
@@ -29,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from utils import scratch
+from nets import nets_factory
 
 CHANNEL_MODES = ('repeat', 'sum', 'zeros')
 
@@ -238,20 +237,14 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
   return report
 
 
-@functools.lru_cache(maxsize=None)
 def input_variables(network: str) -> Tuple[str, ...]:
   """Names of the variables of `network` whose shapes follow the number of input channels (the first conv)."""
-  three = scratch.build(network, in_channels=3).variables
-  other = scratch.build(network, in_channels=5).variables
-  return tuple(name for name in three if three[name][0] != other[name][0])
+  return nets_factory.get_spec(network).input_variables
 
 
-@functools.lru_cache(maxsize=None)
 def class_variables(network: str) -> Tuple[str, ...]:
   """Names of the variables of `network` whose shapes follow the number of classes (logits, aux logits)."""
-  thousand = scratch.build(network, num_classes=1000).variables
-  other = scratch.build(network, num_classes=7).variables
-  return tuple(name for name in thousand if thousand[name][0] != other[name][0])
+  return nets_factory.get_spec(network).class_variables
 
 
 def adapt_channels(kernel: np.ndarray, in_channels: int, mode: str) -> np.ndarray:

@@ -11,6 +11,8 @@ import sys
 import warnings
 from typing import Optional, Sequence
 
+from utils import precision
+
 
 def _quiet_tensorflow() -> None:
   """Imports TensorFlow with its C++ start-up logging (oneDNN, CUDA stubs) kept off the terminal.
@@ -43,6 +45,10 @@ def _cmd_list(args: argparse.Namespace) -> None:
       'parameters': parameters.count_parameters(spec.name, num_classes=args.num_classes),
       'nominal_stride': spec.nominal_stride,
       'preprocessing': spec.preprocessing,
+      'output_strides': list(spec.output_strides),
+      'levels': {level.name: {'end_point': level.end_point, 'stride': level.stride, 'channels': level.channels}
+                 for level in spec.levels},
+      'published_checkpoint': spec.archive.url if spec.archive else None,
   } for spec in nets_factory.REGISTRY.values()]
   if args.json:
     print(json.dumps(rows, indent=1))
@@ -97,17 +103,11 @@ def _network_kwargs(args: argparse.Namespace) -> dict:
 def _cmd_export(args: argparse.Namespace) -> None:
   from utils import checkpoints  # pylint: disable=import-outside-toplevel
   from utils import export  # pylint: disable=import-outside-toplevel
-  from utils import tf2  # pylint: disable=import-outside-toplevel
-  backbone = tf2.Backbone(args.network, args.num_classes or None, in_channels=args.in_channels,
-                          **_network_kwargs(args))
-  export.check_levels(args.network, args.features)
+  from utils import features  # pylint: disable=import-outside-toplevel
+  features.check_levels(args.network, args.features)
   output = os.path.abspath(args.output)
   checkpoints.check_output(output, args.overwrite)  # before the slow build
-  if args.checkpoint:
-    report = backbone.restore(args.checkpoint, allow_missing=False)
-    print(f'restored {len(report.restored)} variables from {args.checkpoint}')
-  else:
-    print('slimnets: warning: no --checkpoint given: the exported network has random weights', file=sys.stderr)
+  backbone = _backbone(args, random_weights_warning=True)
   export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
   print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> "
         f"{', '.join(['output', *args.features])}")
@@ -118,7 +118,7 @@ def _check_input_size(args: argparse.Namespace, num_classes) -> None:
   from nets import nets_factory  # pylint: disable=import-outside-toplevel
   spec = nets_factory.get_spec(args.network)
   minimum, reason = spec.minimum_input_size(bool(num_classes))
-  size = args.input_size or (spec.default_image_size,) * 2
+  size = getattr(args, 'input_size', None) or (spec.default_image_size,) * 2
   if min(size) < minimum:
     raise ValueError(f'{args.network}: inputs of {size[0]}x{size[1]} are too small: the minimum is '
                      f'{minimum}x{minimum} ({reason}); resize or pad the images')
@@ -129,7 +129,8 @@ def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
   from utils import tf2  # pylint: disable=import-outside-toplevel
   num_classes = getattr(args, 'num_classes', 0) or None
   _check_input_size(args, num_classes)
-  backbone = tf2.Backbone(args.network, num_classes, **_network_kwargs(args))
+  backbone = tf2.Backbone(args.network, num_classes, in_channels=getattr(args, 'in_channels', 3),
+                          **_network_kwargs(args))
   if not args.checkpoint and random_weights_warning:
     print('slimnets: warning: no --checkpoint given: the network has random weights', file=sys.stderr)
   if args.checkpoint:
@@ -171,9 +172,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 def _cmd_extract(args: argparse.Namespace) -> None:
   from tqdm import tqdm  # pylint: disable=import-outside-toplevel
   from utils import extract  # pylint: disable=import-outside-toplevel
-  from utils import inference  # pylint: disable=import-outside-toplevel
   _configure_threads(args)
-  inference.resolve_precision(args.precision, None)  # a bad value fails before the slow build
+  precision.resolve_precision(args.precision, None)  # a bad value fails before the slow build
   extract.check_folder(args.images)
   backbone = _backbone(args, random_weights_warning=True)
   checkpoint = os.path.abspath(args.checkpoint) if args.checkpoint else None
@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help='output logits of K classes, pooled globally (default: dense features)')
   exporting.add_argument('--features', type=_levels, default=(), metavar='C2,C5',
                          help='feature levels to add as outputs')
-  exporting.add_argument('--precision', choices=('float32', 'bfloat16'), default='float32',
+  exporting.add_argument('--precision', choices=precision.PRECISIONS, default='float32',
                          help='compute precision of the SavedModel (its inputs and outputs are float32)')
   exporting.add_argument('--overwrite', action='store_true', help='replace an existing output directory')
   exporting.set_defaults(run=_cmd_export)
@@ -330,7 +330,7 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> Non
                       help=f'images per batch (default {batch})')
   parser.add_argument('--output-stride', type=_positive_int, metavar='N', help='ResNets: output stride')
   parser.add_argument('--multi-grid', type=_int_list, metavar='A,B,C', help="ResNets: block4's unit rates")
-  parser.add_argument('--precision', choices=('float32', 'bfloat16'), default='float32',
+  parser.add_argument('--precision', choices=precision.PRECISIONS, default='float32',
                       help='bfloat16 needs bf16 instructions (else it runs float32, with a warning)')
   parser.add_argument('--threads', type=_positive_int, metavar='N',
                       help="threads per operation (default: TensorFlow's, all cores)")

@@ -14,47 +14,26 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from nets import layers
 from utils import checkpoints
 from utils import features
 from utils import files
+from utils import inference
+from utils import precision as precisions
 from utils import tf2
-
-DTYPES = {'float32': tf.float32, 'bfloat16': tf.bfloat16}
-
 
 class _Serving(tf.Module):
   """The backbone and its serving function, as the SavedModel's root object."""
 
-  def __init__(self, backbone: tf2.Backbone, levels: Sequence[str], dtype: tf.DType):
+  def __init__(self, backbone: tf2.Backbone, levels: Sequence[str], precision: str):
     super().__init__(name='serving')
     self.backbone = backbone
     self._levels = tuple(levels)
-    self._dtype = dtype
+    self._precision = precision
     spec = tf.TensorSpec([None, None, None, backbone.in_channels], tf.float32, name='images')
     self.serve = tf.function(self._serve, input_signature=[spec])
 
   def _serve(self, images):
-    with layers.batch_norm_folded_for_inference():
-      net, end_points = self.backbone(tf.cast(images, self._dtype), training=False)
-    outputs = {'output': net}
-    levels = self.backbone.feature_levels(end_points)
-    outputs.update({level: levels[level] for level in self._levels})
-    return {key: tf.cast(value, tf.float32) for key, value in outputs.items()}
-
-
-def check_levels(network: str, levels: Sequence[str]) -> None:
-  """Raises ValueError naming the levels `network` does not have."""
-  known = [level for level, _ in features.level_end_points(network)]
-  unknown = [level for level in levels if level not in known]
-  if unknown:
-    raise ValueError(f'{network} has no feature level {", ".join(unknown)}; it has {", ".join(known)}')
-
-
-def check_precision(precision: str) -> None:
-  """Raises ValueError for a precision other than those of `DTYPES`."""
-  if precision not in DTYPES:
-    raise ValueError(f'precision must be one of {", ".join(DTYPES)}, got {precision!r}')
+    return inference.folded_outputs(self.backbone, images, self._precision, self._levels)
 
 
 def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str] = (),
@@ -79,11 +58,11 @@ def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str
     ValueError: for an unknown level or precision.
     FileExistsError: for an existing `output` without `overwrite`.
   """
-  check_levels(backbone.network, levels)
-  check_precision(precision)
+  features.check_levels(backbone.network, levels)
+  precisions.check_precision(precision)
   checkpoints.check_output(output, overwrite)
   backbone.build()
-  serving = _Serving(backbone, levels, DTYPES[precision])
+  serving = _Serving(backbone, levels, precision)
   parent = os.path.dirname(os.path.abspath(output))
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(output)}.partial-')

@@ -35,9 +35,10 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from utils import export
+from utils import features
 from utils import files
 from utils import inference
+from utils import precision as precisions
 from utils import preprocessing
 from utils import tf2
 
@@ -244,9 +245,9 @@ def extract(backbone: tf2.Backbone, images: str, output: str, *, levels: Sequenc
   if backbone.in_channels != 3:
     raise ValueError(f'extract reads RGB images: the backbone must take 3 channels, not {backbone.in_channels}')
   levels = tuple(levels)
-  export.check_levels(backbone.network, levels)
+  features.check_levels(backbone.network, levels)
   pooled = pooled or not levels
-  run_precision, message = inference.resolve_precision(precision)
+  run_precision, message = precisions.resolve_precision(precision)
   keys = [*levels, *(['pooled'] if pooled else [])]
   all_settings = {'network': backbone.network, 'network_kwargs': backbone.network_kwargs, 'keys': keys,
                   'input_size': list(size), 'precision': run_precision, **(settings or {})}

@@ -1,4 +1,4 @@
-"""Feature pyramid levels C1..C5 of every network, computed from its graph, and a lookup for decoders.
+"""Feature pyramid levels C1..C5 of every network: declared in the registry, found in built end points.
 
 Level Ck is the end point carrying the network's last activation at stride 2**k of the nominal network
 (output_stride None): among the end points that every path from the image to the output goes through (unit and
@@ -12,8 +12,7 @@ stride share it (resnet_v1_50 at output_stride 16: C4 and C5 are both at stride 
 
 import collections
 import dataclasses
-import functools
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 from nets import nets_factory
 from utils import geometry
@@ -31,19 +30,41 @@ class FeatureLevel:
   channels: int
 
 
-@functools.lru_cache(maxsize=None)
 def level_end_points(network: str) -> Tuple[Tuple[str, str], ...]:
-  """((level, end point name), ...) of `network` under its default scope, from a nominal scratch build."""
-  built = scratch.build(network, global_pool=False)
+  """((level, end point name), ...) of `network` under its default scope, as its registry entry declares them."""
+  return tuple((level.name, level.end_point) for level in nets_factory.get_spec(network).levels)
+
+
+def check_levels(network: str, levels: Sequence[str]) -> None:
+  """Raises ValueError naming the levels `network` does not have (from its declaration, nothing is built)."""
+  spec = nets_factory.get_spec(network)
+  known = [level.name for level in spec.levels]
+  unknown = [level for level in levels if level not in known]
+  if unknown:
+    raise ValueError(f'{network} has no feature level {", ".join(unknown)}; it has {", ".join(known)}')
+
+
+def trace_levels(network: str, **network_kwargs) -> List[FeatureLevel]:
+  """The levels of `network` found from a scratch build's graph (the definition above), with their strides.
+
+  This is what the declared levels are checked against (tests/test_registry.py), and it works for any options
+  of the network (e.g. `output_stride`, `depth_multiplier`).
+  """
+  built = scratch.build(network, **{'global_pool': False, **network_kwargs})
   with built.graph.as_default():
     on_trunk = geometry.trunk(built.images, built.net, built.end_points)
     strides = geometry.trace(built.images, {name: built.end_points[name] for name in on_trunk})
-  levels = []
+  nominal = scratch.build(network, global_pool=False) if network_kwargs else built
+  with nominal.graph.as_default():
+    nominal_trunk = geometry.trunk(nominal.images, nominal.net, nominal.end_points)
+    nominal_strides = geometry.trace(nominal.images, {name: nominal.end_points[name] for name in nominal_trunk})
+  found = []
   for k, level in enumerate(LEVELS, start=1):
-    at_stride = [name for name in on_trunk if strides[name].stride == (2 ** k, 2 ** k)]
-    if at_stride:
-      levels.append((level, at_stride[-1]))
-  return tuple(levels)
+    at_stride = [name for name in nominal_trunk if nominal_strides[name].stride == (2 ** k, 2 ** k)]
+    if at_stride and at_stride[-1] in strides:
+      name = at_stride[-1]
+      found.append(FeatureLevel(level, name, strides[name].stride, int(built.end_points[name].shape[-1])))
+  return found
 
 
 def _default_scope(network: str) -> str:

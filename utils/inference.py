@@ -14,7 +14,6 @@ within about 2-3% of float32 (see README, Performance). On hardware without bflo
 emulated and slower than float32, so `resolve_precision` falls back to float32 with a message.
 """
 
-import platform
 import statistics
 import time
 import warnings
@@ -24,63 +23,27 @@ import numpy as np
 import tensorflow as tf
 
 from nets import layers
-from utils import export
 from utils import features
+from utils import precision as precisions
 from utils import tf2
 
-PRECISIONS = tuple(export.DTYPES)
+def folded_outputs(backbone: tf2.Backbone, images: tf.Tensor, precision: str = 'float32', levels: Sequence[str] = (),
+                   pooled: bool = False, weights: Optional[Dict[str, tf.Tensor]] = None) -> Dict[str, tf.Tensor]:
+  """The backbone in inference mode with batch norm folded, computed in `precision`, outputs cast to float32.
 
-
-def _cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> set:
-  """The feature flags of the first CPU in `cpuinfo` (empty where there is no such file)."""
-  try:
-    with open(cpuinfo, encoding='utf-8', errors='replace') as file:
-      for line in file:
-        key, _, value = line.partition(':')
-        if key.strip() in ('flags', 'Features'):
-          return set(value.split())
-  except OSError:
-    pass
-  return set()
-
-
-def bfloat16_unsupported_reason(cpuinfo: str = '/proc/cpuinfo') -> Optional[str]:
-  """None when this machine computes bfloat16 convolutions natively, else why not, in words.
-
-  Native means a GPU of compute capability 8.0 or later, an x86 CPU with AVX512_BF16 or AMX-BF16, or an ARM
-  CPU with the BF16 extension.
-  """
-  for gpu in tf.config.list_physical_devices('GPU'):
-    capability = tf.config.experimental.get_device_details(gpu).get('compute_capability')
-    if capability and tuple(capability) >= (8, 0):
-      return None
-  flags = _cpu_flags(cpuinfo)
-  if flags & {'avx512_bf16', 'amx_bf16', 'bf16'}:
-    return None
-  machine = platform.machine() or 'this machine'
-  return (f'this {machine} CPU has no bfloat16 instructions (avx512_bf16, amx_bf16 or ARM bf16 in '
-          f'{cpuinfo}) and no GPU of compute capability >= 8.0 is visible')
-
-
-def resolve_precision(precision: str, unsupported_reason: Optional[str] = '') -> Tuple[str, Optional[str]]:
-  """The precision to run for a requested one, and a message when it differs.
-
-  Args:
-    precision: 'float32' or 'bfloat16'.
-    unsupported_reason: why bfloat16 is not native here (None: it is); default: `bfloat16_unsupported_reason()`.
+  The one inference path of `Predictor` (weights as constants) and of the SavedModel export (the variables).
 
   Returns:
-    (precision to run, None or a one-line message explaining a fall back to float32).
-
-  Raises:
-    ValueError: for a precision other than those of `PRECISIONS`.
+    {'output': the network's output, level: each of `levels`, 'pooled': the last level averaged over height and
+     width (with `pooled`)}, all float32.
   """
-  export.check_precision(precision)
-  if precision == 'bfloat16':
-    reason = bfloat16_unsupported_reason() if unsupported_reason == '' else unsupported_reason
-    if reason is not None:
-      return 'float32', f'bfloat16 requested, running float32: {reason}, where bfloat16 is slower than float32'
-  return precision, None
+  with layers.batch_norm_folded_for_inference():
+    net, end_points = backbone(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights)
+  found = backbone.feature_levels(end_points)
+  outputs = {'output': net, **{level: found[level] for level in levels}}
+  if pooled:
+    outputs['pooled'] = tf.reduce_mean(found[features.level_end_points(backbone.network)[-1][0]], axis=[1, 2])
+  return {key: tf.cast(value, tf.float32) for key, value in outputs.items()}
 
 
 class Predictor:
@@ -101,8 +64,8 @@ class Predictor:
 
   def __init__(self, backbone: tf2.Backbone, precision: str = 'float32', levels: Sequence[str] = (),
                pooled: bool = False, unsupported_reason: Optional[str] = ''):
-    self.precision, message = resolve_precision(precision, unsupported_reason)
-    export.check_levels(backbone.network, levels)
+    self.precision, message = precisions.resolve_precision(precision, unsupported_reason)
+    features.check_levels(backbone.network, levels)
     if message:
       warnings.warn(message, RuntimeWarning, stacklevel=2)
     self.backbone = backbone.build()
@@ -113,14 +76,7 @@ class Predictor:
 
   def _predict(self, images: tf.Tensor) -> Dict[str, tf.Tensor]:
     weights = {name: tf.constant(value) for name, value in self._weights.items()}
-    with layers.batch_norm_folded_for_inference():
-      net, end_points = self.backbone(tf.cast(images, export.DTYPES[self.precision]), training=False, weights=weights)
-    levels = self.backbone.feature_levels(end_points)
-    outputs = {'output': net, **{level: levels[level] for level in self.levels}}
-    if self.pooled:
-      last_level = features.level_end_points(self.backbone.network)[-1][0]
-      outputs['pooled'] = tf.reduce_mean(levels[last_level], axis=[1, 2])
-    return {key: tf.cast(value, tf.float32) for key, value in outputs.items()}
+    return folded_outputs(self.backbone, images, self.precision, self.levels, self.pooled, weights=weights)
 
   def __call__(self, images) -> Dict[str, np.ndarray]:
     """{'output': ..., level: ..., ['pooled': ...]} as float32 arrays for float32 `[batch, h, w, C]` images."""
@@ -146,7 +102,7 @@ def check_run_arguments(input_size, batch_size) -> None:
 def _input_range(network: str) -> Tuple[float, float]:
   """The value range of preprocessed images of `network`: VGG's mean-subtracted pixels or [-1, 1]."""
   from nets import nets_factory  # pylint: disable=import-outside-toplevel
-  return (-124.0, 152.0) if nets_factory.get_spec(network).preprocessing == 'vgg' else (-1.0, 1.0)
+  return nets_factory.get_spec(network).value_range
 
 
 def max_relative_error(outputs: np.ndarray, reference: np.ndarray) -> float:
@@ -191,7 +147,7 @@ def benchmark(backbone: tf2.Backbone, input_size: Tuple[int, int], batch_size: i
   check_run_arguments(input_size, batch_size)
   check_count('runs', runs, 1)
   check_count('warmup', warmup, 0)
-  ran, message = resolve_precision(precision, unsupported_reason)
+  ran, message = precisions.resolve_precision(precision, unsupported_reason)
   low, high = _input_range(backbone.network)
   images = np.random.RandomState(seed).uniform(low, high, [batch_size, *input_size, backbone.in_channels])
   images = images.astype(np.float32)

@@ -1,13 +1,13 @@
 """Fetching the published TF-Slim checkpoints into a local cache, verified against the network.
 
-Each checkpoint is a `.tar.gz` archive holding one `NAME.ckpt`. `fetch` downloads it with a progress bar into
+Each checkpoint is a `.tar.gz` archive holding one checkpoint (research/slim's `NAME.ckpt`, DeepLab's
+`FOLDER/model.ckpt`), as the network's registry entry declares (`NetworkSpec.archive`). `fetch` downloads it with a progress bar into
 a temporary file inside the cache directory, extracts it there, and checks that the checkpoint holds every
 variable the network creates (with the archive's number of classes) at the right shape. Only then is it moved
-to `CACHE/NAME/NAME.ckpt`; a failed download, a corrupt archive or a checkpoint of the wrong network leaves
+to `CACHE/NAME/`; a failed download, a corrupt archive or a checkpoint of the wrong network leaves
 nothing in the cache.
 """
 
-import dataclasses
 import os
 import shutil
 import tarfile
@@ -23,32 +23,12 @@ from utils import checkpoints
 from utils import scratch
 
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'slimnets')
-_BASE_URL = 'https://download.tensorflow.org/models/'
+
+# The published archives, as the registry declares them (research/slim's and DeepLab's).
+PUBLISHED = {name: spec.archive for name, spec in nets_factory.REGISTRY.items() if spec.archive}
 
 
-@dataclasses.dataclass(frozen=True)
-class Published:
-  """A published checkpoint: its archive name and the number of classes of its head."""
-  archive: str
-  num_classes: int
-
-  @property
-  def url(self) -> str:
-    return _BASE_URL + self.archive
-
-
-PUBLISHED = {
-    'inception_v3': Published('inception_v3_2016_08_28.tar.gz', 1001),
-    'resnet_v1_50': Published('resnet_v1_50_2016_08_28.tar.gz', 1000),
-    'resnet_v1_101': Published('resnet_v1_101_2016_08_28.tar.gz', 1000),
-    'resnet_v1_152': Published('resnet_v1_152_2016_08_28.tar.gz', 1000),
-    'resnet_v2_50': Published('resnet_v2_50_2017_04_14.tar.gz', 1001),
-    'resnet_v2_101': Published('resnet_v2_101_2017_04_14.tar.gz', 1001),
-    'resnet_v2_152': Published('resnet_v2_152_2017_04_14.tar.gz', 1001),
-}
-
-
-def _published(network: str) -> Published:
+def _published(network: str) -> nets_factory.Archive:
   nets_factory.get_spec(network)
   if network not in PUBLISHED:
     raise ValueError(f'{network} has no published TF-Slim checkpoint; networks with one: {", ".join(PUBLISHED)}')
@@ -56,8 +36,8 @@ def _published(network: str) -> Published:
 
 
 def cached_path(network: str, cache_dir: Optional[str] = None) -> str:
-  """Where the verified checkpoint of `network` lives in the cache: `CACHE/NETWORK/NETWORK.ckpt`."""
-  return os.path.join(cache_dir or DEFAULT_CACHE_DIR, network, network + '.ckpt')
+  """Where the verified checkpoint of `network` lives in the cache: `CACHE/NETWORK/<its name in the archive>`."""
+  return os.path.join(cache_dir or DEFAULT_CACHE_DIR, network, _published(network).checkpoint)
 
 
 def verify(network: str, checkpoint: str, num_classes: Optional[int] = None) -> int:
@@ -76,7 +56,8 @@ def verify(network: str, checkpoint: str, num_classes: Optional[int] = None) -> 
   wrong = [f'{name} {list(found[name])} (expected {list(shape)})' for name, (shape, _) in expected.items()
            if name in found and found[name] != shape]
   if missing or wrong:
-    raise ValueError(f'{checkpoint!r} is not a checkpoint of {network} with {num_classes} classes: '
+    head = f'with {num_classes} classes' if num_classes else '(its backbone)'
+    raise ValueError(f'{checkpoint!r} is not a checkpoint of {network} {head}: '
                      f'{len(missing)} variables missing (e.g. {missing[:3]}), {len(wrong)} of another shape '
                      f'(e.g. {wrong[:3]})')
   return len(expected)
@@ -103,19 +84,27 @@ def _download(url: str, destination: str, progress: bool) -> None:
     raise OSError(f'cannot download {url}: {getattr(error, "reason", error)}') from None
 
 
-def _extract_checkpoint(archive: str, network: str, folder: str) -> str:
-  """Extracts the archive's `NETWORK.ckpt` (and nothing else) into `folder`; returns its path."""
+def _extract_checkpoint(archive: str, checkpoint: str, folder: str) -> str:
+  """Extracts the files of checkpoint prefix `checkpoint` (and nothing else) into `folder`; returns its path.
+
+  The archive may keep them in a folder of its own (DeepLab's `resnet_v1_50/model.ckpt.*`); they must all be in
+  the same one.
+  """
   try:
     with tarfile.open(archive) as tar:
-      members = [m for m in tar.getmembers() if m.isfile() and os.path.basename(m.name).startswith(network + '.ckpt')]
-      if not members:
-        raise ValueError(f'the archive holds no {network}.ckpt (it holds {[m.name for m in tar.getmembers()][:5]})')
+      members = [m for m in tar.getmembers() if m.isfile() and (os.path.basename(m.name) == checkpoint or
+                                                               os.path.basename(m.name).startswith(checkpoint + '.'))]
+      folders = sorted({os.path.dirname(m.name) for m in members})
+      if len(folders) != 1:
+        held = [m.name for m in tar.getmembers()][:5]
+        where = f'in {len(folders)} folders ({", ".join(folders)})' if folders else 'none'
+        raise ValueError(f'the archive should hold one checkpoint {checkpoint}, it holds {where} (its files: {held})')
       for member in members:
         member.name = os.path.basename(member.name)
         tar.extract(member, folder, filter='data')
   except (tarfile.TarError, EOFError, OSError) as error:
     raise ValueError(f'the downloaded archive is not a readable .tar.gz: {error}') from None
-  return os.path.join(folder, network + '.ckpt')
+  return os.path.join(folder, checkpoint)
 
 
 def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = None, progress: bool = True) -> str:
@@ -141,9 +130,9 @@ def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = No
   os.makedirs(os.path.dirname(folder), exist_ok=True)
   staging = tempfile.mkdtemp(prefix=f'.partial-{network}-', dir=os.path.dirname(folder))
   try:
-    archive = os.path.join(staging, published.archive)
+    archive = os.path.join(staging, os.path.basename(published.url))
     _download(url or published.url, archive, progress)
-    extracted = _extract_checkpoint(archive, network, os.path.join(staging, network))
+    extracted = _extract_checkpoint(archive, published.checkpoint, os.path.join(staging, network))
     verify(network, extracted, published.num_classes)
     os.remove(archive)
     os.replace(os.path.join(staging, network), folder)

@@ -1,0 +1,81 @@
+"""Every registry declaration against the built network: levels, first and class variables, strides, sizes.
+
+The registry states each network's facts once; these tests derive each fact from a scratch build of the
+network itself (`utils.scratch`, `utils.features.trace_levels`) and require them to agree, for every entry.
+"""
+
+import math
+
+import pytest
+
+from nets import nets_factory
+from utils import features
+from utils import preprocessing
+from utils import scratch
+
+pytestmark = pytest.mark.once
+NAMES = list(nets_factory.REGISTRY)
+
+
+@pytest.mark.parametrize('network', NAMES)
+def test_declared_input_and_class_variables(network):
+  spec = nets_factory.get_spec(network)
+  rgb = scratch.build(network, in_channels=3, num_classes=1000).variables
+  other = scratch.build(network, in_channels=5, num_classes=7).variables
+  changed = [(name, rgb[name][0], other[name][0]) for name in rgb if rgb[name][0] != other[name][0]]
+  assert spec.input_variables == tuple(name for name, one, two in changed if (3, 5) in zip(one, two))
+  assert spec.class_variables == tuple(name for name, one, two in changed if (1000, 7) in zip(one, two))
+  assert len(changed) == len(spec.input_variables) + len(spec.class_variables)
+  assert spec.num_classes in (1000, 1001) and spec.label_offset == spec.num_classes - 1000
+
+
+@pytest.mark.parametrize('network', NAMES)
+def test_declared_output_strides_build_and_others_are_refused(network):
+  spec = nets_factory.get_spec(network)
+  size = 2 * spec.minimum_input_size(False)[0] + 33
+  if not spec.output_strides:
+    assert 'output_stride' not in spec.options
+    return
+  assert spec.output_strides[-1] == spec.nominal_stride
+  for stride in sorted({spec.output_strides[0], spec.nominal_stride}):  # 8 and 16: the manifests' dense builds
+    built = scratch.build(network, input_size=(size, size), global_pool=False, output_stride=stride)
+    last = built.end_points[spec.levels[-1].end_point]  # the dense features (a classifier's net may be pooled)
+    assert last.shape.as_list()[1:3] == [math.ceil(size / stride)] * 2
+  for stride in (spec.output_strides[0] // 2, spec.nominal_stride * 2, 12):
+    with pytest.raises(ValueError, match='output_stride'):
+      scratch.build(network, input_size=(size, size), global_pool=False, output_stride=stride)
+
+
+@pytest.mark.parametrize('network', NAMES)
+def test_declared_minimum_input_size_is_the_smallest_that_builds(network):
+  spec = nets_factory.get_spec(network)
+  for with_classes in (False, True):
+    minimum, reason = spec.minimum_input_size(with_classes)
+    assert reason
+    classes = 10 if with_classes else None
+    if with_classes or minimum != spec.minimum_input_size(True)[0]:  # a head never builds below the body
+      scratch.build(network, input_size=(minimum, minimum), num_classes=classes)
+    if minimum > 1:
+      with pytest.raises(ValueError):
+        scratch.build(network, input_size=(minimum - 1, minimum - 1), num_classes=classes)
+
+
+@pytest.mark.parametrize('network', NAMES)
+def test_declared_value_range_is_what_its_preprocessing_gives(network):
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  spec = nets_factory.get_spec(network)
+  black, white = (np.full([8, 8, 3], value, np.uint8) for value in (0, 255))
+  process = preprocessing.get_preprocessing(network)
+  low = float(np.min(process(black, 8, 8)))
+  high = float(np.max(process(white, 8, 8)))
+  assert spec.value_range[0] <= low < spec.value_range[0] + 1 and spec.value_range[1] - 1 < high <= spec.value_range[1]
+
+
+@pytest.mark.parametrize('network', NAMES)
+def test_declared_archive(network):
+  archive = nets_factory.get_spec(network).archive
+  if archive is None:
+    return
+  assert archive.url.startswith('https://download.tensorflow.org/models/') and archive.url.endswith(('.tar.gz', '.tgz'))
+  assert archive.checkpoint.endswith('.ckpt')
+  assert archive.num_classes in (None, nets_factory.get_spec(network).num_classes)
