@@ -21,6 +21,7 @@ from nets import mobilenet_v1
 from nets import resnet_v1
 from nets import resnet_v1_beta
 from nets import resnet_v2
+from nets import xception
 
 
 _TF_MODELS = 'https://download.tensorflow.org/models/'
@@ -218,6 +219,29 @@ def _mobilenet_v1(multiplier: float, suffix: str, archive_multiplier: str) -> Ne
       base_fn=functools.partial(mobilenet_v1.mobilenet_v1_base, depth_multiplier=multiplier))
 
 
+_XCEPTION_ARCHIVES = {41: 'xception_41_2018_05_09.tar.gz', 65: 'deeplabv3_xception_2018_01_04.tar.gz',
+                      71: 'xception_71_2018_05_09.tar.gz'}
+
+
+def _xception(layers_count: int) -> NetworkSpec:
+  name = f'xception_{layers_count}'
+  # The last entry flow block at strides 4 and 8: Xception-71 has a stride-1 block after each strided one.
+  c2, c3 = (('block2', 256), ('block4', 728)) if layers_count == 71 else (('block1', 128), ('block2', 256))
+  levels = (Level('C1', f'{name}/entry_flow/conv1_2', 2, 64),
+            Level('C2', f'{name}/entry_flow/{c2[0]}', 4, c2[1]),
+            Level('C3', f'{name}/entry_flow/{c3[0]}', 8, c3[1]),
+            Level('C4', f'{name}/middle_flow/block1', 16, 728),
+            Level('C5', f'{name}/exit_flow/block2', 32, 2048))
+  return NetworkSpec(
+      name, getattr(xception, name), xception.xception_arg_scope, default_image_size=299, nominal_stride=32,
+      output_strides=(2, 4, 8, 16, 32), preprocessing='inception', value_range=_UNIT_RANGE,
+      minimum_input_size=_resnet_minimum_input_size, levels=levels,
+      input_variables=(f'{name}/entry_flow/conv1_1/weights',),
+      class_variables=(f'{name}/logits/weights', f'{name}/logits/biases'), num_classes=1001,
+      # DeepLab's ImageNet-pretrained backbones; its model zoo does not say whether the logits are kept.
+      archive=Archive(_TF_MODELS + _XCEPTION_ARCHIVES[layers_count], 'model.ckpt', None))
+
+
 REGISTRY = {spec.name: spec for spec in [
     NetworkSpec(
         'inception_v3', inception_v3.inception_v3, inception_v3.inception_v3_arg_scope, default_image_size=299,
@@ -235,6 +259,7 @@ REGISTRY = {spec.name: spec for spec in [
     *(_resnet_beta(depth) for depth in (50, 101)),
     _mobilenet_v1(1.0, '', '1.0'), _mobilenet_v1(0.75, '_075', '0.75'), _mobilenet_v1(0.5, '_050', '0.5'),
     _mobilenet_v1(0.25, '_025', '0.25'),
+    *(_xception(layers_count) for layers_count in (41, 65, 71)),
 ]}
 
 networks_map = {name: spec.fn for name, spec in REGISTRY.items()}
