@@ -23,9 +23,22 @@ Dimension = tf.compat.v1.Dimension
 
 # Thin versions of every factory network, so that running, saving and restoring them stays fast.
 THIN = {name: {'depth_multiplier': 0.1 if name == 'inception_v3' else 0.125} for name in nets_factory.REGISTRY}
+_DENSE = {'output_stride': np.int64(16), 'global_pool': False, 'spatial_squeeze': False}
 DENSE = {name: ({"global_pool": True, "create_aux_logits": False, "spatial_squeeze": False} if name == "inception_v3"
-                else {'output_stride': np.int64(16), 'global_pool': False, 'spatial_squeeze': False})
+                else {k: v for k, v in _DENSE.items() if k in nets_factory.get_spec(name).options})
          for name in nets_factory.REGISTRY}
+
+
+def _logits_shape(name, batch, classes):
+  """The classifier's output at the default size: DeepLab's backbones neither pool (beta) nor squeeze."""
+  if name.endswith('_beta'):
+    return [batch, 7, 7, classes]
+  return [batch, 1, 1, classes] if name.startswith('xception') else [batch, classes]
+
+
+def _dense_output_shape(name, batch, classes):
+  """The dense classifier's output at 321: MobileNet v1 keeps its 7x7/2 VALID average pool (21 -> 8)."""
+  return [batch, 8, 8, classes] if name.startswith('mobilenet_v1') else [batch, 21, 21, classes]
 
 
 def _dense_size(name):
@@ -44,15 +57,16 @@ def _build(name, size, options, num_classes):
 def test_a_tf1_script_builds_every_network_at_default_and_dense_settings(name):
   with tf.Graph().as_default():
     _, net, _ = _build(name, nets_factory.get_spec(name).default_image_size, {}, np.int64(7))
-    assert net.shape.as_list() == [None, 7]
+    assert net.shape.as_list() == _logits_shape(name, None, 7)
   with tf.Graph().as_default():
     _, net, end_points = _build(name, _dense_size(name), DENSE[name], Dimension(5))
   if name == 'inception_v3':
     assert net.shape.as_list() == [None, 1, 1, 5]
     assert end_points['Mixed_7c'].shape.as_list() == [None, 9, 9, 203]
   else:
-    assert net.shape.as_list() == [None, 21, 21, 5]
-    assert end_points[f'{name}/block4'].shape.as_list() == [None, 21, 21, int(2048 * 0.125)]
+    assert net.shape.as_list() == _dense_output_shape(name, None, 5)
+    c5 = nets_factory.get_spec(name).levels[-1].end_point
+    assert end_points[c5].shape.as_list() == [None, 21, 21, 128 if name.startswith('mobilenet') else 256]
 
 
 def _run_save_restore(tmp_path, name, size, options, num_classes):
@@ -73,13 +87,15 @@ def _run_save_restore(tmp_path, name, size, options, num_classes):
   return before, after
 
 
-@pytest.mark.parametrize('name', ['inception_v3', 'resnet_v1_50', 'resnet_v2_50'])
+@pytest.mark.parametrize('name', ['inception_v3', 'resnet_v1_50', 'resnet_v2_50', 'resnet_v1_50_beta', 'mobilenet_v1',
+                                  'xception_41'])
 def test_a_tf1_script_runs_saves_and_restores(tmp_path, name):
   before, after = _run_save_restore(tmp_path, name, nets_factory.get_spec(name).default_image_size, {}, 7)
-  assert before.shape == (2, 7) and np.isfinite(before).all() and np.abs(before).max() > 0
+  assert list(before.shape) == _logits_shape(name, 2, 7)
+  assert np.isfinite(before).all() and np.abs(before).max() > 0
   np.testing.assert_array_equal(before, after)
   before, after = _run_save_restore(tmp_path, name, _dense_size(name), DENSE[name], np.int32(5))
-  assert before.shape == ((2, 1, 1, 5) if name == 'inception_v3' else (2, 21, 21, 5))
+  assert list(before.shape) == ([2, 1, 1, 5] if name == 'inception_v3' else _dense_output_shape(name, 2, 5))
   np.testing.assert_array_equal(before, after)
 
 
