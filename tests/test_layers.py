@@ -224,8 +224,15 @@ def test_pools_and_dropout(graph):
   assert set(np.unique(got_dropped)) <= {0.0, 2.0} and 300 < np.count_nonzero(got_dropped) < 700
 
 
-def _conv_bn_graph(fold, is_training=False, scale=True, **bn_overrides):
-  """A conv2d + batch_norm (+relu) of fixed random weights and statistics; (outputs, variable names, end points)."""
+_LAYERS = {
+    'conv': lambda x: layers.conv2d(x, 7, 3, stride=2, scope='conv'),
+    'depthwise': lambda x: layers.separable_conv2d(x, None, 3, depth_multiplier=2, stride=2, scope='conv'),
+    'separable': lambda x: layers.separable_conv2d(x, 7, 3, depth_multiplier=2, rate=2, scope='conv'),
+}
+
+
+def _conv_bn_graph(fold, is_training=False, scale=True, layer='conv', **bn_overrides):
+  """A convolution + batch_norm (+relu) of fixed random weights and statistics; (outputs, variable names, end points)."""
   graph_ = tf.Graph()
   with graph_.as_default():
     rng = np.random.RandomState(3)
@@ -233,9 +240,9 @@ def _conv_bn_graph(fold, is_training=False, scale=True, **bn_overrides):
     params = {'scale': scale, 'epsilon': 1e-3, **bn_overrides,
               'is_training': is_training() if callable(is_training) else is_training}
     context = layers.batch_norm_folded_for_inference() if fold else contextlib.nullcontext()
-    with context, slim.arg_scope([layers.conv2d], normalizer_fn=layers.batch_norm, normalizer_params=params,
-                                 outputs_collections='ends'):
-      net = layers.conv2d(images, 7, 3, stride=2, scope='conv')
+    with context, slim.arg_scope([layers.conv2d, layers.separable_conv2d], normalizer_fn=layers.batch_norm,
+                                 normalizer_params=params, outputs_collections='ends'):
+      net = _LAYERS[layer](images)
     names = [v.op.name for v in tf.compat.v1.global_variables()]
     ops = {op.type for op in graph_.get_operations()}
     with tf.compat.v1.Session() as sess:
@@ -254,6 +261,20 @@ def test_batch_norm_folded_into_conv2d_computes_the_same_with_the_same_variables
   assert 'FusedBatchNormV3' in ops and 'FusedBatchNormV3' not in folded_ops and 'BiasAdd' in folded_ops
   np.testing.assert_allclose(folded, expected, rtol=1e-5, atol=1e-5)
   assert (expected > 0).mean() > 0.3  # the relu does not zero everything
+
+
+@pytest.mark.parametrize('layer, weights', [('depthwise', ['conv/depthwise_weights']),
+                                            ('separable', ['conv/depthwise_weights', 'conv/pointwise_weights'])])
+def test_batch_norm_folded_into_depthwise_and_separable_convolutions(layer, weights):
+  expected, names, ops, ends = _conv_bn_graph(fold=False, layer=layer)
+  folded, folded_names, folded_ops, folded_ends = _conv_bn_graph(fold=True, layer=layer)
+  assert folded_ends == ends == [['conv']]
+  assert folded_names == names == weights + ['conv/BatchNorm/gamma', 'conv/BatchNorm/beta',
+                                             'conv/BatchNorm/moving_mean', 'conv/BatchNorm/moving_variance']
+  assert 'FusedBatchNormV3' in ops and 'FusedBatchNormV3' not in folded_ops and 'BiasAdd' in folded_ops
+  assert expected.shape == ((2, 5, 6, 10) if layer == 'depthwise' else (2, 9, 11, 7))
+  np.testing.assert_allclose(folded, expected, rtol=1e-5, atol=1e-5)
+  assert (expected > 0).mean() > 0.3
 
 
 def test_batch_norm_folding_without_scale_and_leaving_training_alone():
