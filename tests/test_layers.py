@@ -232,7 +232,7 @@ _LAYERS = {
 
 
 def _conv_bn_graph(fold, is_training=False, scale=True, layer='conv', **bn_overrides):
-  """A convolution + batch_norm (+relu) of fixed random weights and statistics; (outputs, variable names, end points)."""
+  """A convolution + batch_norm (+relu) of fixed random weights and statistics; (outputs, names, end points)."""
   graph_ = tf.Graph()
   with graph_.as_default():
     rng = np.random.RandomState(3)

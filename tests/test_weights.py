@@ -106,3 +106,48 @@ def test_cli_fetch_weights(server, tmp_path, capsys):
   assert capsys.readouterr().out == os.path.join(cache, 'resnet_v1_50', 'resnet_v1_50.ckpt') + '\n'
   assert cli.main(['fetch-weights', 'resnet_v1_200', '--cache-dir', cache]) == 1
   assert capsys.readouterr().err.startswith('slimnets: error: resnet_v1_200 has no published TF-Slim checkpoint')
+
+
+def _tar(path, files):
+  """A .tar.gz at `path` of {member name: bytes}."""
+  with tarfile.open(path, 'w:gz') as tar:
+    for name, data in files.items():
+      info = tarfile.TarInfo(name)
+      info.size = len(data)
+      tar.addfile(info, io.BytesIO(data))
+
+
+def test_research_slim_mobilenet_archive_with_its_frozen_graph(server, tmp_path):
+  root, url = server
+  network = 'mobilenet_v1_025'
+  source = root / 'mobilenet-src'
+  checkpoints.write(_zeros_of(network, 1001), str(source / 'mobilenet_v1_0.25_224.ckpt'))
+  files = {name: (source / name).read_bytes() for name in os.listdir(source)}
+  _tar(root / 'mobilenet_v1_0.25_224.tgz', {**files, 'mobilenet_v1_0.25_224_frozen.pb': b'graph',
+                                           'mobilenet_v1_0.25_224.tflite': b'model'})
+  cache = tmp_path / 'cache'
+  path = weights.fetch(network, url=url + 'mobilenet_v1_0.25_224.tgz', cache_dir=str(cache), progress=False)
+  assert path == str(cache / network / 'mobilenet_v1_0.25_224.ckpt')
+  assert sorted(os.listdir(cache / network)) == sorted(files)  # the checkpoint's files only
+  assert weights.verify(network, path) == 137
+
+
+def test_deeplab_archives_keep_model_ckpt_in_a_folder(tmp_path):
+  _tar(tmp_path / 'deeplab.tar.gz', {'resnet_v1_50/model.ckpt.index': b'i', 'resnet_v1_50/checkpoint': b'c',
+                                     'resnet_v1_50/model.ckpt.data-00000-of-00001': b'd',
+                                     'resnet_v1_50/frozen_inference_graph.pb': b'g'})
+  path = weights._extract_checkpoint(str(tmp_path / 'deeplab.tar.gz'), 'model.ckpt', str(tmp_path / 'out'))
+  assert path == str(tmp_path / 'out' / 'model.ckpt')
+  assert sorted(os.listdir(tmp_path / 'out')) == ['model.ckpt.data-00000-of-00001', 'model.ckpt.index']
+  _tar(tmp_path / 'two.tar.gz', {'a/model.ckpt.index': b'i', 'b/model.ckpt.index': b'i'})
+  with pytest.raises(ValueError, match=r'should hold one checkpoint model\.ckpt, it holds in 2 folders \(a, b\)'):
+    weights._extract_checkpoint(str(tmp_path / 'two.tar.gz'), 'model.ckpt', str(tmp_path / 'out2'))
+
+
+def test_published_archives_are_the_registry_declarations():
+  assert weights.PUBLISHED['resnet_v1_101_beta'].url == (
+      'https://download.tensorflow.org/models/resnet_v1_101_2018_05_04.tar.gz')
+  assert weights.PUBLISHED['xception_65'].checkpoint == 'model.ckpt'
+  assert weights.PUBLISHED['mobilenet_v1'].url == (
+      'https://download.tensorflow.org/models/mobilenet_v1_2018_08_02/mobilenet_v1_1.0_224.tgz')
+  assert weights.cached_path('xception_71', '/c') == '/c/xception_71/model.ckpt'

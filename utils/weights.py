@@ -1,11 +1,11 @@
 """Fetching the published TF-Slim checkpoints into a local cache, verified against the network.
 
 Each checkpoint is a `.tar.gz` archive holding one checkpoint (research/slim's `NAME.ckpt`, DeepLab's
-`FOLDER/model.ckpt`), as the network's registry entry declares (`NetworkSpec.archive`). `fetch` downloads it with a progress bar into
-a temporary file inside the cache directory, extracts it there, and checks that the checkpoint holds every
-variable the network creates (with the archive's number of classes) at the right shape. Only then is it moved
-to `CACHE/NAME/`; a failed download, a corrupt archive or a checkpoint of the wrong network leaves
-nothing in the cache.
+`FOLDER/model.ckpt`), as the network's registry entry declares it (`NetworkSpec.archive`). `fetch` downloads
+it with a progress bar into a temporary file inside the cache directory, extracts the checkpoint's files there,
+and checks that the checkpoint holds every variable the network creates (with the archive's number of classes,
+or the backbone's where that is not known) at the right shape. Only then is it moved to `CACHE/NAME/`; a failed
+download, a corrupt archive or a checkpoint of the wrong network leaves nothing in the cache.
 """
 
 import os
