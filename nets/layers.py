@@ -427,6 +427,13 @@ def separable_conv2d(inputs: tf.Tensor, num_outputs: Optional[int], kernel_size:
       normalizer_fn, biases_initializer = None, None
     else:
       outputs = convolve(inputs, weights)
+    # A dilated depthwise convolution goes through space-to-batch, whose static shape TensorFlow loses as soon
+    # as one axis is unknown: the known axes are restored here.
+    static = checks.static_shape(inputs.shape)
+    effective = [r * (k - 1) + 1 for k, r in zip((kernel_h, kernel_w), rates)]
+    sizes = [None if n is None else -(-n // s) if padding == 'SAME' else -(-(n - e + 1) // s)
+             for n, s, e in zip(static[1:3], strides, effective)]
+    outputs.set_shape([static[0]] + [n if n is None or n > 0 else None for n in sizes] + [None])
     return _finished(outputs, sc.name, normalizer_fn, normalizer_params, biases_initializer, biases_regularizer,
                      activation_fn, trainable, variables_collections, outputs_collections)
 

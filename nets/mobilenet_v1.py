@@ -126,11 +126,13 @@ def mobilenet_v1_base(inputs: tf.Tensor, final_endpoint: str = 'Conv2d_13_pointw
 
 
 def _reduced_kernel_size_for_small_input(tensor: tf.Tensor, kernel_size: Sequence[int]) -> list:
-  """`kernel_size` shrunk to the tensor's static height and width where those are smaller."""
-  shape = checks.static_shape(tensor.shape)
-  if shape is None or shape[1] is None or shape[2] is None:
-    return list(kernel_size)
-  return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
+  """`kernel_size` shrunk to the tensor's static height and width where those are smaller.
+
+  Each known axis is reduced on its own (research/slim keeps 7x7 when either is unknown, which fails to build
+  when the other is known and smaller).
+  """
+  shape = checks.static_shape(tensor.shape) or (None, None, None, None)
+  return [k if n is None else min(n, k) for n, k in zip(shape[1:3], kernel_size)]
 
 
 def mobilenet_v1(inputs: tf.Tensor, num_classes: Optional[int] = 1000, dropout_keep_prob: float = 0.999,

@@ -192,6 +192,12 @@ def _resnet_beta(depth: int) -> NetworkSpec:
       archive=Archive(f'{_TF_MODELS}resnet_v1_{depth}_2018_05_04.tar.gz', 'model.ckpt', None))
 
 
+def _xception_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  del with_classes  # the head pools globally or is 1x1
+  return 1, ('every strided convolution pads explicitly by its kernel extent and the others pad SAME, so a layer of '
+             'stride s maps n pixels to ceil(n / s) >= 1: any size builds')
+
+
 def _mobilenet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
   reason = ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels to '
             'ceil(n / s) >= 1')
@@ -235,7 +241,7 @@ def _xception(layers_count: int) -> NetworkSpec:
   return NetworkSpec(
       name, getattr(xception, name), xception.xception_arg_scope, default_image_size=299, nominal_stride=32,
       output_strides=(2, 4, 8, 16, 32), preprocessing='inception', value_range=_UNIT_RANGE,
-      minimum_input_size=_resnet_minimum_input_size, levels=levels,
+      minimum_input_size=_xception_minimum_input_size, levels=levels,
       input_variables=(f'{name}/entry_flow/conv1_1/weights',),
       class_variables=(f'{name}/logits/weights', f'{name}/logits/biases'), num_classes=1001,
       # DeepLab's ImageNet-pretrained backbones; its model zoo does not say whether the logits are kept.

@@ -251,10 +251,15 @@ def xception_arg_scope(weight_decay: float = 0.00004, batch_norm_decay: float = 
                        batch_norm_epsilon: float = 0.001, batch_norm_scale: bool = True,
                        weights_initializer_stddev: float = 0.09, regularize_depthwise: bool = False,
                        use_batch_norm: bool = True, use_bounded_activation: bool = False,
-                       sync_batch_norm_method: str = 'None') -> dict:
+                       sync_batch_norm_method: str = 'None', *,
+                       batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS) -> dict:
   """DeepLab's Xception arg scope: truncated-normal weights, batch norm and ReLU (ReLU6 when bounded) after the
   convolutions, L2 decay on the regular convolutions (and the depthwise ones with `regularize_depthwise`),
-  explicit padding unless activations are bounded."""
+  explicit padding unless activations are bounded.
+
+  `batch_norm_updates_collections` (keyword only, not in DeepLab) is where batch norm puts its moving-average
+  updates; None updates in place (eager training, `utils.tf2.Backbone`).
+  """
   if sync_batch_norm_method != 'None':
     raise ValueError(f"xception_arg_scope: sync_batch_norm_method must be 'None', got {sync_batch_norm_method!r}")
   regularizer = slim.l2_regularizer(weight_decay)
@@ -264,7 +269,7 @@ def xception_arg_scope(weight_decay: float = 0.00004, batch_norm_decay: float = 
                       activation_fn=tf.nn.relu6 if use_bounded_activation else tf.nn.relu,
                       normalizer_fn=layers.batch_norm if use_batch_norm else None):
     with slim.arg_scope([layers.batch_norm], decay=batch_norm_decay, epsilon=batch_norm_epsilon,
-                        scale=batch_norm_scale):
+                        scale=batch_norm_scale, updates_collections=batch_norm_updates_collections):
       with slim.arg_scope([layers.conv2d], weights_regularizer=regularizer):
         with slim.arg_scope([layers.separable_conv2d],
                             weights_regularizer=regularizer if regularize_depthwise else None):

@@ -2,11 +2,11 @@
 
 Each example draws a network, an input (size, channels, batch, dtype) and the arguments research/slim users
 pass (output_stride, multi_grid, num_classes, global_pool, spatial_squeeze), and builds it through the factory
-in a fresh graph. To keep CI fast most ResNets are tiny (research/slim's standard blocks with 1, 1, 1 and 3
+in a fresh graph (each network's own subset of these). To keep CI fast most ResNets are tiny (research/slim's standard blocks with 1, 1, 1 and 3
 units, built by `resnet_v1.resnet_v1` / `resnet_v2.resnet_v2`), the rest thin registry networks through the
 factory (`depth_multiplier` 0.125, Inception v3 0.1). The build must either raise `ValueError`
 itself, leaving the graph without ops or collection entries, or succeed with every 4-D end point of the static
-shape that `utils.geometry` computes from the ops, and with the main output at the stride asked for. Any other
+shape that `utils.geometry` computes from the ops, and with the last features at the stride asked for. Any other
 exception fails. The CI profile runs 250 examples; `pytest tests/test_fuzz.py --hypothesis-profile=long`
 explores 3000.
 """
@@ -24,7 +24,8 @@ from nets import resnet_v1
 from nets import resnet_v2
 from utils import geometry
 
-NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_v1_50', 'resnet_v2_50')
+NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_v1_50', 'resnet_v2_50',
+            'resnet_v1_50_beta', 'mobilenet_v1', 'xception_41')
 TINY = {'tiny_v1': (resnet_v1, resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
         'tiny_v2': (resnet_v2, resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
 
@@ -56,7 +57,15 @@ def _build(network, images, num_classes, kwargs):
     with slim.arg_scope(module.resnet_arg_scope()):
       return resnet(images, blocks, num_classes, is_training=False, scope=network, **options)
   thin = 0.1 if network == 'inception_v3' else 0.125
-  return nets_factory.get_network_fn(network, num_classes)(images, depth_multiplier=thin, **kwargs)
+  options = {key: value for key, value in kwargs.items() if key in nets_factory.get_spec(network).options}
+  return nets_factory.get_network_fn(network, num_classes)(images, depth_multiplier=thin, **options)
+
+
+def _last_features(network, end_points):
+  """The network's last feature map (its C5): a classifier's output may be pooled (MobileNet's 7x7 pool)."""
+  if network in TINY:
+    return end_points[f'{network}/block4']
+  return end_points[nets_factory.get_spec(network).levels[-1].end_point]
 
 
 def _graph_state(graph):
@@ -80,15 +89,17 @@ def test_random_arguments_give_a_value_error_or_the_predicted_shapes(case):
     assert dtype.is_floating and shape[3] is not None  # these are refused above
     maps = {name: t for name, t in end_points.items() if t.shape.rank == 4}
     known = [axis for axis in (0, 1) if shape[1 + axis] is not None]
-    # An unknown axis is traced at an arbitrary size; only the known axes are compared.
-    predicted = geometry.trace(images, maps, input_size=tuple(n if n is not None else 37 for n in shape[1:3]))
+    # An unknown axis is traced at an arbitrary size (large enough for MobileNet's 7x7 VALID pool, which is
+    # 7x7 when the size is unknown); only the known axes are compared.
+    predicted = geometry.trace(images, maps, input_size=tuple(n if n is not None else 261 for n in shape[1:3]))
     for name, tensor in maps.items():
       static = tensor.shape.as_list()
       assert [static[1 + axis] for axis in known] == [predicted[name].size[axis] for axis in known], (
           name, tensor.shape, predicted[name].size)
       assert static[0] == shape[0]
-    if not num_classes and not kwargs['global_pool'] and network != 'inception_v3' and shape[1] is not None:
+    if network != 'inception_v3' and shape[1] is not None:
       stride = kwargs.get('output_stride') or 32
-      assert net.shape.as_list()[1:3] == [math.ceil(shape[1] / stride), math.ceil(shape[2] / stride)]
+      last = _last_features(network, end_points)
+      assert last.shape.as_list()[1:3] == [math.ceil(shape[1] / stride), math.ceil(shape[2] / stride)]
     if num_classes:
       assert net.shape[-1] == num_classes

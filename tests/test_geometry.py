@@ -143,3 +143,34 @@ def test_property_receptive_field_is_the_support_of_the_gradient(stack, size):
       assert low == first
     if last <= size - 1:
       assert high == last
+
+
+@pytest.mark.parametrize('size, padding, rate', [((21, 20), 'SAME', 2), ((21, 20), 'VALID', 3), ((7, 9), 'SAME', 4)])
+def test_dilated_depthwise_convolution_through_space_to_batch(graph, size, padding, rate):
+  # CPU has no dilated depthwise kernel: tf.nn.depthwise_conv2d pads, cuts the map into rate x rate phases
+  # (SpaceToBatchND), convolves them and joins them (BatchToSpaceND). That must trace as the dilated convolution.
+  images = tf.compat.v1.placeholder(tf.float32, [1, *size, 4])
+  depthwise = tf.nn.depthwise_conv2d(images, tf.ones([3, 3, 4, 1]), [1, 1, 1, 1], padding, dilations=[rate, rate])
+  dense = tf.nn.conv2d(images, tf.ones([3, 3, 4, 4]), 1, padding, dilations=rate)
+  assert {op.type for op in graph.get_operations()} >= {'SpaceToBatchND', 'BatchToSpaceND'}
+  geo = geometry.trace(images, {'depthwise': depthwise, 'dense': dense})
+  assert geo['depthwise'] == geo['dense']
+  assert geo['depthwise'].size == tuple(depthwise.shape.as_list()[1:3])
+  assert geo['depthwise'].receptive_field == (2 * rate + 1, 2 * rate + 1)
+  on_phases = next(op for op in graph.get_operations() if op.type == 'DepthwiseConv2dNative').outputs[0]
+  dense_flops = 2 * 9 * 4 * 4 * np.prod(dense.shape.as_list()[1:3])
+  assert geometry.conv_flops(images) == 2 * 9 * np.prod(on_phases.shape.as_list()) + dense_flops
+
+
+@pytest.mark.parametrize('shape', [[1, None, 21, 4], [None, None, None, 4]])
+def test_dilated_depthwise_convolution_on_an_input_of_unknown_size(graph, shape):
+  # Then TensorFlow computes the space-to-batch paddings at run time, from the map's Shape.
+  images = tf.compat.v1.placeholder(tf.float32, shape)
+  depthwise = tf.nn.depthwise_conv2d(images, tf.ones([3, 3, 4, 1]), [1, 1, 1, 1], 'SAME', dilations=[2, 2])
+  dense = tf.nn.conv2d(images, tf.ones([3, 3, 4, 4]), 1, 'SAME', dilations=2)
+  assert tf.get_static_value(next(op for op in graph.get_operations() if op.type == 'SpaceToBatchND').inputs[2]) is None
+  for size in (None, (19, 21)):
+    geo = geometry.trace(images, {'depthwise': depthwise, 'dense': dense}, input_size=size)
+    assert geo['depthwise'] == geo['dense']
+    assert geo['depthwise'].receptive_field == (5, 5) and geo['depthwise'].stride == (1, 1)
+  assert geo['depthwise'].size == (19, 21) and geo['depthwise'].start == (-2, -2)

@@ -24,6 +24,7 @@ for networks that pad SAME this holds exactly for inputs of size k * stride + 1.
 import dataclasses
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 Pair = Tuple[int, int]
@@ -125,6 +126,16 @@ class _Unknown:
     self.op = op
 
 
+@dataclasses.dataclass(frozen=True)
+class _Phased:
+  """A map cut into phases by SpaceToBatchND, as TensorFlow computes a dilated convolution it has no kernel for
+  (depthwise ones on CPU): `axes` are those of the padded map in input terms, `block` the rate. A convolution
+  on the phases is the dilated convolution of the padded map; BatchToSpaceND joins the phases and crops."""
+  axes: tuple
+  block: Tuple[int, int]
+  op: tf.Operation
+
+
 def _static_value(tensor: tf.Tensor, what: str, op: tf.Operation):
   value = tf.get_static_value(tensor)
   if value is None:
@@ -132,8 +143,77 @@ def _static_value(tensor: tf.Tensor, what: str, op: tf.Operation):
   return value
 
 
-def _map_op(op: tf.Operation, spatial: Sequence) -> Sequence:
-  """The output axes of `op`, given (h, w) axes or None for each of its inputs."""
+def _with_known_shapes(tensor: tf.Tensor, axes: Mapping, what: str, op: tf.Operation) -> np.ndarray:
+  """The value of `tensor`, computed from the traced sizes of the maps whose `Shape` it is made from.
+
+  With an input of unknown size, TensorFlow computes the paddings of a dilated depthwise convolution at run
+  time from the map's shape; at a traced size they follow from the sizes found here. Only the arithmetic
+  between the `Shape` ops and `tensor` is copied and run, in a graph of its own. An axis of unknown size is
+  given size 1: space-to-batch paddings of one axis do not depend on the other's size, and the caller uses
+  the paddings of the known axes only.
+  """
+  value = tf.get_static_value(tensor)
+  if value is not None:
+    return value
+  nodes, shapes, stack = {}, {}, [tensor.op]
+  while stack:
+    current = stack.pop()
+    if current.name in nodes or current.outputs and current.outputs[0].name in shapes:
+      continue
+    if current.type == 'Shape':
+      found, static = axes.get(current.inputs[0]), current.inputs[0].shape.as_list()
+      sizes = [a.size or 1 for a in found] if isinstance(found, tuple) else [None, None]
+      dims = [static[0] or 1, *sizes, static[3]] if len(static) == 4 else [None]
+      if None in dims:
+        raise GeometryError(f'{op.type} op {op.name!r}: its {what} depend on a size not known here')
+      shapes[current.outputs[0].name] = np.array(dims, current.get_attr('out_type').as_numpy_dtype)
+      continue
+    if current.type in ('Placeholder', 'VarHandleOp', 'VariableV2'):
+      raise GeometryError(f'{op.type} op {op.name!r}: its {what} depend on {current.type} {current.name!r}')
+    node = tf.compat.v1.NodeDef()
+    node.CopyFrom(current.node_def)
+    del node.input[:]
+    node.input.extend(name for name in current.node_def.input if not name.startswith('^'))
+    nodes[current.name] = node
+    stack.extend(t.op for t in current.inputs)
+  graph_def = tf.compat.v1.GraphDef()
+  graph_def.node.extend(nodes.values())
+  with tf.Graph().as_default():
+    mapped = {name: tf.constant(value) for name, value in shapes.items()}
+    result, = tf.graph_util.import_graph_def(graph_def, input_map=mapped, return_elements=[tensor.name], name='')
+    with tf.compat.v1.Session() as session:
+      return session.run(result)
+
+
+def _map_phased(op: tf.Operation, spatial: Sequence, axes: Mapping):
+  """The space-to-batch pattern of a dilated convolution: phases in, convolutions on them, phases joined."""
+  if op.type == 'SpaceToBatchND':
+    block = tuple(int(b) for b in _static_value(op.inputs[1], 'block shape', op).reshape(-1))
+    if len(block) != 2 or not isinstance(spatial[0], tuple):
+      raise GeometryError(f'SpaceToBatchND op {op.name!r}: only a 2-D block on an image map is mapped')
+    paddings = _with_known_shapes(op.inputs[2], axes, 'paddings', op).tolist()
+    # On an axis of unknown size only the stride and receptive field are known, which padding does not change.
+    return _Phased(tuple(a if a.size is None else a.pad(*pad) for a, pad in zip(spatial[0], paddings)), block, op)
+  phased = spatial[0]
+  others = spatial[1:] if op.type != 'BatchToSpaceND' else ()  # its crops come from the map's Shape
+  if not isinstance(phased, _Phased) or any(s is not None for s in others):
+    raise GeometryError(f'{op.type} op {op.name!r} on space-to-batch phases is not mapped')
+  if op.type in ('Conv2D', 'DepthwiseConv2dNative'):
+    if op.get_attr('padding').decode() != 'VALID' or tuple(op.get_attr('strides')) != (1, 1, 1, 1):
+      raise GeometryError(f'{op.type} op {op.name!r} on space-to-batch phases must be VALID and of stride 1')
+    (h, w), (rh, rw) = phased.axes, phased.block
+    kernel_h, kernel_w = op.inputs[1].shape.as_list()[:2]
+    return _Phased((h.window(kernel_h, 1, rh, 'VALID'), w.window(kernel_w, 1, rw, 'VALID')), phased.block, op)
+  if op.type == 'BatchToSpaceND':
+    crops = _with_known_shapes(op.inputs[2], axes, 'crops', op).tolist()
+    return tuple(a if a.size is None else a.pad(-begin, -end) for a, (begin, end) in zip(phased.axes, crops))
+  raise GeometryError(f'{op.type} op {op.name!r} on space-to-batch phases is not mapped')
+
+
+def _map_op(op: tf.Operation, spatial: Sequence, axes: Mapping) -> Sequence:
+  """The output axes of `op`, given (h, w) axes or None for each of its inputs (`axes`: those found so far)."""
+  if op.type == 'SpaceToBatchND' or any(isinstance(s, _Phased) for s in spatial):
+    return _map_phased(op, spatial, axes)
   if op.type in _WINDOWED:
     h, w = spatial[0]
     padding = op.get_attr('padding').decode()
@@ -190,12 +270,14 @@ def trace_tensors(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> Dict[
     if op.type == 'IdentityN':  # e.g. around an op with a custom gradient: output i is input i
       axes.update((output, s) for output, s in zip(op.outputs, spatial) if s is not None)
       continue
-    unknown = next((s for s in spatial if isinstance(s, _Unknown)), None)
+    # Space-to-batch ops take their paddings from the map's Shape: only the map itself is a spatial input.
+    maps = spatial[:1] if op.type in ('SpaceToBatchND', 'BatchToSpaceND') else spatial
+    unknown = next((s for s in maps if isinstance(s, _Unknown)), None)
     if unknown is not None:
       result = unknown
     else:
       try:
-        result = _map_op(op, spatial)
+        result = _map_op(op, spatial, axes)
       except GeometryError as error:
         result = _Unknown(op)
         result.error = error
@@ -212,6 +294,9 @@ def _geometry_of(name: str, tensor: tf.Tensor, axes: Mapping) -> Geometry:
   if isinstance(found, _Unknown):
     reason = getattr(found, 'error', None) or 'its geometry is not mapped'
     raise GeometryError(f'{name!r} depends on the input through {found.op.type} op {found.op.name!r}: {reason}')
+  if isinstance(found, _Phased):
+    raise GeometryError(f'{name!r} is a space-to-batch intermediate of {found.op.type} op {found.op.name!r}, '
+                        'not an image map')
   return _from_axes(*found)
 
 
@@ -246,9 +331,18 @@ def conv_flops(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> int:
   axes = trace_tensors(inputs, input_size)
   total = 0
   for op in inputs.graph.get_operations():
-    if op.type not in ('Conv2D', 'DepthwiseConv2dNative') or not isinstance(axes.get(op.outputs[0]), tuple):
+    if op.type not in ('Conv2D', 'DepthwiseConv2dNative'):
       continue
-    h, w = axes[op.outputs[0]]
+    found = axes.get(op.outputs[0])
+    if not isinstance(found, (tuple, _Phased)):
+      continue
+    if isinstance(found, _Phased):  # on space-to-batch phases: the batch holds the phases of each image
+      phases = found.block[0] * found.block[1]
+      h, w = (dataclasses.replace(a, size=None if a.size is None else a.size // b)
+              for a, b in zip(found.axes, found.block))
+      h = dataclasses.replace(h, size=None if h.size is None else h.size * phases)
+    else:
+      h, w = found
     if h.size is None or w.size is None:
       raise GeometryError('counting FLOPs needs a known input size')
     kernel_h, kernel_w, in_channels, multiplier = op.inputs[1].shape.as_list()
