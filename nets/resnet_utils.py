@@ -95,19 +95,20 @@ def resnet(inputs: tf.Tensor, blocks: Sequence[Block], *, root_fn: Callable, pos
            default_scope: str, num_classes: Optional[int] = None, is_training: Optional[bool] = True,
            global_pool: bool = True, output_stride: Optional[int] = None, include_root_block: bool = True,
            spatial_squeeze: bool = True, store_non_strided_activations: bool = False, reuse=None,
-           scope: Optional[str] = None, global_pool_end_point: bool = True):
+           scope: Optional[str] = None, global_pool_end_point: bool = True, caller: Optional[str] = None):
   """Builds a ResNet from blocks: root, dense stack, optional post-norm, optional pooling and logits.
 
   The shared body of `resnet_v1.resnet_v1`, `resnet_v2.resnet_v2` and `resnet_v1_beta.resnet_v1_beta`; see
   those for the arguments. `root_fn(net)` builds the stride-4 root (e.g. 'conv1' and 'pool1');
   `postnorm_fn(net)` runs after the blocks. End points are the outputs of every convolution, unit and block,
   aliased by their variable scope names, plus 'global_pool' (unless `global_pool_end_point` is False, as in
-  DeepLab's beta variant), '<scope>/logits', '<scope>/spatial_squeeze' and 'predictions' as built.
+  DeepLab's beta variant), '<scope>/logits', '<scope>/spatial_squeeze' and 'predictions' as built. Errors name
+  `caller` (default: the scope).
 
   Returns:
     (net, end_points): the main output and an ordered dict of named tensors.
   """
-  caller = scope or default_scope
+  caller = caller or scope or default_scope
   checks.check_images(inputs, caller)
   num_classes = checks.check_num_classes(num_classes, caller)
   output_stride = checks.as_int(output_stride)

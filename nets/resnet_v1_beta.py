@@ -41,7 +41,7 @@ def resnet_v1_beta_block(scope: str, base_depth: int, num_units: int, stride: in
 
 def resnet_v1_beta(inputs: tf.Tensor, blocks: Sequence[resnet_utils.Block], num_classes: Optional[int] = None,
                    is_training: Optional[bool] = None, global_pool: bool = True, output_stride: Optional[int] = None,
-                   root_block_fn=None, reuse=None, scope: Optional[str] = None):
+                   root_block_fn=None, reuse=None, scope: Optional[str] = None, *, caller: Optional[str] = None):
   """ResNet v1 (beta variant) from blocks: `root_block_fn`, a 3x3/2 max pool 'pool1', the blocks, logits.
 
   Args:
@@ -54,6 +54,7 @@ def resnet_v1_beta(inputs: tf.Tensor, blocks: Sequence[resnet_utils.Block], num_
     root_block_fn: `fn(net) -> net` of stride 2 before 'pool1'; None: ResNet v1's 7x7/2 'conv1'.
     reuse: reuse the variables of `scope`.
     scope: variable scope, default 'resnet_v1'.
+    caller: (keyword only) the name errors give, default the scope.
 
   Returns:
     (net, end_points): `[batch, h, w, channels or num_classes]` and the end points of every convolution, unit
@@ -71,7 +72,7 @@ def resnet_v1_beta(inputs: tf.Tensor, blocks: Sequence[resnet_utils.Block], num_
   return resnet_utils.resnet(inputs, blocks, root_fn=root, postnorm_fn=lambda net: net, default_scope='resnet_v1',
                              num_classes=num_classes, is_training=is_training, global_pool=global_pool,
                              output_stride=output_stride, spatial_squeeze=False, reuse=reuse, scope=scope,
-                             global_pool_end_point=False)
+                             global_pool_end_point=False, caller=caller)
 
 
 def _multi_grid(multi_grid, caller: str) -> tuple:
@@ -92,7 +93,7 @@ def _beta(name: str, units: Sequence[int], default_scope: str):
               global_pool: bool = False, output_stride: Optional[int] = None,
               multi_grid: Optional[Sequence[int]] = None, reuse=None, scope: str = default_scope, *,
               depth_multiplier: float = 1, min_base_depth: int = 8):
-    rates = _multi_grid(multi_grid, scope or default_scope)
+    rates = _multi_grid(multi_grid, name)
     checks.check_depth_multiplier(depth_multiplier, name)
     depth = lambda base: max(int(base * depth_multiplier), min_base_depth)
     blocks = [resnet_v1_beta_block(f'block{i + 1}', depth(base), count, stride=2)
@@ -102,7 +103,7 @@ def _beta(name: str, units: Sequence[int], default_scope: str):
     return resnet_v1_beta(inputs, blocks, num_classes=num_classes, is_training=is_training,
                           global_pool=global_pool, output_stride=output_stride,
                           root_block_fn=lambda net: root_block_fn_for_beta_variant(net, depth_multiplier),
-                          reuse=reuse, scope=scope)
+                          reuse=reuse, scope=scope, caller=name)
 
   network.__name__ = network.__qualname__ = name
   network.__doc__ = f"""{name}: DeepLab's ResNet v1 beta with {', '.join(map(str, units))} units in blocks 1-3.

@@ -9,9 +9,12 @@ import tensorflow as tf
 import tf_slim as slim
 
 from nets import inception_v3
+from nets import mobilenet_v1
 from nets import nets_factory
 from nets import resnet_v1
 from nets import resnet_v2
+from nets import resnet_v1_beta
+from nets import xception
 from utils import cli
 from utils import tf2
 
@@ -31,6 +34,21 @@ def _v2(images, num_classes=None, **kwargs):
 def _inception(images, num_classes=None, **kwargs):
   with slim.arg_scope(inception_v3.inception_v3_arg_scope()):
     return inception_v3.inception_v3(images, num_classes, is_training=False, **{'depth_multiplier': 0.1, **kwargs})
+
+
+def _mobilenet_base(images, **kwargs):
+  with slim.arg_scope(mobilenet_v1.mobilenet_v1_arg_scope(is_training=False)):
+    return mobilenet_v1.mobilenet_v1_base(images, **{'depth_multiplier': 0.25, **kwargs})
+
+
+def _xception(images, num_classes=None, **kwargs):
+  with slim.arg_scope(xception.xception_arg_scope()):
+    return xception.xception_41(images, num_classes, is_training=False, **{**THIN, **kwargs})
+
+
+def _beta(images, num_classes=None, **kwargs):
+  with slim.arg_scope(resnet_v1_beta.resnet_arg_scope()):
+    return resnet_v1_beta.resnet_v1_50_beta(images, num_classes, is_training=False, **{**THIN, **kwargs})
 
 
 def _factory(name):
@@ -85,6 +103,28 @@ CATALOGUE = [
     ('logits that cannot be squeezed', _v1, RGB, {'num_classes': 10, 'global_pool': False},
      ['resnet_v1_50: inputs of 64x64 at output stride 32 give 2x2 logits without global pooling',
       'pass global_pool=True']),
+    ('mobilenet final_endpoint', _mobilenet_base, RGB, {'final_endpoint': 'Conv2d_14_pointwise'},
+     ['mobilenet_v1_base: final_endpoint must be one of Conv2d_0, Conv2d_1_depthwise, Conv2d_1_pointwise,',
+      "got 'Conv2d_14_pointwise'"]),
+    ('mobilenet output_stride 4', _mobilenet_base, RGB, {'output_stride': 4},
+     ['mobilenet_v1_base: output_stride must be None (nominal, 32) or one of [8, 16, 32], got 4']),
+    ('mobilenet classifier output_stride 4', _factory('mobilenet_v1'), RGB, {'output_stride': 4},
+     ['MobilenetV1: output_stride must be None (nominal, 32) or one of [8, 16, 32], got 4']),
+    ('mobilenet depth_multiplier 0', _mobilenet_base, RGB, {'depth_multiplier': 0},
+     ['mobilenet_v1_base: depth_multiplier must be a number > 0, got 0']),
+    ('xception output_stride 12', _xception, RGB, {'output_stride': 12},
+     ['xception_41: output_stride must be None (nominal, 32) or one of [2, 4, 8, 16, 32], got 12']),
+    ('xception multi_grid of two', _xception, RGB, {'multi_grid': [1, 2]},
+     ['xception_41: multi_grid must be None or 3 int rates >= 1, one per separable convolution of '
+      'exit_flow/block2, got [1, 2]']),
+    ('xception sync batch norm', _xception, RGB, {'sync_batch_norm_method': 'tpu'},
+     ["xception_41: sync_batch_norm_method must be 'None' (plain batch norm), got 'tpu'"]),
+    ('xception int inputs', _xception, lambda: tf.zeros([1, 64, 64, 3], tf.int32), {},
+     ['xception_41: inputs must be a float tensor', 'got dtype int32']),
+    ('beta multi_grid of four', _beta, RGB, {'multi_grid': (1, 2, 4, 8)},
+     ['resnet_v1_50_beta: multi_grid must be None or 3 int rates >= 1, one per unit of block4, got (1, 2, 4, 8)']),
+    ('beta output_stride 2', _beta, RGB, {'output_stride': 2},
+     ['resnet_v1_50_beta: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], got 2']),
     ('unknown network', lambda images, **kwargs: _factory('resnet_v1_5O')(images, **kwargs), RGB, {},
      ["Unknown network name 'resnet_v1_5O'. Did you mean 'resnet_v1_50'? Known networks: inception_v3,"]),
     ('argument the network lacks', _factory('resnet_v1_50'), RGB, {'rate': 2},
