@@ -96,3 +96,20 @@ def test_benchmark_json(capsys):
     cli.main(['benchmark', '--network', 'resnet_v1_50', '--precision', 'float16'])
   assert exit_info.value.code == 2
   assert "argument --precision: invalid choice: 'float16'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('network, c4, c5', [
+    ('mobilenet_v1_025', {'level': 'C4', 'end_point': 'Conv2d_11_pointwise', 'stride': [8, 8], 'channels': 128},
+     {'level': 'C5', 'end_point': 'Conv2d_13_pointwise', 'stride': [8, 8], 'channels': 256}),
+    ('xception_65', {'level': 'C4', 'end_point': 'xception_65/middle_flow/block1', 'stride': [8, 8], 'channels': 728},
+     {'level': 'C5', 'end_point': 'xception_65/exit_flow/block2', 'stride': [8, 8], 'channels': 2048}),
+    ('resnet_v1_101_beta', {'level': 'C4', 'end_point': 'resnet_v1_101/block3/unit_22/bottleneck_v1',
+                            'stride': [8, 8], 'channels': 1024},
+     {'level': 'C5', 'end_point': 'resnet_v1_101/block4', 'stride': [8, 8], 'channels': 2048}),
+])
+def test_describe_the_dense_prediction_backbones_at_output_stride_8(capsys, network, c4, c5):
+  assert cli.main(['describe', network, '--input-size', '65', '--output-stride', '8', '--json']) == 0
+  d = json.loads(capsys.readouterr().out)
+  assert d['features'][3:] == [c4, c5]
+  last = next(point for point in d['end_points'] if point['name'] == c5['end_point'])
+  assert last['shape'] == [1, 9, 9, c5['channels']]
