@@ -11,7 +11,7 @@ import dataclasses
 import difflib
 import functools
 import inspect
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Callable, Mapping, Optional, Sequence, Tuple
 
 import tf_slim as slim
 
@@ -120,6 +120,24 @@ class NetworkSpec:
       if level.name == name:
         return level
     raise ValueError(f'{self.name} has no feature level {name}; it has {", ".join(l.name for l in self.levels)}')
+
+  def build_options(self, num_classes: Optional[int] = None, output_stride: Optional[int] = None,
+                    multi_grid: Optional[Sequence[int]] = None) -> dict:
+    """Keyword arguments of `fn` for a backbone: a head pools globally (any size), features stay dense.
+
+    Raises:
+      ValueError: for `output_stride` or `multi_grid` given to a network without them, naming those with them.
+    """
+    options = {'global_pool': bool(num_classes)}
+    for name, value in (('output_stride', output_stride), ('multi_grid', multi_grid)):
+      if value is None:
+        continue
+      if name not in self.options:
+        others = ', '.join(spec.name for spec in REGISTRY.values() if name in spec.options)
+        raise ValueError(f'{self.name} has no {name} option (it runs at its nominal stride '
+                         f'{self.nominal_stride}); networks with it: {others}')
+      options[name] = tuple(value) if name == 'multi_grid' else value
+    return options
 
   def check_arguments(self, kwargs: Mapping) -> None:
     """Raises ValueError naming the keyword arguments that `fn` does not take (e.g. output_stride)."""

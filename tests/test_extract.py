@@ -134,7 +134,7 @@ def test_an_interrupted_run_resumes_without_redoing_finished_images(backbone, fo
     assert not os.path.exists(str(output) + '.partial')
   again, _ = _run(backbone, folder, output if output.is_dir() else tmp_path / 'third.npz')
   assert again.written == (0 if output.is_dir() else 6)  # a finished directory run has nothing left to do
-  leftovers = [n for _, _, files in os.walk(tmp_path) for n in files if n.endswith('.tmp')]
+  leftovers = [n for _, folders, files in os.walk(tmp_path) for n in files + folders if '.partial-' in n]
   assert leftovers == []
 
 

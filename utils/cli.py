@@ -12,6 +12,7 @@ import warnings
 from typing import Optional, Sequence
 
 from utils import precision
+from utils import tables
 
 
 def _quiet_tensorflow() -> None:
@@ -54,12 +55,9 @@ def _cmd_list(args: argparse.Namespace) -> None:
     print(json.dumps(rows, indent=1))
     return
   header = ('network', 'image size', f'parameters ({args.num_classes or "no"} classes)', 'stride', 'preprocessing')
-  table = [header] + [(r['network'], str(r['default_image_size']), f"{r['parameters']:,}", str(r['nominal_stride']),
-                       r['preprocessing']) for r in rows]
-  widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-  for row in table:
-    print('  '.join(cell.ljust(width) if i == 0 else cell.rjust(width)
-                    for i, (cell, width) in enumerate(zip(row, widths))).rstrip())
+  for line in tables.table(header, [(r['network'], str(r['default_image_size']), f"{r['parameters']:,}",
+                                     str(r['nominal_stride']), r['preprocessing']) for r in rows]):
+    print(line)
 
 
 def _cmd_describe(args: argparse.Namespace) -> None:
@@ -90,16 +88,6 @@ def _cmd_fetch_weights(args: argparse.Namespace) -> None:
   print(path)
 
 
-def _network_kwargs(args: argparse.Namespace) -> dict:
-  """Network options common to the commands that build a backbone: dense features, or a pooled head."""
-  kwargs = {'global_pool': bool(getattr(args, 'num_classes', 0))}
-  if args.output_stride is not None:
-    kwargs['output_stride'] = args.output_stride
-  if args.multi_grid is not None:
-    kwargs['multi_grid'] = args.multi_grid
-  return kwargs
-
-
 def _cmd_export(args: argparse.Namespace) -> None:
   from utils import checkpoints  # pylint: disable=import-outside-toplevel
   from utils import export  # pylint: disable=import-outside-toplevel
@@ -126,11 +114,12 @@ def _check_input_size(args: argparse.Namespace, num_classes) -> None:
 
 def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
   """The backbone of a command's --network (and --output-stride, ...), restored from --checkpoint if given."""
+  from nets import nets_factory  # pylint: disable=import-outside-toplevel
   from utils import tf2  # pylint: disable=import-outside-toplevel
   num_classes = getattr(args, 'num_classes', 0) or None
   _check_input_size(args, num_classes)
-  backbone = tf2.Backbone(args.network, num_classes, in_channels=getattr(args, 'in_channels', 3),
-                          **_network_kwargs(args))
+  options = nets_factory.get_spec(args.network).build_options(num_classes, args.output_stride, args.multi_grid)
+  backbone = tf2.Backbone(args.network, num_classes, in_channels=getattr(args, 'in_channels', 3), **options)
   if not args.checkpoint and random_weights_warning:
     print('slimnets: warning: no --checkpoint given: the network has random weights', file=sys.stderr)
   if args.checkpoint:

@@ -2,7 +2,6 @@
 parameters, FLOPs and the warnings a user should see, all read off one scratch build (no variables allocated).
 """
 
-import inspect
 import itertools
 from typing import List, Optional, Sequence, Tuple
 
@@ -10,6 +9,7 @@ from nets import nets_factory
 from utils import features
 from utils import geometry
 from utils import scratch
+from utils import tables
 
 
 def _positive(name: str, value, allow_none: bool = False) -> None:
@@ -27,20 +27,6 @@ def _input_size(network: str, input_size) -> Tuple[int, int]:
   if len(size) != 2 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in size):
     raise ValueError(f'input_size must be a positive int or (height, width), got {input_size!r}')
   return size
-
-
-def _network_kwargs(network: str, output_stride, multi_grid, num_classes) -> dict:
-  spec = nets_factory.get_spec(network)
-  accepted = inspect.signature(spec.fn).parameters
-  kwargs = {'global_pool': bool(num_classes)}  # a head pools globally at any size; features stay dense
-  for name, value in (('output_stride', output_stride), ('multi_grid', multi_grid)):
-    if value is None:
-      continue
-    if name not in accepted:
-      raise ValueError(f'{network} has no {name} option (it runs at its nominal stride '
-                       f'{spec.nominal_stride}); {name} applies to the ResNets')
-    kwargs[name] = tuple(value) if name == 'multi_grid' else value
-  return kwargs
 
 
 def _aligned_sizes_nearby(built: scratch.ScratchBuild, name: str, size: Tuple[int, int],
@@ -115,7 +101,7 @@ def describe(network: str, input_size=None, output_stride: Optional[int] = None,
   if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
                                   or num_classes < 0):
     raise ValueError(f'num_classes must be None or an int >= 0, got {num_classes!r}')
-  kwargs = _network_kwargs(network, output_stride, multi_grid, num_classes)
+  kwargs = nets_factory.get_spec(network).build_options(num_classes, output_stride, multi_grid)
   minimum, reason = spec.minimum_input_size(bool(num_classes))
   built = scratch.build(network, size, in_channels, num_classes or None, **kwargs)
   with built.graph.as_default():
@@ -155,16 +141,6 @@ def _pair_text(pair: Sequence[int]) -> str:
   return str(pair[0]) if pair[0] == pair[1] else f'{pair[0]}x{pair[1]}'
 
 
-def _table(header: Sequence[str], rows: List[Sequence[str]], text_columns: int = 1) -> List[str]:
-  """Lines of a table: the first `text_columns` columns left-aligned, the others (numbers) right-aligned."""
-  widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-  lines = []
-  for row in [header] + rows:
-    lines.append('  '.join(cell.ljust(width) if i < text_columns else cell.rjust(width)
-                           for i, (cell, width) in enumerate(zip(row, widths))).rstrip())
-  return lines
-
-
 def format_text(description: dict) -> str:
   """The description as a model-summary style table, then the feature levels, totals and warnings."""
   d = description
@@ -174,11 +150,11 @@ def format_text(description: dict) -> str:
     options.append('multi-grid ' + ','.join(map(str, d['multi_grid'])))
   options.append(f'{d["num_classes"]} classes' if d['num_classes'] else 'features only')
   lines = [f'{d["network"]}: {", ".join(options)}', '']
-  lines += _table(('end point', 'shape', 'stride', 'receptive field', 'channels'),
+  lines += tables.table(('end point', 'shape', 'stride', 'receptive field', 'channels'),
                   [(row['name'], 'x'.join(str(n) for n in row['shape'][1:]), _pair_text(row['stride']),
                     _pair_text(row['receptive_field']), str(row['channels'])) for row in d['end_points']])
   lines += ['', 'feature levels']
-  lines += _table(('level', 'end point', 'stride', 'channels'),
+  lines += tables.table(('level', 'end point', 'stride', 'channels'),
                   [(f['level'], f['end_point'], _pair_text(f['stride']), str(f['channels'])) for f in d['features']],
                   text_columns=2)
   minimum = d['minimum_input_size']

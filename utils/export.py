@@ -7,9 +7,6 @@ network in inference mode, with batch norm folded into the convolutions (`layers
 in float32 or bfloat16. Load it with `tf.saved_model.load(path).signatures['serving_default'](images=...)`.
 """
 
-import os
-import shutil
-import tempfile
 from typing import Sequence
 
 import tensorflow as tf
@@ -63,20 +60,6 @@ def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str
   checkpoints.check_output(output, overwrite)
   backbone.build()
   serving = _Serving(backbone, levels, precision)
-  parent = os.path.dirname(os.path.abspath(output))
-  os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(output)}.partial-')
-  try:
+  with files.staged(output, directory=True) as staging:
     tf.saved_model.save(serving, staging, signatures={'serving_default': serving.serve})
-    files.as_plainly_created(staging)
-    if os.path.lexists(output):
-      previous = tempfile.mkdtemp(dir=parent, prefix=f'.{os.path.basename(output)}.previous-')
-      os.replace(output, os.path.join(previous, 'old'))
-      os.replace(staging, output)
-      shutil.rmtree(previous)
-    else:
-      os.replace(staging, output)
-  finally:
-    if os.path.exists(staging):
-      shutil.rmtree(staging)
   return output

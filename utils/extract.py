@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -80,22 +79,13 @@ def list_images(folder: str) -> List[str]:
 
 def _write_atomically(path: str, arrays: Dict[str, np.ndarray]) -> None:
   """np.savez to a temporary file beside `path`, renamed to `path` when complete."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  handle, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f'.{os.path.basename(path)}.', suffix='.tmp')
-  try:
-    with os.fdopen(handle, 'wb') as file:
-      np.savez(file, **arrays)
-    os.replace(files.as_plainly_created(staged), path)
-  finally:
-    if os.path.exists(staged):
-      os.remove(staged)
+  with files.staged(path) as staged, open(staged, 'wb') as file:
+    np.savez(file, **arrays)
 
 
 def _write_json(path: str, value: dict) -> None:
-  handle, staged = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.state.', suffix='.tmp')
-  with os.fdopen(handle, 'w') as file:
+  with files.staged(path) as staged, open(staged, 'w', encoding='utf-8') as file:
     json.dump(value, file, indent=1, sort_keys=True)
-  os.replace(files.as_plainly_created(staged), path)
 
 
 def _read_state(folder: str) -> Optional[dict]:

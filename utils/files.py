@@ -1,12 +1,17 @@
-"""Permissions of staged outputs.
+"""Writing outputs all or nothing: staged under a temporary name beside the target, renamed into place.
 
-Outputs are written under a temporary name and renamed into place when complete. `tempfile.mkstemp` and
-`tempfile.mkdtemp` create owner-only files (0600) and folders (0700) whatever the umask, so a SavedModel or a
-features file staged that way could not be read by a serving account or a colleague. `as_plainly_created`
-gives such a path the permissions a plain `open(path, 'w')` or `os.mkdir(path)` would have given it.
+Every file or folder the project writes (SavedModels, fetched checkpoints, features, extraction state) goes
+through `staged`, so an interrupted or failed write leaves the target as it was and no half-written output.
+`tempfile` creates owner-only files (0600) and folders (0700) whatever the umask; a staged output is given the
+permissions a plain `open(path, 'w')` or `os.mkdir(path)` would have given it (`as_plainly_created`), so a
+serving account or a colleague can read it.
 """
 
+import contextlib
 import os
+import shutil
+import tempfile
+from typing import Iterator
 
 
 def _umask() -> int:
@@ -20,3 +25,40 @@ def as_plainly_created(path: str) -> str:
   mode = 0o777 if os.path.isdir(path) else 0o666
   os.chmod(path, mode & ~_umask())
   return path
+
+
+def _remove(path: str) -> None:
+  if os.path.isdir(path) and not os.path.islink(path):
+    shutil.rmtree(path, ignore_errors=True)
+  elif os.path.lexists(path):
+    os.remove(path)
+
+
+@contextlib.contextmanager
+def staged(path: str, directory: bool = False) -> Iterator[str]:
+  """Yields a temporary path beside `path` to write the output at (an empty folder with `directory`).
+
+  When the block ends normally the output gets plain permissions and replaces `path` (a folder there is moved
+  aside first and deleted after, so `path` is never missing half of an output); when it raises, the output is
+  removed and `path` is left as it was.
+  """
+  path = os.path.abspath(os.fspath(path))
+  parent, name = os.path.split(path)
+  os.makedirs(parent, exist_ok=True)
+  if directory:
+    temporary = tempfile.mkdtemp(dir=parent, prefix=f'.{name}.partial-')
+  else:
+    handle, temporary = tempfile.mkstemp(dir=parent, prefix=f'.{name}.partial-')
+    os.close(handle)
+  try:
+    yield temporary
+    as_plainly_created(temporary)
+    if os.path.isdir(path) and not os.path.islink(path):
+      previous = tempfile.mkdtemp(dir=parent, prefix=f'.{name}.previous-')
+      os.replace(path, os.path.join(previous, name))
+      os.replace(temporary, path)
+      shutil.rmtree(previous)
+    else:
+      os.replace(temporary, path)
+  finally:
+    _remove(temporary)

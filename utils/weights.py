@@ -9,9 +9,7 @@ download, a corrupt archive or a checkpoint of the wrong network leaves nothing 
 """
 
 import os
-import shutil
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from typing import Optional
@@ -20,6 +18,7 @@ from tqdm import tqdm
 
 from nets import nets_factory
 from utils import checkpoints
+from utils import files
 from utils import scratch
 
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'slimnets')
@@ -126,16 +125,10 @@ def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = No
   target = cached_path(network, cache_dir)
   if os.path.exists(target) or os.path.exists(target + '.index'):
     return target
-  folder = os.path.dirname(target)
-  os.makedirs(os.path.dirname(folder), exist_ok=True)
-  staging = tempfile.mkdtemp(prefix=f'.partial-{network}-', dir=os.path.dirname(folder))
-  try:
-    archive = os.path.join(staging, os.path.basename(published.url))
+  with files.staged(os.path.dirname(target), directory=True) as staging:
+    archive = os.path.join(staging, '.download-' + os.path.basename(published.url))
     _download(url or published.url, archive, progress)
-    extracted = _extract_checkpoint(archive, published.checkpoint, os.path.join(staging, network))
-    verify(network, extracted, published.num_classes)
+    extracted = _extract_checkpoint(archive, published.checkpoint, staging)
     os.remove(archive)
-    os.replace(os.path.join(staging, network), folder)
-  finally:
-    shutil.rmtree(staging, ignore_errors=True)
+    verify(network, extracted, published.num_classes)
   return target
