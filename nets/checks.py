@@ -61,6 +61,27 @@ def int_pair(value, name: str) -> tuple:
   return pair
 
 
+def is_int(value, minimum: int = 1) -> bool:
+  """Whether `value` is a python int (not a bool) >= `minimum`."""
+  return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def check_int(name: str, value, minimum: int = 1, allow_none: bool = False) -> None:
+  """Raises ValueError naming `name` unless `value` is an int >= `minimum` (or None, with `allow_none`)."""
+  if (value is None and allow_none) or is_int(value, minimum):
+    return
+  kind = 'a positive int' if minimum == 1 else f'an int >= {minimum}'
+  raise ValueError(f'{name} must be {"None or " if allow_none else ""}{kind}, got {value!r}')
+
+
+def rates(value, count: int) -> Optional[tuple]:
+  """`value` as `count` int rates >= 1 (numpy ints and `Dimension`s too), or None when it is not that."""
+  if not isinstance(value, (list, tuple)) or len(value) != count:
+    return None
+  found = tuple(as_int(r) for r in value)
+  return found if all(is_int(r) for r in found) else None
+
+
 def check_images(inputs, caller: str) -> None:
   """`inputs` must be a `[batch, height, width, channels]` float32, float16 or bfloat16 tensor with a known
   channel count (float64 is refused: batch norm's fused kernel has no float64 version)."""

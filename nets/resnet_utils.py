@@ -67,9 +67,8 @@ def standard_blocks(block_fn: Callable, units: Sequence[int], min_base_depth: in
   """
   checks.check_depth_multiplier(depth_multiplier, 'resnet')
   if multi_grid is not None:
-    rates = tuple(checks.as_int(r) for r in multi_grid) if isinstance(multi_grid, (list, tuple)) else None
-    if (rates is None or len(rates) != units[-1]
-        or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates)):
+    rates = checks.rates(multi_grid, units[-1])
+    if rates is None:
       raise ValueError(f'multi_grid must be None or {units[-1]} int rates >= 1, one per unit of block4, '
                        f'got {multi_grid!r}')
     multi_grid = rates

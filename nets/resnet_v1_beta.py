@@ -78,9 +78,8 @@ def resnet_v1_beta(inputs: tf.Tensor, blocks: Sequence[resnet_utils.Block], num_
 def _multi_grid(multi_grid, caller: str) -> tuple:
   if multi_grid is None:
     return _DEFAULT_MULTI_GRID
-  rates = tuple(checks.as_int(r) for r in multi_grid) if isinstance(multi_grid, (list, tuple)) else None
-  if rates is None or len(rates) != 3 or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1
-                                                 for r in rates):
+  rates = checks.rates(multi_grid, 3)
+  if rates is None:
     raise ValueError(f'{caller}: multi_grid must be None or 3 int rates >= 1, one per unit of block4, '
                      f'got {multi_grid!r}')
   return rates

@@ -191,9 +191,8 @@ _MIDDLE_UNITS = {41: 8, 65: 16, 71: 16}
 def _multi_grid(multi_grid, caller: str) -> Optional[tuple]:
   if multi_grid is None:
     return None
-  rates = tuple(checks.as_int(r) for r in multi_grid) if isinstance(multi_grid, (list, tuple)) else None
-  if rates is None or len(rates) != 3 or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1
-                                                 for r in rates):
+  rates = checks.rates(multi_grid, 3)
+  if rates is None:
     raise ValueError(f'{caller}: multi_grid must be None or 3 int rates >= 1, one per separable convolution of '
                      f'exit_flow/block2, got {multi_grid!r}')
   return rates

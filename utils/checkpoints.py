@@ -28,6 +28,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from nets import checks
 from nets import nets_factory
 
 CHANNEL_MODES = ('repeat', 'sum', 'zeros')
@@ -255,8 +256,7 @@ def adapt_channels(kernel: np.ndarray, in_channels: int, mode: str) -> np.ndarra
   """
   if mode not in CHANNEL_MODES:
     raise ValueError(f'channel_mode must be one of {CHANNEL_MODES}, got {mode!r}')
-  if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
-    raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
+  checks.check_int('in_channels', in_channels)
   if kernel.ndim != 4 or kernel.shape[2] != 3:
     raise ValueError(f'expected an RGB kernel of shape [kh, kw, 3, out], got {list(kernel.shape)}')
   if mode == 'sum':
@@ -295,9 +295,7 @@ def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, cha
   """
   if label_offset not in (0, 1):
     raise ValueError(f'label_offset must be 0 or 1, got {label_offset!r}')
-  if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                  or num_classes < 0):
-    raise ValueError(f'num_classes must be None or an int >= 0, got {num_classes!r}')
+  checks.check_int('num_classes', num_classes, minimum=0, allow_none=True)
   if label_offset and not num_classes:
     raise ValueError('label_offset needs num_classes (the number of classes after dropping the offset ones)')
   first = input_variables(network)

@@ -5,6 +5,7 @@ parameters, FLOPs and the warnings a user should see, all read off one scratch b
 import itertools
 from typing import List, Optional, Sequence, Tuple
 
+from nets import checks
 from nets import nets_factory
 from utils import features
 from utils import geometry
@@ -12,19 +13,12 @@ from utils import scratch
 from utils import tables
 
 
-def _positive(name: str, value, allow_none: bool = False) -> None:
-  if value is None and allow_none:
-    return
-  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-    raise ValueError(f'{name} must be a positive int{" or None" if allow_none else ""}, got {value!r}')
-
-
 def _input_size(network: str, input_size) -> Tuple[int, int]:
   spec = nets_factory.get_spec(network)
   if input_size is None:
     return spec.default_image_size, spec.default_image_size
   size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-  if len(size) != 2 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in size):
+  if len(size) != 2 or not all(checks.is_int(n) for n in size):
     raise ValueError(f'input_size must be a positive int or (height, width), got {input_size!r}')
   return size
 
@@ -97,10 +91,8 @@ def describe(network: str, input_size=None, output_stride: Optional[int] = None,
   """
   spec = nets_factory.get_spec(network)
   size = _input_size(network, input_size)
-  _positive('in_channels', in_channels)
-  if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                  or num_classes < 0):
-    raise ValueError(f'num_classes must be None or an int >= 0, got {num_classes!r}')
+  checks.check_int('in_channels', in_channels)
+  checks.check_int('num_classes', num_classes, minimum=0, allow_none=True)
   kwargs = nets_factory.get_spec(network).build_options(num_classes, output_stride, multi_grid)
   minimum, reason = spec.minimum_input_size(bool(num_classes))
   built = scratch.build(network, size, in_channels, num_classes or None, **kwargs)

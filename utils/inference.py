@@ -8,10 +8,9 @@
 `Predictor` traces the network once per input shape with the backbone's weights as constants, so grappler
 computes the folded weights (`layers.batch_norm_folded_for_inference`) and their bfloat16 casts once, and
 oneDNN runs every convolution with its bias and activation as one kernel. In bfloat16 the activations and
-weights are bfloat16 and the outputs are cast back to float32; on this project's reference CPU (AVX-512 with
-bf16 instructions) that is about twice as fast as float32 for resnet_v1_50 at output stride 16, with outputs
-within about 2-3% of float32 (see README, Performance). On hardware without bfloat16 instructions bfloat16 is
-emulated and slower than float32, so `resolve_precision` falls back to float32 with a message.
+weights are bfloat16 and the outputs are cast back to float32, which halves the memory traffic of every layer
+(measured speeds: README, Performance). On hardware without bfloat16 instructions bfloat16 is emulated and
+slower than float32, so `utils.precision.resolve_precision` falls back to float32 with a message.
 """
 
 import statistics
@@ -22,6 +21,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from nets import checks
 from nets import layers
 from utils import features
 from utils import precision as precisions
@@ -84,18 +84,11 @@ class Predictor:
     return {key: value.numpy() for key, value in self._function(images).items()}
 
 
-def check_count(name: str, value, minimum: int) -> None:
-  """Raises ValueError unless `value` is an int >= `minimum`."""
-  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-    raise ValueError(f'{name} must be {"a positive int" if minimum == 1 else f"an int >= {minimum}"}, '
-                     f'got {value!r}')
-
-
 def check_run_arguments(input_size, batch_size) -> None:
   """Raises ValueError for an input size that is not (height, width) of positive ints, or a bad batch size."""
-  check_count('batch_size', batch_size, 1)
+  checks.check_int('batch_size', batch_size, 1)
   if (not isinstance(input_size, (tuple, list)) or len(input_size) != 2
-      or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size)):
+      or not all(checks.is_int(v) for v in input_size)):
     raise ValueError(f'input_size must be (height, width) of positive ints, got {input_size!r}')
 
 
@@ -145,8 +138,8 @@ def benchmark(backbone: tf2.Backbone, input_size: Tuple[int, int], batch_size: i
     ValueError: for a bad size, batch, run count or precision, or a size the network does not take.
   """
   check_run_arguments(input_size, batch_size)
-  check_count('runs', runs, 1)
-  check_count('warmup', warmup, 0)
+  checks.check_int('runs', runs, 1)
+  checks.check_int('warmup', warmup, 0)
   ran, message = precisions.resolve_precision(precision, unsupported_reason)
   low, high = _input_range(backbone.network)
   images = np.random.RandomState(seed).uniform(low, high, [batch_size, *input_size, backbone.in_channels])

@@ -26,6 +26,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import checks
 from nets import layers
 from nets import nets_factory
 from utils import checkpoints
@@ -73,8 +74,7 @@ class Backbone(tf.Module):
                          'it off (tf.compat.v1.disable_v2_behavior() or disable_eager_execution()); in TF1 '
                          'programs build the network in a graph: nets_factory.get_network_fn(...)(images)')
     spec = nets_factory.get_spec(network)
-    if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
-      raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
+    checks.check_int('in_channels', in_channels)
     spec.check_arguments(network_kwargs)
     super().__init__(name=name or network)
     self.network = network
