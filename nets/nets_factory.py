@@ -5,23 +5,18 @@ and strides, preprocessing, feature levels, the variables that follow the input 
 its published checkpoint. The CLI, features, checkpoint adaptation, fetching and export read these; the tests
 check each declaration against the built network. `networks_map` and
 `arg_scopes_map` are views of the registry for code written against research/slim's factory.
+
+The registry itself imports no TensorFlow: functions are named ('nets.resnet_v1:resnet_v1_50') and imported
+when first used, so the CLI checks its arguments against the declarations before TensorFlow loads.
 """
 
+import collections.abc
 import dataclasses
 import difflib
 import functools
+import importlib
 import inspect
-from typing import Callable, Mapping, Optional, Sequence, Tuple
-
-import tf_slim as slim
-
-from nets import inception_v3
-from nets import layers
-from nets import mobilenet_v1
-from nets import resnet_v1
-from nets import resnet_v1_beta
-from nets import resnet_v2
-from nets import xception
+from typing import Callable, Iterator, Mapping, Optional, Sequence, Tuple
 
 
 _TF_MODELS = 'https://download.tensorflow.org/models/'
@@ -59,6 +54,12 @@ class Archive:
   num_classes: Optional[int]
 
 
+def _resolve(reference: str) -> Callable:
+  """The object named 'package.module:attribute', imported now."""
+  module, _, attribute = reference.partition(':')
+  return getattr(importlib.import_module(module), attribute)
+
+
 @dataclasses.dataclass(frozen=True)
 class NetworkSpec:
   """What the project knows about one network, declared once (tests/test_registry.py checks every fact
@@ -66,8 +67,10 @@ class NetworkSpec:
 
   Attributes:
     name: the factory name, e.g. 'resnet_v1_50'.
-    fn: the network function `fn(images, num_classes, is_training=..., ...) -> (net, end_points)`.
-    arg_scope: the function returning its arg scope, taking `weight_decay` and batch norm options.
+    function: 'module:name' of the network function `fn(images, num_classes, is_training=..., ...) ->
+      (net, end_points)`, imported as `fn`.
+    scope_function: 'module:name' of the function returning its arg scope (`arg_scope`), taking
+      `weight_decay` and batch norm options.
     default_image_size: the input height and width the network was trained at.
     nominal_stride: the output stride of the last feature map without atrous convolution.
     output_strides: the `output_stride` values `fn` takes besides None, ascending; () if it takes none.
@@ -80,12 +83,13 @@ class NetworkSpec:
     class_variables: the variables whose shapes follow the number of classes (logits, auxiliary logits).
     num_classes: the classes of its ImageNet head: 1000, or 1001 with a background class first.
     archive: its published checkpoint, or None.
-    base_fn: the features-only function of research/slim's `*_base` kind, where the network has one
-      (`fn(images, final_endpoint=..., output_stride=..., ...) -> (net, end_points)`).
+    multi_grid: how many rates its `multi_grid` option takes (one per unit of the last block); 0: no such option.
+    base_function: 'module:name' of the features-only function of research/slim's `*_base` kind, where the
+      network has one (`base_fn`), and `base_defaults`, the keyword arguments that make it this network's.
   """
   name: str
-  fn: Callable
-  arg_scope: Callable
+  function: str
+  scope_function: str
   default_image_size: int
   nominal_stride: int
   output_strides: Tuple[int, ...]
@@ -97,7 +101,26 @@ class NetworkSpec:
   class_variables: Tuple[str, ...]
   num_classes: int
   archive: Optional[Archive] = None
-  base_fn: Optional[Callable] = None
+  multi_grid: int = 0
+  base_function: Optional[str] = None
+  base_defaults: Tuple[Tuple[str, object], ...] = ()
+
+  @property
+  def fn(self) -> Callable:
+    """The network function."""
+    return _resolve(self.function)
+
+  @property
+  def arg_scope(self) -> Callable:
+    """The function returning the network's arg scope."""
+    return _resolve(self.scope_function)
+
+  @property
+  def base_fn(self) -> Optional[Callable]:
+    """The features-only function with this network's defaults (`functools.partial`), or None."""
+    if self.base_function is None:
+      return None
+    return functools.partial(_resolve(self.base_function), **dict(self.base_defaults))
 
   @property
   def options(self) -> Tuple[str, ...]:
@@ -121,6 +144,24 @@ class NetworkSpec:
         return level
     raise ValueError(f'{self.name} has no feature level {name}; it has {", ".join(l.name for l in self.levels)}')
 
+  def takes(self, option: str) -> bool:
+    """Whether the network takes `output_stride` or `multi_grid`, as declared (no import)."""
+    return bool(self.output_strides if option == 'output_stride' else self.multi_grid)
+
+  def check_usage(self, output_stride: Optional[int] = None, multi_grid: Optional[Sequence[int]] = None) -> None:
+    """What the declarations alone refute, before TensorFlow loads: the same errors the network would raise.
+
+    Raises:
+      ValueError: for an `output_stride` or `multi_grid` the network does not take or of the wrong value.
+    """
+    self.build_options(None, output_stride, multi_grid)
+    if output_stride is not None and output_stride not in self.output_strides:
+      raise ValueError(f'{self.name}: output_stride must be None (nominal, {self.nominal_stride}) or one of '
+                       f'{list(self.output_strides)}, got {output_stride!r}')
+    if multi_grid is not None and len(multi_grid) != self.multi_grid:
+      raise ValueError(f'{self.name}: multi_grid must be None or {self.multi_grid} int rates >= 1, one per unit '
+                       f'of its last block, got {tuple(multi_grid)!r}')
+
   def build_options(self, num_classes: Optional[int] = None, output_stride: Optional[int] = None,
                     multi_grid: Optional[Sequence[int]] = None) -> dict:
     """Keyword arguments of `fn` for a backbone: a head pools globally (any size), features stay dense.
@@ -132,8 +173,8 @@ class NetworkSpec:
     for name, value in (('output_stride', output_stride), ('multi_grid', multi_grid)):
       if value is None:
         continue
-      if name not in self.options:
-        others = ', '.join(spec.name for spec in REGISTRY.values() if name in spec.options)
+      if not self.takes(name):
+        others = ', '.join(spec.name for spec in REGISTRY.values() if spec.takes(name))
         raise ValueError(f'{self.name} has no {name} option (it runs at its nominal stride '
                          f'{self.nominal_stride}); networks with it: {others}')
       options[name] = tuple(value) if name == 'multi_grid' else value
@@ -157,6 +198,7 @@ def _resnet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
 
 
 def _inception_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  from nets import inception_v3  # pylint: disable=import-outside-toplevel
   size = inception_v3.minimum_input_size(aux_logits=with_classes)
   reason = (f'the VALID convolutions and pools of the stem, Mixed_6a and Mixed_7a need '
             f'{inception_v3.minimum_input_size()}x{inception_v3.minimum_input_size()} for a 1x1 Mixed_7c')
@@ -184,11 +226,11 @@ _RESNET_ARCHIVES = {('v1', 50): '2016_08_28', ('v1', 101): '2016_08_28', ('v1', 
 
 def _resnet(version: str, depth: int) -> NetworkSpec:
   name = f'resnet_{version}_{depth}'
-  module = resnet_v1 if version == 'v1' else resnet_v2
   num_classes = 1000 if version == 'v1' else 1001
   date = _RESNET_ARCHIVES.get((version, depth))
   return NetworkSpec(
-      name, getattr(module, name), module.resnet_arg_scope, default_image_size=224, nominal_stride=32,
+      name, f'nets.resnet_{version}:{name}', f'nets.resnet_{version}:resnet_arg_scope', default_image_size=224,
+      nominal_stride=32, multi_grid=3,
       output_strides=(4, 8, 16, 32), preprocessing='vgg' if version == 'v1' else 'inception',
       value_range=_VGG_RANGE if version == 'v1' else _UNIT_RANGE, minimum_input_size=_resnet_minimum_input_size,
       levels=_resnet_levels(name, f'bottleneck_{version}', _RESNET_UNITS[depth], ('conv1', 64)),
@@ -200,7 +242,8 @@ def _resnet(version: str, depth: int) -> NetworkSpec:
 def _resnet_beta(depth: int) -> NetworkSpec:
   name, scope = f'resnet_v1_{depth}_beta', f'resnet_v1_{depth}'
   return NetworkSpec(
-      name, getattr(resnet_v1_beta, name), resnet_v1_beta.resnet_arg_scope, default_image_size=224,
+      name, f'nets.resnet_v1_beta:{name}', 'nets.resnet_v1_beta:resnet_arg_scope', default_image_size=224,
+      multi_grid=3,
       nominal_stride=32, output_strides=(4, 8, 16, 32), preprocessing='inception', value_range=_UNIT_RANGE,
       minimum_input_size=_resnet_minimum_input_size,
       levels=_resnet_levels(scope, 'bottleneck_v1', _RESNET_UNITS[depth], ('conv1_3', 128)),
@@ -232,7 +275,7 @@ def _mobilenet_v1(multiplier: float, suffix: str, archive_multiplier: str) -> Ne
                 ('C5', 'Conv2d_13_pointwise', 1024))
   checkpoint = f'mobilenet_v1_{archive_multiplier}_224'
   return NetworkSpec(
-      name, getattr(mobilenet_v1, name), mobilenet_v1.mobilenet_v1_arg_scope, default_image_size=224,
+      name, f'nets.mobilenet_v1:{name}', 'nets.mobilenet_v1:mobilenet_v1_arg_scope', default_image_size=224,
       nominal_stride=32, output_strides=(8, 16, 32), preprocessing='inception', value_range=_UNIT_RANGE,
       minimum_input_size=_mobilenet_minimum_input_size,
       levels=tuple(Level(level, point, 2 ** (k + 1), depth(d)) for k, (level, point, d) in enumerate(end_points)),
@@ -240,7 +283,7 @@ def _mobilenet_v1(multiplier: float, suffix: str, archive_multiplier: str) -> Ne
       class_variables=('MobilenetV1/Logits/Conv2d_1c_1x1/weights', 'MobilenetV1/Logits/Conv2d_1c_1x1/biases'),
       num_classes=1001,
       archive=Archive(f'{_TF_MODELS}mobilenet_v1_2018_08_02/{checkpoint}.tgz', f'{checkpoint}.ckpt', 1001),
-      base_fn=functools.partial(mobilenet_v1.mobilenet_v1_base, depth_multiplier=multiplier))
+      base_function='nets.mobilenet_v1:mobilenet_v1_base', base_defaults=(('depth_multiplier', multiplier),))
 
 
 _XCEPTION_ARCHIVES = {41: 'xception_41_2018_05_09.tar.gz', 65: 'deeplabv3_xception_2018_01_04.tar.gz',
@@ -257,7 +300,8 @@ def _xception(layers_count: int) -> NetworkSpec:
             Level('C4', f'{name}/middle_flow/block1', 16, 728),
             Level('C5', f'{name}/exit_flow/block2', 32, 2048))
   return NetworkSpec(
-      name, getattr(xception, name), xception.xception_arg_scope, default_image_size=299, nominal_stride=32,
+      name, f'nets.xception:{name}', 'nets.xception:xception_arg_scope', default_image_size=299, nominal_stride=32,
+      multi_grid=3,
       output_strides=(2, 4, 8, 16, 32), preprocessing='inception', value_range=_UNIT_RANGE,
       minimum_input_size=_xception_minimum_input_size, levels=levels,
       input_variables=(f'{name}/entry_flow/conv1_1/weights',),
@@ -268,7 +312,8 @@ def _xception(layers_count: int) -> NetworkSpec:
 
 REGISTRY = {spec.name: spec for spec in [
     NetworkSpec(
-        'inception_v3', inception_v3.inception_v3, inception_v3.inception_v3_arg_scope, default_image_size=299,
+        'inception_v3', 'nets.inception_v3:inception_v3', 'nets.inception_v3:inception_v3_arg_scope',
+        default_image_size=299,
         nominal_stride=32, output_strides=(), preprocessing='inception', value_range=_UNIT_RANGE,
         minimum_input_size=_inception_minimum_input_size,
         levels=(Level('C1', 'Conv2d_2b_3x3', 2, 64), Level('C2', 'Conv2d_4a_3x3', 4, 192),
@@ -286,8 +331,24 @@ REGISTRY = {spec.name: spec for spec in [
     *(_xception(layers_count) for layers_count in (41, 65, 71)),
 ]}
 
-networks_map = {name: spec.fn for name, spec in REGISTRY.items()}
-arg_scopes_map = {name: spec.arg_scope for name, spec in REGISTRY.items()}
+class _View(collections.abc.Mapping):
+  """A read-only name -> object view of the registry, importing each network's module on first access."""
+
+  def __init__(self, attribute: str):
+    self._attribute = attribute
+
+  def __getitem__(self, name: str):
+    return getattr(REGISTRY[name], self._attribute)
+
+  def __iter__(self) -> Iterator[str]:
+    return iter(REGISTRY)
+
+  def __len__(self) -> int:
+    return len(REGISTRY)
+
+
+networks_map = _View('fn')
+arg_scopes_map = _View('arg_scope')
 
 
 def get_spec(name: str) -> NetworkSpec:
@@ -323,6 +384,8 @@ def get_network_fn(name: str, num_classes: Optional[int], weight_decay: float = 
     ValueError: for an unknown name; the network function raises it for an argument the network does not
       take (e.g. `output_stride` for inception_v3) and for the network's own argument errors.
   """
+  import tf_slim as slim  # pylint: disable=import-outside-toplevel
+  from nets import layers  # pylint: disable=import-outside-toplevel
   spec = get_spec(name)
 
   @functools.wraps(spec.fn)

@@ -1,6 +1,9 @@
 """The slimnets command line."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -60,8 +63,9 @@ def test_describe_table(capsys):
 
 
 @pytest.mark.parametrize('argv,code,message', [
-    (['describe', 'resnet_v1_50', '--output-stride', '12'], 1,
-     'slimnets: error: resnet_v1_50: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], got 12\n'),
+    (['describe', 'resnet_v1_50', '--output-stride', '12'], 2,
+     'slimnets describe: error: resnet_v1_50: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], '
+     'got 12 (see --help)\n'),
     (['describe', 'inception_v3', '--input-size', '74'], 1,
      'slimnets: error: inception_v3: inputs of 74x74 are too small: the VALID convolutions and pools up to '
      'Mixed_7c need at least 75x75; resize or pad the images\n'),
@@ -113,3 +117,30 @@ def test_describe_the_dense_prediction_backbones_at_output_stride_8(capsys, netw
   assert d['features'][3:] == [c4, c5]
   last = next(point for point in d['end_points'] if point['name'] == c5['end_point'])
   assert last['shape'] == [1, 9, 9, c5['channels']]
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['describe', 'resnet_v1_5'], "slimnets describe: error: Unknown network name 'resnet_v1_5'. Did you mean "
+                                  "'resnet_v1_50'?"),
+    (['benchmark', '--network', 'mobilenet_v1', '--output-stride', '4'],
+     'slimnets benchmark: error: mobilenet_v1: output_stride must be None (nominal, 32) or one of [8, 16, 32], '
+     'got 4'),
+    (['export', '--network', 'xception_65', '--output', '.', '--multi-grid', '1,2'],
+     'slimnets export: error: xception_65: multi_grid must be None or 3 int rates >= 1, one per unit of its last '
+     'block, got (1, 2)'),
+    (['describe', 'inception_v3', '--output-stride', '16'],
+     'slimnets describe: error: inception_v3 has no output_stride option (it runs at its nominal stride 32); '
+     'networks with it: resnet_v1_50,'),
+    (['fetch-weights', 'resnet_v2_200'], 'slimnets fetch-weights: error: resnet_v2_200 has no published TF-Slim '
+                                        'checkpoint; networks with one: inception_v3,'),
+    (['export', '--network', 'resnet_v1_50', '--output', 'README.md'],
+     "slimnets export: error: output '"),
+])
+def test_usage_errors_exit_2_before_tensorflow_loads(argv, message):
+  # In a fresh interpreter: the check must come before anything imports TensorFlow.
+  code = ('import sys\nfrom utils import cli\ntry:\n  cli.main(sys.argv[1:])\nexcept SystemExit as e:\n'
+          "  print('exit', e.code, 'tensorflow' in sys.modules)\n")
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  done = subprocess.run([sys.executable, '-c', code, *argv], capture_output=True, text=True, cwd=root, timeout=120)
+  assert done.stdout == 'exit 2 False\n'
+  assert done.stderr.startswith(message) and done.stderr.endswith('(see --help)\n') and done.stderr.count('\n') == 1

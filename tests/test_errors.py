@@ -227,14 +227,16 @@ def test_builds_in_threads_equal_builds_one_after_another():
 
 # CLI: (argv, exit status, words of the one stderr line). Usage errors are 2 (argparse), failures 1.
 CLI_CATALOGUE = [
-    (['describe', 'resnet_v1_5O'], 1, "slimnets: error: Unknown network name 'resnet_v1_5O'. Did you mean "
+    (['describe', 'resnet_v1_5O'], 2, "slimnets describe: error: Unknown network name 'resnet_v1_5O'. Did you mean "
                                       "'resnet_v1_50'?"),
-    (['describe', 'resnet_v1_50', '--output-stride', '3'], 1,
-     'slimnets: error: resnet_v1_50: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], got 3'),
-    (['describe', 'inception_v3', '--output-stride', '16'], 1,
-     'slimnets: error: inception_v3 has no output_stride option (it runs at its nominal stride 32)'),
-    (['describe', 'resnet_v1_50', '--multi-grid', '1,2'], 1,
-     'slimnets: error: multi_grid must be None or 3 int rates >= 1, one per unit of block4, got (1, 2)'),
+    (['describe', 'resnet_v1_50', '--output-stride', '3'], 2,
+     'slimnets describe: error: resnet_v1_50: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], '
+     'got 3 (see --help)'),
+    (['describe', 'inception_v3', '--output-stride', '16'], 2,
+     'slimnets describe: error: inception_v3 has no output_stride option (it runs at its nominal stride 32)'),
+    (['describe', 'resnet_v1_50', '--multi-grid', '1,2'], 2,
+     'slimnets describe: error: resnet_v1_50: multi_grid must be None or 3 int rates >= 1, one per unit of its '
+     'last block, got (1, 2)'),
     (['describe', 'inception_v3', '--input-size', '60'], 1, 'slimnets: error: inception_v3: inputs of 60x60 are too small'),
     (['describe', 'resnet_v1_50', '--multi-grid', '1,0,2'], 2,
      "slimnets describe: error: argument --multi-grid: values must be >= 1, got '1,0,2' (see --help)"),
@@ -275,8 +277,8 @@ def test_cli_errors_are_one_line_with_the_exit_status(capsys, argv, status, word
 
 
 def test_cli_debug_shows_the_traceback():
-  with pytest.raises(ValueError, match=r"Unknown network name 'resnet_v1_5O'"):
-    cli.main(['--debug', 'describe', 'resnet_v1_5O'])
+  with pytest.raises(ValueError, match=r'inception_v3: inputs of 60x60 are too small'):
+    cli.main(['--debug', 'describe', 'inception_v3', '--input-size', '60'])
 
 
 @pytest.fixture(scope='module')
@@ -323,6 +325,8 @@ def test_cli_refuses_existing_outputs(tmp_path, capsys, thin_checkpoint):
   for argv in (['export', '--network', 'resnet_v1_50', '--output', str(tmp_path / 'served')],
                ['adapt-checkpoint', '--network', 'resnet_v1_50', '--input', thin_checkpoint, '--output',
                 str(tmp_path / 'adapted')]):
-    assert cli.main(argv) == 1
-    assert capsys.readouterr().err.endswith("already exists; pass --overwrite to replace it\n")
+    with pytest.raises(SystemExit) as exit_info:  # a usage error, found before TensorFlow loads
+      cli.main(argv)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.endswith("already exists; pass --overwrite to replace it (see --help)\n")
   assert sorted(os.listdir(tmp_path)) == ['adapted.index', 'served'] and os.listdir(tmp_path / 'served') == []

@@ -79,3 +79,15 @@ def test_declared_archive(network):
   assert archive.url.startswith('https://download.tensorflow.org/models/') and archive.url.endswith(('.tar.gz', '.tgz'))
   assert archive.checkpoint.endswith('.ckpt')
   assert archive.num_classes in (None, nets_factory.get_spec(network).num_classes)
+
+
+@pytest.mark.parametrize('network', NAMES)
+def test_declared_options_are_the_functions(network):
+  spec = nets_factory.get_spec(network)
+  assert spec.takes('output_stride') == ('output_stride' in spec.options)
+  assert spec.takes('multi_grid') == ('multi_grid' in spec.options)
+  if spec.multi_grid:
+    rates = tuple(range(1, spec.multi_grid + 1))
+    scratch.build(network, input_size=(33, 33), global_pool=False, multi_grid=rates)
+    with pytest.raises(ValueError, match='multi_grid must be None or 3 int rates'):
+      scratch.build(network, input_size=(33, 33), global_pool=False, multi_grid=rates + (1,))

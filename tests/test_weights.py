@@ -104,8 +104,11 @@ def test_cli_fetch_weights(server, tmp_path, capsys):
   cache = str(tmp_path / 'c')
   assert cli.main(['fetch-weights', 'resnet_v1_50', '--url', url + name, '--cache-dir', cache, '--quiet']) == 0
   assert capsys.readouterr().out == os.path.join(cache, 'resnet_v1_50', 'resnet_v1_50.ckpt') + '\n'
-  assert cli.main(['fetch-weights', 'resnet_v1_200', '--cache-dir', cache]) == 1
-  assert capsys.readouterr().err.startswith('slimnets: error: resnet_v1_200 has no published TF-Slim checkpoint')
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(['fetch-weights', 'resnet_v1_200', '--cache-dir', cache])
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err.startswith('slimnets fetch-weights: error: resnet_v1_200 has no published TF-Slim '
+                                            'checkpoint')
 
 
 def _tar(path, files):

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from nets import checks
 from nets import nets_factory
+from utils import files
 
 CHANNEL_MODES = ('repeat', 'sum', 'zeros')
 
@@ -325,10 +326,7 @@ def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, cha
   return adapted
 
 
-def check_output(output: str, overwrite: bool = False) -> None:
-  """Raises FileExistsError when a checkpoint (or any file) exists at prefix `output` and not `overwrite`."""
-  if not overwrite and any(os.path.exists(p) for p in (output, output + '.index')):
-    raise FileExistsError(f'output {output!r} already exists; pass --overwrite to replace it')
+check_output = files.check_output  # a checkpoint, or any file, at prefix `output` without `overwrite`
 
 
 def write(values: Dict[str, np.ndarray], output: str, overwrite: bool = False) -> str:

@@ -11,6 +11,7 @@ import sys
 import warnings
 from typing import Optional, Sequence
 
+from utils import files
 from utils import precision
 from utils import tables
 
@@ -234,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
   listing.add_argument('--num-classes', type=_non_negative_int, default=1000,
                        help='classes of the head counted in the parameters (0: features only; default 1000)')
   listing.add_argument('--json', action='store_true', help='print a JSON list instead of a table')
-  listing.set_defaults(run=_cmd_list)
+  listing.set_defaults(parser=listing, run=_cmd_list)
   describing = commands.add_parser(
       'describe', help='end points with shapes, strides and receptive fields; feature levels; parameters; FLOPs')
   describing.add_argument('network', help='a network name (see `slimnets list`)')
@@ -249,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
   describing.add_argument('--num-classes', type=_non_negative_int, metavar='K',
                           help='add a classification head of K classes, pooled globally (default: features only)')
   describing.add_argument('--json', action='store_true', help='print one JSON object instead of tables')
-  describing.set_defaults(run=_cmd_describe)
+  describing.set_defaults(parser=describing, run=_cmd_describe)
   adapting = commands.add_parser(
       'adapt-checkpoint', help='rewrite a checkpoint for other input channels or another number of classes')
   adapting.add_argument('--network', required=True, help='the network the checkpoint belongs to')
@@ -263,13 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
   adapting.add_argument('--label-offset', type=int, choices=(0, 1), default=0,
                         help='1: drop the background class of a K+1-class head instead')
   adapting.add_argument('--overwrite', action='store_true', help='replace an existing output checkpoint')
-  adapting.set_defaults(run=_cmd_adapt_checkpoint)
+  adapting.set_defaults(parser=adapting, run=_cmd_adapt_checkpoint)
   fetching = commands.add_parser('fetch-weights', help='download and verify a published TF-Slim checkpoint')
   fetching.add_argument('network', help='a network with a published checkpoint, e.g. resnet_v1_50')
   fetching.add_argument('--url', help='download from this address instead of the official one')
   fetching.add_argument('--cache-dir', help='cache directory (default ~/.cache/slimnets)')
   fetching.add_argument('--quiet', action='store_true', help='no progress bar')
-  fetching.set_defaults(run=_cmd_fetch_weights)
+  fetching.set_defaults(parser=fetching, run=_cmd_fetch_weights)
   exporting = commands.add_parser('export', help='write a SavedModel: images -> output and feature levels')
   exporting.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
   exporting.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
@@ -284,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
   exporting.add_argument('--precision', choices=precision.PRECISIONS, default='float32',
                          help='compute precision of the SavedModel (its inputs and outputs are float32)')
   exporting.add_argument('--overwrite', action='store_true', help='replace an existing output directory')
-  exporting.set_defaults(run=_cmd_export)
+  exporting.set_defaults(parser=exporting, run=_cmd_export)
   benchmarking = commands.add_parser('benchmark', help='inference speed (images/s) in float32 or bfloat16')
   _add_inference_arguments(benchmarking, batch=1)
   benchmarking.add_argument('--runs', type=_positive_int, default=20, metavar='N', help='timed runs (default 20)')
@@ -293,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
   benchmarking.add_argument('--num-classes', type=_non_negative_int, default=0, metavar='K',
                             help='time logits of K classes, pooled globally (default: dense features)')
   benchmarking.add_argument('--json', action='store_true', help='print one JSON object')
-  benchmarking.set_defaults(run=_cmd_benchmark)
+  benchmarking.set_defaults(parser=benchmarking, run=_cmd_benchmark)
   extracting = commands.add_parser('extract', help='features of a folder of JPEG/PNG images, resumable')
   _add_inference_arguments(extracting, batch=8)
   extracting.add_argument('--images', required=True, metavar='DIR', help='folder of .jpg/.jpeg/.png images')
@@ -306,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
   extracting.add_argument('--overwrite', action='store_true',
                           help='replace an existing output, or discard an interrupted run with other settings')
   extracting.add_argument('--quiet', action='store_true', help='no progress bar')
-  extracting.set_defaults(run=_cmd_extract)
+  extracting.set_defaults(parser=extracting, run=_cmd_extract)
   return parser
 
 
@@ -325,8 +326,28 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> Non
                       help="threads per operation (default: TensorFlow's, all cores)")
 
 
+def _check_usage(args: argparse.Namespace) -> None:
+  """Usage errors (exit status 2, one line) for what the arguments alone refute, before TensorFlow loads:
+  an unknown network, an output stride or multi-grid it does not take, a network without a published
+  checkpoint to fetch, an output that exists without --overwrite."""
+  from nets import nets_factory  # pylint: disable=import-outside-toplevel
+  if not getattr(args, 'network', None):
+    return
+  try:
+    spec = nets_factory.get_spec(args.network)
+    spec.check_usage(getattr(args, 'output_stride', None), getattr(args, 'multi_grid', None))
+    if args.command == 'fetch-weights' and spec.archive is None:
+      with_one = ', '.join(name for name, other in nets_factory.REGISTRY.items() if other.archive)
+      raise ValueError(f'{spec.name} has no published TF-Slim checkpoint; networks with one: {with_one}')
+    if args.command in ('export', 'adapt-checkpoint'):
+      files.check_output(os.path.abspath(args.output), args.overwrite)
+  except (ValueError, FileExistsError) as error:
+    args.parser.error(str(error))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
   args = build_parser().parse_args(argv)
+  _check_usage(args)
   if not args.debug:
     _quiet_tensorflow()
   with warnings.catch_warnings():

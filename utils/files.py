@@ -27,6 +27,13 @@ def as_plainly_created(path: str) -> str:
   return path
 
 
+def check_output(output: str, overwrite: bool = False) -> None:
+  """Raises FileExistsError when a file or folder (or a checkpoint, `output.index`) exists at `output` and not
+  `overwrite`."""
+  if not overwrite and any(os.path.exists(p) for p in (output, output + '.index')):
+    raise FileExistsError(f'output {output!r} already exists; pass --overwrite to replace it')
+
+
 def _remove(path: str) -> None:
   if os.path.isdir(path) and not os.path.islink(path):
     shutil.rmtree(path, ignore_errors=True)
