@@ -58,15 +58,18 @@ def test_readme_outputs_are_the_tools_own(capsys):
 
 
 @pytest.mark.eager
-def test_the_tf2_example_runs_as_written(tmp_path, monkeypatch):
+def test_the_tf2_example_runs_as_written(tmp_path):
   from utils import tf2  # pylint: disable=import-outside-toplevel
   with open(os.path.join(ROOT, 'README.md')) as f:
     section = f.read().split('## TF2:', 1)[1]
   code = section.split('```python\n', 1)[1].split('```', 1)[0]
   tf2.Backbone('resnet_v1_50', 1000).save(str(tmp_path / 'rgb' / 'model.ckpt'))  # the checkpoint it restores
-  monkeypatch.chdir(tmp_path)
   namespace = {}
-  exec(compile(code, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
+  os.chdir(tmp_path)  # the example's relative checkpoint path; back to the repository after, whatever the cwd was
+  try:
+    exec(compile(code, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
+  finally:
+    os.chdir(ROOT)
   assert namespace['net'].shape == (2, 9, 9, 21)
   assert sorted(namespace['levels']) == ['C1', 'C2', 'C3', 'C4', 'C5']
   first = float(namespace['loss'])
