@@ -163,8 +163,7 @@ def mobilenet_v1(inputs: tf.Tensor, num_classes: Optional[int] = 1000, dropout_k
   checks.check_images(inputs, caller)
   num_classes = checks.check_num_classes(num_classes, caller)
   conv_defs = MOBILENETV1_CONV_DEFS if conv_defs is None else conv_defs
-  _check_base_arguments('Conv2d_13_pointwise' if conv_defs is MOBILENETV1_CONV_DEFS else
-                        _end_point_names(conv_defs)[-1], depth_multiplier, output_stride, conv_defs, caller)
+  _check_base_arguments(_end_point_names(conv_defs)[-1], depth_multiplier, output_stride, conv_defs, caller)
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'MobilenetV1', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, layers.dropout], is_training=is_training):
       net, end_points = mobilenet_v1_base(inputs, final_endpoint=_end_point_names(conv_defs)[-1],

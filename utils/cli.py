@@ -228,7 +228,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-  parser = _Parser(prog='slimnets', description='TF-Slim style ResNet and Inception backbones.')
+  parser = _Parser(prog='slimnets', description='TF-Slim style backbones for classification and dense prediction.')
   parser.add_argument('--debug', action='store_true', help='show tracebacks of failures')
   commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
   listing = commands.add_parser('list', help='the networks, with default image size, parameters and stride')
@@ -242,9 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
   describing.add_argument('--input-size', type=_input_size, metavar='H[,W]',
                           help="input height and width (default: the network's default image size)")
   describing.add_argument('--output-stride', type=_positive_int, metavar='N',
-                          help='ResNets: output stride 4, 8, 16 or 32 (default: nominal, 32)')
+                          help='output stride of the features, one the network reaches, e.g. 8 or 16 '
+                               '(default: nominal)')
   describing.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
-                          help="ResNets: multi-grid rates of block4's units, e.g. 1,2,4")
+                          help="multi-grid rates of the last block's units, e.g. 1,2,4 (ResNets, Xception)")
   describing.add_argument('--in-channels', type=_positive_int, default=3, metavar='C',
                           help='input channels (default 3)')
   describing.add_argument('--num-classes', type=_non_negative_int, metavar='K',
@@ -275,8 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
   exporting.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
   exporting.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
   exporting.add_argument('--output', required=True, metavar='DIR', help='SavedModel directory to write')
-  exporting.add_argument('--output-stride', type=_positive_int, metavar='N', help='ResNets: output stride')
-  exporting.add_argument('--multi-grid', type=_int_list, metavar='A,B,C', help="ResNets: block4's unit rates")
+  exporting.add_argument('--output-stride', type=_positive_int, metavar='N',
+                         help='output stride of the features (default: nominal)')
+  exporting.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
+                         help="multi-grid rates of the last block's units")
   exporting.add_argument('--in-channels', type=_positive_int, default=3, metavar='C', help='input channels (default 3)')
   exporting.add_argument('--num-classes', type=_non_negative_int, default=0, metavar='K',
                          help='output logits of K classes, pooled globally (default: dense features)')
@@ -318,8 +321,10 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> Non
                       help="input height and width (default: the network's default image size)")
   parser.add_argument('--batch', type=_positive_int, default=batch, metavar='B',
                       help=f'images per batch (default {batch})')
-  parser.add_argument('--output-stride', type=_positive_int, metavar='N', help='ResNets: output stride')
-  parser.add_argument('--multi-grid', type=_int_list, metavar='A,B,C', help="ResNets: block4's unit rates")
+  parser.add_argument('--output-stride', type=_positive_int, metavar='N',
+                      help='output stride of the features (default: nominal)')
+  parser.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
+                      help="multi-grid rates of the last block's units")
   parser.add_argument('--precision', choices=precision.PRECISIONS, default='float32',
                       help='bfloat16 needs bf16 instructions (else it runs float32, with a warning)')
   parser.add_argument('--threads', type=_positive_int, metavar='N',
