@@ -182,9 +182,11 @@ def test_cli_adapt_checkpoint(tmp_path, capsys, rgb_checkpoint):
   assert cli.main(argv) == 0
   assert capsys.readouterr().out == f'wrote {output}: 267 variables (3 reshaped, 0 dropped)\n'
   assert checkpoints.shapes(output)['resnet_v1_50/logits/weights'] == (1, 1, 256, 1000)
-  assert cli.main(argv) == 1
-  assert capsys.readouterr().err == (f"slimnets: error: output '{output}' already exists; pass --overwrite to "
-                                     'replace it\n')
+  with pytest.raises(SystemExit) as exit_info:  # a usage error, found before TensorFlow loads
+    cli.main(argv)
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err == (f"slimnets adapt-checkpoint: error: output '{output}' already exists; pass "
+                                     '--overwrite to replace it (see --help)\n')
   assert cli.main(argv + ['--overwrite']) == 0
 
 

@@ -135,5 +135,7 @@ def test_cli_export(tmp_path, capsys):
   outputs = serve(images=tf.zeros([1, 65, 65, 3]))
   assert {name: value.shape.as_list() for name, value in outputs.items()} == {
       'output': [1, 5, 5, 2048], 'C2': [1, 17, 17, 256], 'C5': [1, 5, 5, 2048]}
-  assert cli.main(['export', '--network', 'resnet_v1_50', '--output', str(output)]) == 1
-  assert 'already exists; pass --overwrite' in capsys.readouterr().err
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(['export', '--network', 'resnet_v1_50', '--output', str(output)])
+  assert exit_info.value.code == 2
+  assert 'already exists; pass --overwrite to replace it (see --help)' in capsys.readouterr().err
