@@ -74,12 +74,19 @@ def check_int(name: str, value, minimum: int = 1, allow_none: bool = False) -> N
   raise ValueError(f'{name} must be {"None or " if allow_none else ""}{kind}, got {value!r}')
 
 
-def rates(value, count: int) -> Optional[tuple]:
-  """`value` as `count` int rates >= 1 (numpy ints and `Dimension`s too), or None when it is not that."""
-  if not isinstance(value, (list, tuple)) or len(value) != count:
+def multi_grid(value, count: int, per: str, caller: Optional[str] = None) -> Optional[tuple]:
+  """`value` (None, or `count` int rates >= 1: numpy ints and `Dimension`s too) as None or a tuple of ints.
+
+  Raises:
+    ValueError: naming `caller` and what each rate is for (`per`, e.g. 'unit of block4').
+  """
+  if value is None:
     return None
-  found = tuple(as_int(r) for r in value)
-  return found if all(is_int(r) for r in found) else None
+  found = tuple(as_int(r) for r in value) if isinstance(value, (list, tuple)) else ()
+  if len(found) != count or not all(is_int(r) for r in found):
+    raise ValueError(f'{caller + ": " if caller else ""}multi_grid must be None or {count} int rates >= 1, one per '
+                     f'{per}, got {value!r}')
+  return found
 
 
 def check_images(inputs, caller: str) -> None:

@@ -19,6 +19,7 @@ from typing import Callable, Optional, Sequence
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import atrous
 from nets import checks
 from nets import layers
 
@@ -53,9 +54,7 @@ def _fixed_padding(inputs: tf.Tensor, kernel_size: Sequence[int], rate: int = 1)
 def _check_base_arguments(final_endpoint, depth_multiplier, output_stride, conv_defs, caller: str):
   checks.check_depth_multiplier(depth_multiplier, caller)
   output_stride = checks.as_int(output_stride)
-  if output_stride is not None and (isinstance(output_stride, bool) or output_stride not in _OUTPUT_STRIDES):
-    raise ValueError(f'{caller}: output_stride must be None (nominal, 32) or one of {list(_OUTPUT_STRIDES)}, '
-                     f'got {output_stride!r}')
+  atrous.check_output_stride(output_stride, _OUTPUT_STRIDES, caller)
   names = _end_point_names(conv_defs)
   if final_endpoint not in names:
     raise ValueError(f'{caller}: final_endpoint must be one of {", ".join(names)}, got {final_endpoint!r}')

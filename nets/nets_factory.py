@@ -144,6 +144,17 @@ class NetworkSpec:
         return level
     raise ValueError(f'{self.name} has no feature level {name}; it has {", ".join(l.name for l in self.levels)}')
 
+  def published(self) -> Archive:
+    """Its published checkpoint.
+
+    Raises:
+      ValueError: when it has none, naming the networks that have one.
+    """
+    if self.archive is None:
+      with_one = ', '.join(name for name, spec in REGISTRY.items() if spec.archive)
+      raise ValueError(f'{self.name} has no published TF-Slim checkpoint; networks with one: {with_one}')
+    return self.archive
+
   def takes(self, option: str) -> bool:
     """Whether the network takes `output_stride` or `multi_grid`, as declared (no import)."""
     return bool(self.output_strides if option == 'output_stride' else self.multi_grid)

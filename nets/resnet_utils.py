@@ -66,12 +66,7 @@ def standard_blocks(block_fn: Callable, units: Sequence[int], min_base_depth: in
     A list of four `Block`s.
   """
   checks.check_depth_multiplier(depth_multiplier, 'resnet')
-  if multi_grid is not None:
-    rates = checks.rates(multi_grid, units[-1])
-    if rates is None:
-      raise ValueError(f'multi_grid must be None or {units[-1]} int rates >= 1, one per unit of block4, '
-                       f'got {multi_grid!r}')
-    multi_grid = rates
+  multi_grid = checks.multi_grid(multi_grid, units[-1], 'unit of block4')
 
   def depth(base):
     return max(int(base * depth_multiplier), min_base_depth)

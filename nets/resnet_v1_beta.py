@@ -75,16 +75,6 @@ def resnet_v1_beta(inputs: tf.Tensor, blocks: Sequence[resnet_utils.Block], num_
                              global_pool_end_point=False, caller=caller)
 
 
-def _multi_grid(multi_grid, caller: str) -> tuple:
-  if multi_grid is None:
-    return _DEFAULT_MULTI_GRID
-  rates = checks.rates(multi_grid, 3)
-  if rates is None:
-    raise ValueError(f'{caller}: multi_grid must be None or 3 int rates >= 1, one per unit of block4, '
-                     f'got {multi_grid!r}')
-  return rates
-
-
 def _beta(name: str, units: Sequence[int], default_scope: str):
   """Makes DeepLab's `resnet_v1_<depth>_beta` for the given units per block."""
 
@@ -92,7 +82,7 @@ def _beta(name: str, units: Sequence[int], default_scope: str):
               global_pool: bool = False, output_stride: Optional[int] = None,
               multi_grid: Optional[Sequence[int]] = None, reuse=None, scope: str = default_scope, *,
               depth_multiplier: float = 1, min_base_depth: int = 8):
-    rates = _multi_grid(multi_grid, name)
+    rates = checks.multi_grid(multi_grid, 3, 'unit of block4', name) or _DEFAULT_MULTI_GRID
     checks.check_depth_multiplier(depth_multiplier, name)
     depth = lambda base: max(int(base * depth_multiplier), min_base_depth)
     blocks = [resnet_v1_beta_block(f'block{i + 1}', depth(base), count, stride=2)

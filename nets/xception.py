@@ -188,16 +188,6 @@ _ENTRY_FLOWS = {41: ((128, 2), (256, 2), (728, 2)), 65: ((128, 2), (256, 2), (72
 _MIDDLE_UNITS = {41: 8, 65: 16, 71: 16}
 
 
-def _multi_grid(multi_grid, caller: str) -> Optional[tuple]:
-  if multi_grid is None:
-    return None
-  rates = checks.rates(multi_grid, 3)
-  if rates is None:
-    raise ValueError(f'{caller}: multi_grid must be None or 3 int rates >= 1, one per separable convolution of '
-                     f'exit_flow/block2, got {multi_grid!r}')
-  return rates
-
-
 def _xception_blocks(layers_count: int, regularize_depthwise: bool, kernel_size: int, multi_grid,
                      depth) -> list:
   blocks = [xception_block(f'entry_flow/block{i + 1}', [depth(d)] * 3, 'conv', False, regularize_depthwise, 1,
@@ -221,7 +211,7 @@ def _xception_n(layers_count: int):
               scope: str = name, sync_batch_norm_method: str = 'None', *, depth_multiplier: float = 1,
               min_depth: int = 8):
     checks.check_depth_multiplier(depth_multiplier, scope or name)
-    rates = _multi_grid(multi_grid, scope or name)
+    rates = checks.multi_grid(multi_grid, 3, 'separable convolution of exit_flow/block2', scope or name)
     depth = lambda d: max(int(d * depth_multiplier), min_depth)
     blocks = _xception_blocks(layers_count, regularize_depthwise, 3, rates, depth)
     return xception(inputs, blocks, num_classes=num_classes, is_training=is_training, global_pool=global_pool,

@@ -70,11 +70,8 @@ def _cmd_describe(args: argparse.Namespace) -> None:
 
 
 def _cmd_adapt_checkpoint(args: argparse.Namespace) -> None:
-  from nets import nets_factory  # pylint: disable=import-outside-toplevel
   from utils import checkpoints  # pylint: disable=import-outside-toplevel
-  nets_factory.get_spec(args.network)
-  output = os.path.abspath(args.output)
-  checkpoints.check_output(output, args.overwrite)  # before the slow read and adapt
+  output = os.path.abspath(args.output)  # the network and the output were checked by _check_usage
   values = checkpoints.read(args.input)
   adapted = checkpoints.adapt(values, args.network, in_channels=args.in_channels, channel_mode=args.channel_mode,
                               num_classes=args.num_classes, label_offset=args.label_offset)
@@ -90,12 +87,10 @@ def _cmd_fetch_weights(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-  from utils import checkpoints  # pylint: disable=import-outside-toplevel
   from utils import export  # pylint: disable=import-outside-toplevel
   from utils import features  # pylint: disable=import-outside-toplevel
   features.check_levels(args.network, args.features)
-  output = os.path.abspath(args.output)
-  checkpoints.check_output(output, args.overwrite)  # before the slow build
+  output = os.path.abspath(args.output)  # an existing one was refused by _check_usage
   backbone = _backbone(args, random_weights_warning=True)
   export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
   print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> "
@@ -341,9 +336,8 @@ def _check_usage(args: argparse.Namespace) -> None:
   try:
     spec = nets_factory.get_spec(args.network)
     spec.check_usage(getattr(args, 'output_stride', None), getattr(args, 'multi_grid', None))
-    if args.command == 'fetch-weights' and spec.archive is None:
-      with_one = ', '.join(name for name, other in nets_factory.REGISTRY.items() if other.archive)
-      raise ValueError(f'{spec.name} has no published TF-Slim checkpoint; networks with one: {with_one}')
+    if args.command == 'fetch-weights':
+      spec.published()
     if args.command in ('export', 'adapt-checkpoint'):
       files.check_output(os.path.abspath(args.output), args.overwrite)
   except (ValueError, FileExistsError) as error:

@@ -28,10 +28,7 @@ PUBLISHED = {name: spec.archive for name, spec in nets_factory.REGISTRY.items() 
 
 
 def _published(network: str) -> nets_factory.Archive:
-  nets_factory.get_spec(network)
-  if network not in PUBLISHED:
-    raise ValueError(f'{network} has no published TF-Slim checkpoint; networks with one: {", ".join(PUBLISHED)}')
-  return PUBLISHED[network]
+  return nets_factory.get_spec(network).published()
 
 
 def cached_path(network: str, cache_dir: Optional[str] = None) -> str:
