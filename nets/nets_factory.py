@@ -126,7 +126,7 @@ class NetworkSpec:
   def options(self) -> Tuple[str, ...]:
     """The keyword arguments of `fn` beyond images, num_classes, is_training, reuse and scope."""
     return tuple(p for p in inspect.signature(self.fn).parameters
-                 if p not in ('inputs', 'num_classes', 'is_training', 'reuse', 'scope'))
+                 if p not in ('inputs', 'input_tensor', 'num_classes', 'is_training', 'reuse', 'scope'))
 
   @property
   def label_offset(self) -> int:
@@ -297,6 +297,31 @@ def _mobilenet_v1(multiplier: float, suffix: str, archive_multiplier: str) -> Ne
       base_function='nets.mobilenet_v1:mobilenet_v1_base', base_defaults=(('depth_multiplier', multiplier),))
 
 
+def _mobilenet_v2(multiplier: float, suffix: str, channels: Tuple[int, ...]) -> NetworkSpec:
+  name = 'mobilenet_v2' + suffix
+  # The last block at each stride (the first conv's block included), and the 1x1 convolution at stride 32.
+  points = ('layer_2', 'layer_4', 'layer_7', 'layer_14', 'layer_19')
+  checkpoint = f'mobilenet_v2_{multiplier}_224'
+  return NetworkSpec(
+      name, f'nets.mobilenet.mobilenet_v2:{"mobilenet" if not suffix else name}',
+      'nets.mobilenet.mobilenet_v2:training_scope', default_image_size=224, nominal_stride=32,
+      output_strides=(1, 2, 4, 8, 16, 32), preprocessing='inception', value_range=_UNIT_RANGE,
+      minimum_input_size=_mobilenet_v2_minimum_input_size,
+      levels=tuple(Level(f'C{k}', point, 2 ** k, depth) for k, (point, depth) in enumerate(zip(points, channels), 1)),
+      input_variables=('MobilenetV2/Conv/weights',),
+      class_variables=('MobilenetV2/Logits/Conv2d_1c_1x1/weights', 'MobilenetV2/Logits/Conv2d_1c_1x1/biases'),
+      num_classes=1001,
+      archive=Archive(f'https://storage.googleapis.com/mobilenet_v2/checkpoints/{checkpoint}.tgz',
+                      f'{checkpoint}.ckpt', 1001),
+      base_function='nets.mobilenet.mobilenet_v2:mobilenet_base', base_defaults=(('depth_multiplier', multiplier),))
+
+
+def _mobilenet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  del with_classes  # the head pools globally
+  return 1, ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels to '
+             'ceil(n / s) >= 1: any size builds')
+
+
 _XCEPTION_ARCHIVES = {41: 'xception_41_2018_05_09.tar.gz', 65: 'deeplabv3_xception_2018_01_04.tar.gz',
                       71: 'xception_71_2018_05_09.tar.gz'}
 
@@ -339,6 +364,9 @@ REGISTRY = {spec.name: spec for spec in [
     *(_resnet_beta(depth) for depth in (50, 101)),
     _mobilenet_v1(1.0, '', '1.0'), _mobilenet_v1(0.75, '_075', '0.75'), _mobilenet_v1(0.5, '_050', '0.5'),
     _mobilenet_v1(0.25, '_025', '0.25'),
+    _mobilenet_v2(1.0, '', (16, 24, 32, 96, 1280)), _mobilenet_v2(1.4, '_140', (24, 32, 48, 136, 1792)),
+    # Fine-grain classification mode keeps the last layer's 1280 channels.
+    _mobilenet_v2(0.35, '_035', (8, 8, 16, 32, 1280)),
     *(_xception(layers_count) for layers_count in (41, 65, 71)),
 ]}
 

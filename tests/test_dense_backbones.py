@@ -1,6 +1,6 @@
 """The DeepLab-style backbones at every output stride: atrous features are the nominal ones, denser.
 
-For ResNet v1 beta, MobileNet v1 and Xception (thin), the last feature level built at output_stride 8 and 16
+For ResNet v1 beta, MobileNet v1 and v2 and Xception (thin), the last feature level built at output_stride 8 and 16
 (with the same variables) and subsampled to stride 32 equals the nominal network's. Every strided layer pads
 so that its output is the stride-1 output subsampled (explicit padding, or SAME on odd sizes), so the atrous
 network computes the same function sampled more densely.
@@ -14,7 +14,7 @@ import tf_slim as slim
 from nets import nets_factory
 from tests.conftest import run
 
-THIN = {'resnet_v1_50_beta': 0.125, 'mobilenet_v1': 0.25, 'xception_41': 0.125}
+THIN = {'resnet_v1_50_beta': 0.125, 'mobilenet_v1': 0.25, 'mobilenet_v2': 0.25, 'xception_41': 0.125}
 
 
 @pytest.mark.parametrize('network', sorted(THIN))
@@ -38,3 +38,44 @@ def test_atrous_features_subsample_to_nominal_ones(graph, network):
   assert np.abs(values[0]).max() > 0
   for subsampled in values[1:]:
     np.testing.assert_allclose(subsampled, values[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.eager
+@pytest.mark.parametrize('network', ['mobilenet_v1', 'mobilenet_v2', 'xception_41'])
+def test_depthwise_backbone_in_tf2_folds_saves_restores_in_tf1_and_adapts_to_4_channels(tmp_path, network):
+  """A thin depthwise network end to end: TF2 `Backbone` with the graph build's variable names, batch norm folded
+  into depthwise layers, a checkpoint a TF1 session restores by name, and a 4-channel adaptation."""
+  from utils import checkpoints  # pylint: disable=import-outside-toplevel
+  from utils import inference  # pylint: disable=import-outside-toplevel
+  from utils import scratch  # pylint: disable=import-outside-toplevel
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  options = {'output_stride': 16, 'global_pool': False, 'depth_multiplier': THIN[network]}
+  backbone = tf2.Backbone(network, **options).build()
+  inference.randomize_batch_norm(backbone, seed=3)
+  assert list(backbone.variables_by_name) == list(scratch.build(network, **options).variables)
+  images = np.random.RandomState(1).uniform(-1, 1, [2, 49, 45, 3]).astype(np.float32)
+  net, end_points = backbone(images)
+  c5 = end_points[nets_factory.get_spec(network).levels[-1].end_point].numpy()
+  assert c5.shape[1:3] == (4, 3) and np.abs(c5).max() > 0
+  folded = inference.Predictor(backbone, 'float32', levels=('C2', 'C5'))(images)
+  assert inference.max_relative_error(folded['C5'], c5) < 1e-5
+  assert inference.max_relative_error(folded['output'], net.numpy()) < 1e-5
+
+  path = backbone.save(str(tmp_path / 'model.ckpt'))
+  with tf.Graph().as_default() as graph:
+    placeholder = tf.compat.v1.placeholder(tf.float32, [None, 49, 45, 3])
+    _, graph_points = nets_factory.get_network_fn(network, None)(placeholder, **options)
+    report = checkpoints.restore(path, allow_missing=False)  # loads when the variables are initialized
+    assert not report.missing and not report.unused and len(report.restored) == len(backbone.variables_by_name)
+    with tf.compat.v1.Session(graph=graph) as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      restored = sess.run(graph_points[nets_factory.get_spec(network).levels[-1].end_point], {placeholder: images})
+  np.testing.assert_allclose(restored, c5, rtol=1e-5, atol=1e-5)
+
+  adapted = checkpoints.adapt(checkpoints.read(path), network, in_channels=4, channel_mode='zeros')
+  four = tf2.Backbone(network, in_channels=4, **options)
+  four.restore(checkpoints.write(adapted, str(tmp_path / 'four.ckpt')), allow_missing=False)
+  extra = np.random.RandomState(2).uniform(-1, 1, [2, 49, 45, 1]).astype(np.float32)
+  _, four_points = four(np.concatenate([images, extra], axis=-1))
+  np.testing.assert_allclose(four_points[nets_factory.get_spec(network).levels[-1].end_point].numpy(), c5,
+                             rtol=1e-5, atol=1e-5)

@@ -15,6 +15,7 @@ from nets import resnet_v1
 from nets import resnet_v2
 from nets import resnet_v1_beta
 from nets import xception
+from nets.mobilenet import mobilenet_v2
 from utils import cli
 from utils import tf2
 
@@ -39,6 +40,11 @@ def _inception(images, num_classes=None, **kwargs):
 def _mobilenet_base(images, **kwargs):
   with slim.arg_scope(mobilenet_v1.mobilenet_v1_arg_scope(is_training=False)):
     return mobilenet_v1.mobilenet_v1_base(images, **{'depth_multiplier': 0.25, **kwargs})
+
+
+def _mobilenet_v2(images, num_classes=None, **kwargs):
+  with slim.arg_scope(mobilenet_v2.training_scope(is_training=False)):
+    return mobilenet_v2.mobilenet(images, num_classes, **{'depth_multiplier': 0.25, **kwargs})
 
 
 def _xception(images, num_classes=None, **kwargs):
@@ -112,6 +118,19 @@ CATALOGUE = [
      ['MobilenetV1: output_stride must be None (nominal, 32) or one of [8, 16, 32], got 4']),
     ('mobilenet depth_multiplier 0', _mobilenet_base, RGB, {'depth_multiplier': 0},
      ['mobilenet_v1_base: depth_multiplier must be a number > 0, got 0']),
+    ('mobilenet_v2 output_stride 12', _mobilenet_v2, RGB, {'output_stride': 12},
+     ['MobilenetV2: output_stride must be None (nominal, 32) or one of [1, 2, 4, 8, 16, 32], got 12']),
+    ('mobilenet_v2 final_endpoint', _mobilenet_v2, RGB, {'final_endpoint': 'layer_20'},
+     ["MobilenetV2: final_endpoint must be None (the whole base) or one of layer_1 .. layer_19, got 'layer_20'"]),
+    ('mobilenet_v2 depth_multiplier 0', _mobilenet_v2, RGB, {'depth_multiplier': 0},
+     ['MobilenetV2: depth_multiplier must be a number > 0, got 0']),
+    ('mobilenet_v2 min_depth', _mobilenet_v2, RGB, {'min_depth': 0},
+     ['MobilenetV2: min_depth must be None or a positive int, got 0']),
+    ('mobilenet_v2 base output_stride 64', lambda images, **kwargs: mobilenet_v2.mobilenet_base(images, **kwargs),
+     RGB, {'output_stride': 64},
+     ['MobilenetV2: output_stride must be None (nominal, 32) or one of [1, 2, 4, 8, 16, 32], got 64']),
+    ('mobilenet_v2 float64 inputs', _mobilenet_v2, lambda: tf.zeros([1, 64, 64, 3], tf.float64), {},
+     ['MobilenetV2: inputs must be float32, float16 or bfloat16, got dtype float64']),
     ('xception output_stride 12', _xception, RGB, {'output_stride': 12},
      ['xception_41: output_stride must be None (nominal, 32) or one of [2, 4, 8, 16, 32], got 12']),
     ('xception multi_grid of two', _xception, RGB, {'multi_grid': [1, 2]},

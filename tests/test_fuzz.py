@@ -25,7 +25,7 @@ from nets import resnet_v2
 from utils import geometry
 
 NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_v1_50', 'resnet_v2_50',
-            'resnet_v1_50_beta', 'mobilenet_v1', 'xception_41')
+            'resnet_v1_50_beta', 'mobilenet_v1', 'mobilenet_v2', 'xception_41')
 TINY = {'tiny_v1': (resnet_v1, resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
         'tiny_v2': (resnet_v2, resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
 

@@ -30,6 +30,15 @@ def test_declared_input_and_class_variables(network):
 
 
 @pytest.mark.parametrize('network', NAMES)
+def test_declared_levels_are_the_traced_ones(network):
+  traced = features.trace_levels(network)
+  assert [(f.level, f.end_point, f.stride, f.channels) for f in traced] == [
+      (level.name, level.end_point, (level.stride, level.stride), level.channels)
+      for level in nets_factory.get_spec(network).levels]
+  assert [level.name for level in nets_factory.get_spec(network).levels] == list(features.LEVELS)
+
+
+@pytest.mark.parametrize('network', NAMES)
 def test_declared_output_strides_build_and_others_are_refused(network):
   spec = nets_factory.get_spec(network)
   size = 2 * spec.minimum_input_size(False)[0] + 33
@@ -76,7 +85,9 @@ def test_declared_archive(network):
   archive = nets_factory.get_spec(network).archive
   if archive is None:
     return
-  assert archive.url.startswith('https://download.tensorflow.org/models/') and archive.url.endswith(('.tar.gz', '.tgz'))
+  assert archive.url.startswith(('https://download.tensorflow.org/models/',
+                                 'https://storage.googleapis.com/mobilenet_v2/checkpoints/'))
+  assert archive.url.endswith(('.tar.gz', '.tgz'))
   assert archive.checkpoint.endswith('.ckpt')
   assert archive.num_classes in (None, nets_factory.get_spec(network).num_classes)
 

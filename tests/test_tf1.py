@@ -41,6 +41,10 @@ def _dense_output_shape(name, batch, classes):
   return [batch, 8, 8, classes] if name.startswith('mobilenet_v1') else [batch, 21, 21, classes]
 
 
+# C5 channels at depth_multiplier 0.125 (MobileNet v2 rounds to multiples of 8; mobilenet_v2_035 keeps 1280).
+_C5_CHANNELS = {'mobilenet_v1': 128, 'mobilenet_v2': 160, 'mobilenet_v2_035': 1280}
+
+
 def _dense_size(name):
   return 331 if name == 'inception_v3' else 321
 
@@ -66,7 +70,7 @@ def test_a_tf1_script_builds_every_network_at_default_and_dense_settings(name):
   else:
     assert net.shape.as_list() == _dense_output_shape(name, None, 5)
     c5 = nets_factory.get_spec(name).levels[-1].end_point
-    assert end_points[c5].shape.as_list() == [None, 21, 21, 128 if name.startswith('mobilenet') else 256]
+    assert end_points[c5].shape.as_list() == [None, 21, 21, _C5_CHANNELS.get(name, _C5_CHANNELS.get(name[:12], 256))]
 
 
 def _run_save_restore(tmp_path, name, size, options, num_classes):

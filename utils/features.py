@@ -2,7 +2,8 @@
 
 Level Ck is the end point carrying the network's last activation at stride 2**k of the nominal network
 (output_stride None): among the end points that every path from the image to the output goes through (unit and
-block outputs, not branches inside a unit; see `geometry.trunk`), the last one at that stride. For resnet_v1_50
+block outputs, not branches inside a unit; see `geometry.trunk`), the last one at that stride. Tensors a block
+names inside itself ('<end point>/<name>', e.g. MobileNet v2's 'layer_4/depthwise_output') are not levels. For resnet_v1_50
 that gives conv1, block1/unit_2, block2/unit_3, block3/unit_5 and block4, because research/slim strides the
 *last* unit of each block: `block1` itself is at stride 8.
 
@@ -52,11 +53,11 @@ def trace_levels(network: str, **network_kwargs) -> List[FeatureLevel]:
   """
   built = scratch.build(network, **{'global_pool': False, **network_kwargs})
   with built.graph.as_default():
-    on_trunk = geometry.trunk(built.images, built.net, built.end_points)
+    on_trunk = geometry.trunk(built.images, built.net, _block_outputs(built.end_points))
     strides = geometry.trace(built.images, {name: built.end_points[name] for name in on_trunk})
   nominal = scratch.build(network, global_pool=False) if network_kwargs else built
   with nominal.graph.as_default():
-    nominal_trunk = geometry.trunk(nominal.images, nominal.net, nominal.end_points)
+    nominal_trunk = geometry.trunk(nominal.images, nominal.net, _block_outputs(nominal.end_points))
     nominal_strides = geometry.trace(nominal.images, {name: nominal.end_points[name] for name in nominal_trunk})
   found = []
   for k, level in enumerate(LEVELS, start=1):
@@ -65,6 +66,11 @@ def trace_levels(network: str, **network_kwargs) -> List[FeatureLevel]:
       name = at_stride[-1]
       found.append(FeatureLevel(level, name, strides[name].stride, int(built.end_points[name].shape[-1])))
   return found
+
+
+def _block_outputs(end_points: Mapping) -> Dict[str, object]:
+  """`end_points` without the tensors named inside another end point ('layer_4/depthwise_output')."""
+  return {name: tensor for name, tensor in end_points.items() if name.rpartition('/')[0] not in end_points}
 
 
 def _default_scope(network: str) -> str:
