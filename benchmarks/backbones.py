@@ -8,7 +8,7 @@ the CPU supports (`unsupported_reason=None`), so on a CPU without bfloat16 instr
 `--precisions float32` skips it.
 
     python benchmarks/backbones.py [--runs 7] [--size 513] [--output-stride 16]
-        [--networks resnet_v1_50,resnet_v1_50_beta,mobilenet_v1,xception_65] [--precisions float32,bfloat16] [--json]
+        [--networks resnet_v1_50,resnet_v1_50_beta,mobilenet_v1,mobilenet_v2,xception_65] [--precisions float32,bfloat16] [--json]
 """
 
 import argparse
@@ -34,7 +34,7 @@ def main() -> None:
   parser.add_argument('--runs', type=int, default=7)
   parser.add_argument('--size', type=int, default=513)
   parser.add_argument('--output-stride', type=int, default=16)
-  parser.add_argument('--networks', default='resnet_v1_50,resnet_v1_50_beta,mobilenet_v1,xception_65')
+  parser.add_argument('--networks', default='resnet_v1_50,resnet_v1_50_beta,mobilenet_v1,mobilenet_v2,xception_65')
   parser.add_argument('--precisions', default='float32,bfloat16')
   parser.add_argument('--json', action='store_true')
   args = parser.parse_args()

@@ -86,6 +86,9 @@ class NetworkSpec:
     multi_grid: how many rates its `multi_grid` option takes (one per unit of the last block); 0: no such option.
     base_function: 'module:name' of the features-only function of research/slim's `*_base` kind, where the
       network has one (`base_fn`), and `base_defaults`, the keyword arguments that make it this network's.
+    decoder_end_points: ((stride, end point), ...): the low-level features DeepLab's decoder takes from this
+      backbone at each decoder output stride (research/deeplab's `networks_to_feature_maps`), under the default
+      scope; () where DeepLab has none.
   """
   name: str
   function: str
@@ -104,6 +107,7 @@ class NetworkSpec:
   multi_grid: int = 0
   base_function: Optional[str] = None
   base_defaults: Tuple[Tuple[str, object], ...] = ()
+  decoder_end_points: Tuple[Tuple[int, str], ...] = ()
 
   @property
   def fn(self) -> Callable:
@@ -127,6 +131,18 @@ class NetworkSpec:
     """The keyword arguments of `fn` beyond images, num_classes, is_training, reuse and scope."""
     return tuple(p for p in inspect.signature(self.fn).parameters
                  if p not in ('inputs', 'input_tensor', 'num_classes', 'is_training', 'reuse', 'scope'))
+
+  def decoder_end_point(self, stride: int) -> str:
+    """The end point DeepLab's decoder takes at `stride` (4, 8 or 16).
+
+    Raises:
+      ValueError: naming the strides the network has one for.
+    """
+    points = dict(self.decoder_end_points)
+    if stride not in points:
+      held = f'at strides {sorted(points)}' if points else 'at no stride'
+      raise ValueError(f'{self.name} has no DeepLab decoder feature at stride {stride!r}; it has one {held}')
+    return points[stride]
 
   @property
   def label_offset(self) -> int:
@@ -247,7 +263,14 @@ def _resnet(version: str, depth: int) -> NetworkSpec:
       levels=_resnet_levels(name, f'bottleneck_{version}', _RESNET_UNITS[depth], ('conv1', 64)),
       input_variables=(f'{name}/conv1/weights',), class_variables=(f'{name}/logits/weights', f'{name}/logits/biases'),
       num_classes=num_classes,
-      archive=Archive(f'{_TF_MODELS}{name}_{date}.tar.gz', f'{name}.ckpt', num_classes) if date else None)
+      archive=Archive(f'{_TF_MODELS}{name}_{date}.tar.gz', f'{name}.ckpt', num_classes) if date else None,
+      decoder_end_points=_resnet_decoder_end_points(name, depth) if version == 'v1' and depth <= 101 else ())
+
+
+def _resnet_decoder_end_points(scope: str, depth: int) -> Tuple[Tuple[int, str], ...]:
+  """DeepLab's decoder features of ResNet v1 (and beta): the last conv of the unit before each strided one."""
+  units = _RESNET_UNITS[depth]
+  return tuple((2 ** k, f'{scope}/block{k - 1}/unit_{units[k - 2] - 1}/bottleneck_v1/conv3') for k in (2, 3, 4))
 
 
 def _resnet_beta(depth: int) -> NetworkSpec:
@@ -261,7 +284,8 @@ def _resnet_beta(depth: int) -> NetworkSpec:
       input_variables=(f'{scope}/conv1_1/weights',),
       class_variables=(f'{scope}/logits/weights', f'{scope}/logits/biases'), num_classes=1000,
       # DeepLab's ImageNet-pretrained backbone; its model zoo does not say whether the logits are kept.
-      archive=Archive(f'{_TF_MODELS}resnet_v1_{depth}_2018_05_04.tar.gz', 'model.ckpt', None))
+      archive=Archive(f'{_TF_MODELS}resnet_v1_{depth}_2018_05_04.tar.gz', 'model.ckpt', None),
+      decoder_end_points=_resnet_decoder_end_points(scope, depth))
 
 
 def _xception_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
@@ -313,7 +337,9 @@ def _mobilenet_v2(multiplier: float, suffix: str, channels: Tuple[int, ...]) -> 
       num_classes=1001,
       archive=Archive(f'https://storage.googleapis.com/mobilenet_v2/checkpoints/{checkpoint}.tgz',
                       f'{checkpoint}.ckpt', 1001),
-      base_function='nets.mobilenet.mobilenet_v2:mobilenet_base', base_defaults=(('depth_multiplier', multiplier),))
+      base_function='nets.mobilenet.mobilenet_v2:mobilenet_base', base_defaults=(('depth_multiplier', multiplier),),
+      decoder_end_points=((4, 'layer_4/depthwise_output'), (8, 'layer_7/depthwise_output'),
+                          (16, 'layer_14/depthwise_output')))
 
 
 def _mobilenet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
@@ -343,7 +369,11 @@ def _xception(layers_count: int) -> NetworkSpec:
       input_variables=(f'{name}/entry_flow/conv1_1/weights',),
       class_variables=(f'{name}/logits/weights', f'{name}/logits/biases'), num_classes=1001,
       # DeepLab's ImageNet-pretrained backbones; its model zoo does not say whether the logits are kept.
-      archive=Archive(_TF_MODELS + _XCEPTION_ARCHIVES[layers_count], 'model.ckpt', None))
+      archive=Archive(_TF_MODELS + _XCEPTION_ARCHIVES[layers_count], 'model.ckpt', None),
+      decoder_end_points=tuple(
+          (stride, f'{name}/{flow}/unit_1/xception_module/separable_conv2_pointwise') for stride, flow in zip(
+              (4, 8, 16), (('entry_flow/block3', 'entry_flow/block5') if layers_count == 71 else
+                           ('entry_flow/block2', 'entry_flow/block3')) + ('exit_flow/block1',))))
 
 
 REGISTRY = {spec.name: spec for spec in [

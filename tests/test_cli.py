@@ -13,7 +13,7 @@ from utils import cli
 def test_list_json(capsys):
   assert cli.main(['list', '--json']) == 0
   rows = {row['network']: row for row in json.loads(capsys.readouterr().out)}
-  assert list(rows)[0] == 'inception_v3' and len(rows) == 18
+  assert list(rows)[0] == 'inception_v3' and len(rows) == 21
   levels = rows['resnet_v1_50'].pop('levels')
   assert rows['resnet_v1_50'] == {
       'network': 'resnet_v1_50', 'default_image_size': 224, 'parameters': 25557032, 'nominal_stride': 32,
@@ -24,6 +24,9 @@ def test_list_json(capsys):
                                                        'channels': 256}
   assert rows['mobilenet_v1']['parameters'] == 4231976 and rows['inception_v3']['output_strides'] == []
   assert rows['inception_v3']['parameters'] == 27143152
+  assert rows['mobilenet_v2']['parameters'] == 3504872 and rows['mobilenet_v2']['output_strides'] == [1, 2, 4, 8, 16, 32]
+  assert rows['mobilenet_v2']['published_checkpoint'] == (
+      'https://storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_1.0_224.tgz')
   assert rows['resnet_v2_50']['preprocessing'] == 'inception'
 
 
@@ -105,6 +108,8 @@ def test_benchmark_json(capsys):
 @pytest.mark.parametrize('network, c4, c5', [
     ('mobilenet_v1_025', {'level': 'C4', 'end_point': 'Conv2d_11_pointwise', 'stride': [8, 8], 'channels': 128},
      {'level': 'C5', 'end_point': 'Conv2d_13_pointwise', 'stride': [8, 8], 'channels': 256}),
+    ('mobilenet_v2_035', {'level': 'C4', 'end_point': 'layer_14', 'stride': [8, 8], 'channels': 32},
+     {'level': 'C5', 'end_point': 'layer_19', 'stride': [8, 8], 'channels': 1280}),
     ('xception_65', {'level': 'C4', 'end_point': 'xception_65/middle_flow/block1', 'stride': [8, 8], 'channels': 728},
      {'level': 'C5', 'end_point': 'xception_65/exit_flow/block2', 'stride': [8, 8], 'channels': 2048}),
     ('resnet_v1_101_beta', {'level': 'C4', 'end_point': 'resnet_v1_101/block3/unit_22/bottleneck_v1',

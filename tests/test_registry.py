@@ -38,6 +38,22 @@ def test_declared_levels_are_the_traced_ones(network):
   assert [level.name for level in nets_factory.get_spec(network).levels] == list(features.LEVELS)
 
 
+@pytest.mark.parametrize('network', [name for name in NAMES if nets_factory.get_spec(name).decoder_end_points])
+def test_declared_decoder_end_points_are_at_their_strides(network):
+  from utils import geometry  # pylint: disable=import-outside-toplevel
+  spec = nets_factory.get_spec(network)
+  built = scratch.build(network, global_pool=False)
+  points = dict(spec.decoder_end_points)
+  assert sorted(points) == [4, 8, 16]
+  with built.graph.as_default():
+    traced = geometry.trace(built.images, {name: built.end_points[name] for name in points.values()})
+  assert {stride: traced[name].stride for stride, name in points.items()} == {s: (s, s) for s in points}
+  assert spec.decoder_end_point(4) == points[4]
+  with pytest.raises(ValueError, match=f'{network} has no DeepLab decoder feature at stride 2; it has one at '
+                                       r'strides \[4, 8, 16\]'):
+    spec.decoder_end_point(2)
+
+
 @pytest.mark.parametrize('network', NAMES)
 def test_declared_output_strides_build_and_others_are_refused(network):
   spec = nets_factory.get_spec(network)

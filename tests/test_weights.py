@@ -120,19 +120,20 @@ def _tar(path, files):
       tar.addfile(info, io.BytesIO(data))
 
 
-def test_research_slim_mobilenet_archive_with_its_frozen_graph(server, tmp_path):
+@pytest.mark.parametrize('network, variables', [('mobilenet_v1_025', 137), ('mobilenet_v2_035', 262)])
+def test_research_slim_mobilenet_archive_with_its_frozen_graph(server, tmp_path, network, variables):
   root, url = server
-  network = 'mobilenet_v1_025'
-  source = root / 'mobilenet-src'
-  checkpoints.write(_zeros_of(network, 1001), str(source / 'mobilenet_v1_0.25_224.ckpt'))
+  archive = weights.PUBLISHED[network]
+  base = archive.checkpoint[:-len('.ckpt')]  # e.g. mobilenet_v2_0.35_224
+  source = root / f'{network}-src'
+  checkpoints.write(_zeros_of(network, 1001), str(source / archive.checkpoint))
   files = {name: (source / name).read_bytes() for name in os.listdir(source)}
-  _tar(root / 'mobilenet_v1_0.25_224.tgz', {**files, 'mobilenet_v1_0.25_224_frozen.pb': b'graph',
-                                           'mobilenet_v1_0.25_224.tflite': b'model'})
+  _tar(root / f'{base}.tgz', {**files, f'{base}_frozen.pb': b'graph', f'{base}.tflite': b'model'})
   cache = tmp_path / 'cache'
-  path = weights.fetch(network, url=url + 'mobilenet_v1_0.25_224.tgz', cache_dir=str(cache), progress=False)
-  assert path == str(cache / network / 'mobilenet_v1_0.25_224.ckpt')
+  path = weights.fetch(network, url=f'{url}{base}.tgz', cache_dir=str(cache), progress=False)
+  assert path == str(cache / network / archive.checkpoint)
   assert sorted(os.listdir(cache / network)) == sorted(files)  # the checkpoint's files only
-  assert weights.verify(network, path) == 137
+  assert weights.verify(network, path) == variables
 
 
 def test_deeplab_archives_keep_model_ckpt_in_a_folder(tmp_path):
@@ -154,3 +155,6 @@ def test_published_archives_are_the_registry_declarations():
   assert weights.PUBLISHED['mobilenet_v1'].url == (
       'https://download.tensorflow.org/models/mobilenet_v1_2018_08_02/mobilenet_v1_1.0_224.tgz')
   assert weights.cached_path('xception_71', '/c') == '/c/xception_71/model.ckpt'
+  assert weights.PUBLISHED['mobilenet_v2_140'].url == (
+      'https://storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_1.4_224.tgz')
+  assert weights.cached_path('mobilenet_v2_035', '/c') == '/c/mobilenet_v2_035/mobilenet_v2_0.35_224.ckpt'

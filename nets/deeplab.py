@@ -1,0 +1,464 @@
+"""DeepLab v3 and v3+ heads on the registered backbones, with research/deeplab's `model.py` API and names.
+
+DeepLab v3 (Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation", arXiv:1706.05587)
+puts atrous spatial pyramid pooling on a dense backbone: an image-level branch 'image_pooling' (global average,
+1x1 convolution, bilinear upsampling to the feature size), a 1x1 branch 'aspp0' and 3x3 atrous branches
+'aspp1'.. at `atrous_rates` (depthwise separable: 'aspp<i>_depthwise', 'aspp<i>_pointwise'), concatenated and
+projected by 'concat_projection'. DeepLab v3+ (Chen et al., "Encoder-Decoder with Atrous Separable Convolution",
+arXiv:1802.02611) adds a decoder 'decoder': the backbone's low-level feature at `decoder_output_stride`
+(declared by each registry entry, `NetworkSpec.decoder_end_points`) projected to 48 channels
+('feature_projection0'), concatenated with the upsampled ASPP output and refined by two separable
+convolutions ('decoder_conv0', 'decoder_conv1'). The logits are 'logits/<output name>', e.g. 'logits/semantic'.
+Scope and variable names are DeepLab's, so its checkpoints restore by name:
+
+    options = deeplab.ModelOptions({'semantic': 21}, crop_size=(513, 513), atrous_rates=(6, 12, 18),
+                                   output_stride=16, model_variant='xception_65', decoder_output_stride=(4,))
+    outputs = deeplab.multi_scale_logits(images, options, image_pyramid=None, is_training=False)
+    logits = outputs['semantic']['merged_logits']   # [batch, 129, 129, 21]
+
+Images are in [0, 255]: the backbone's DeepLab preprocessing (to [-1, 1], or ImageNet mean subtraction for
+resnet_v1_50/101) is applied inside, unless `preprocess_images` is False.
+"""
+
+import dataclasses
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import tensorflow as tf
+import tf_slim as slim
+
+from nets import checks
+from nets import layers
+from nets import nets_factory
+
+LOGITS_SCOPE_NAME = 'logits'
+MERGED_LOGITS_SCOPE = 'merged_logits'
+IMAGE_POOLING_SCOPE = 'image_pooling'
+ASPP_SCOPE = 'aspp'
+CONCAT_PROJECTION_SCOPE = 'concat_projection'
+DECODER_SCOPE = 'decoder'
+
+_MEAN_RGB = (123.15, 115.90, 103.06)  # DeepLab's ImageNet mean for resnet_v1_50/101 (not research/slim's)
+_PROJECTED_FILTERS = 48  # the decoder's projection of the low-level feature
+
+# research/deeplab's feature extractor, per backbone family: the arg scope options it sets and the keyword
+# arguments of the network (mobilenet_v2 is built by `mobilenet_base` up to 'layer_18').
+_RESNET = {'scope': {'batch_norm_decay': 0.95, 'batch_norm_epsilon': 1e-5, 'batch_norm_scale': True}, 'call': {}}
+_FAMILIES = {
+    'nets.resnet_v1': _RESNET,
+    'nets.resnet_v1_beta': _RESNET,
+    'nets.xception': {'scope': {'batch_norm_decay': 0.9997, 'batch_norm_epsilon': 1e-3, 'batch_norm_scale': True,
+                                'regularize_depthwise': False},
+                      'call': {'regularize_depthwise': False}},
+}
+_MOBILENET_V2_FINAL_ENDPOINT = 'layer_18'
+MODEL_VARIANTS = ('mobilenet_v2', 'resnet_v1_50', 'resnet_v1_50_beta', 'resnet_v1_101', 'resnet_v1_101_beta',
+                  'xception_41', 'xception_65', 'xception_71')
+_MERGE_METHODS = ('max', 'avg')
+
+
+def _positive_pair(value, name: str) -> Optional[Tuple[int, int]]:
+  if value is None:
+    return None
+  return checks.int_pair(value, f'ModelOptions: {name}')
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelOptions:
+  """DeepLab's model options (research/deeplab common.ModelOptions), with its flags' defaults.
+
+  Attributes:
+    outputs_to_num_classes: {output name: classes}, e.g. {'semantic': 21}.
+    crop_size: (height, width) of the images, or None (read from the images; dynamic if unknown).
+    atrous_rates: rates of the 3x3 ASPP branches, e.g. (6, 12, 18) at output_stride 16; None: no such branch.
+    output_stride: the backbone's output stride (one it reaches).
+    model_variant: the backbone, one of `MODEL_VARIANTS`.
+    multi_grid: unit rates of the backbone's last block (ResNet, Xception), or None.
+    decoder_output_stride: strides of the decoder stages, e.g. (4,) for DeepLab v3+; None: no decoder.
+    add_image_level_feature: build the image pooling branch.
+    image_pooling_crop_size, image_pooling_stride: the average pool of that branch (default: the whole map).
+    aspp_with_batch_norm: build ASPP (DeepLab's switch; without it the features go to the logits directly).
+    aspp_with_separable_conv, decoder_use_separable_conv: depthwise separable 3x3 convolutions.
+    aspp_with_concat_projection: project the concatenated branches to `aspp_convs_filters`.
+    aspp_convs_filters, decoder_filters: channels of the ASPP branches and of the decoder.
+    logits_kernel_size: kernel of the logits (1 with ASPP).
+    merge_method: 'max' or 'avg' over the scales of `multi_scale_logits`.
+    depth_multiplier, divisible_by: MobileNet v2's channel scaling (`divisible_by` None: 8 at multiplier 1, else 1).
+    preprocess_images: apply the backbone's DeepLab preprocessing to [0, 255] images.
+  """
+  outputs_to_num_classes: Mapping[str, int]
+  crop_size: Optional[Sequence[int]] = None
+  atrous_rates: Optional[Sequence[int]] = None
+  output_stride: int = 8
+  model_variant: str = 'mobilenet_v2'
+  multi_grid: Optional[Sequence[int]] = None
+  decoder_output_stride: Optional[Sequence[int]] = None
+  add_image_level_feature: bool = True
+  image_pooling_crop_size: Optional[Sequence[int]] = None
+  image_pooling_stride: Sequence[int] = (1, 1)
+  aspp_with_batch_norm: bool = True
+  aspp_with_separable_conv: bool = True
+  aspp_with_concat_projection: bool = True
+  aspp_convs_filters: int = 256
+  decoder_use_separable_conv: bool = True
+  decoder_filters: int = 256
+  logits_kernel_size: int = 1
+  merge_method: str = 'max'
+  depth_multiplier: float = 1.0
+  divisible_by: Optional[int] = None
+  preprocess_images: bool = True
+
+  def __post_init__(self):
+    def fix(name, value):
+      object.__setattr__(self, name, value)
+
+    if self.model_variant not in MODEL_VARIANTS:
+      raise ValueError(f'ModelOptions: model_variant must be one of {", ".join(MODEL_VARIANTS)}, '
+                       f'got {self.model_variant!r}')
+    spec = nets_factory.get_spec(self.model_variant)
+    if not isinstance(self.outputs_to_num_classes, Mapping) or not self.outputs_to_num_classes or not all(
+        isinstance(k, str) and checks.is_int(checks.as_int(v)) for k, v in self.outputs_to_num_classes.items()):
+      raise ValueError('ModelOptions: outputs_to_num_classes must map output names to positive class counts, '
+                       f'e.g. {{\'semantic\': 21}}, got {self.outputs_to_num_classes!r}')
+    fix('outputs_to_num_classes', {k: checks.as_int(v) for k, v in self.outputs_to_num_classes.items()})
+    fix('crop_size', _positive_pair(self.crop_size, 'crop_size'))
+    fix('image_pooling_crop_size', _positive_pair(self.image_pooling_crop_size, 'image_pooling_crop_size'))
+    fix('image_pooling_stride', _positive_pair(self.image_pooling_stride, 'image_pooling_stride'))
+    stride = checks.as_int(self.output_stride)
+    if stride not in spec.output_strides:
+      raise ValueError(f'ModelOptions: output_stride must be one of {list(spec.output_strides)} for '
+                       f'{self.model_variant}, got {self.output_stride!r}')
+    fix('output_stride', stride)
+    for name in ('atrous_rates', 'multi_grid', 'decoder_output_stride'):
+      value = getattr(self, name)
+      if value is None:
+        continue
+      ints = tuple(checks.as_int(v) for v in value) if isinstance(value, (list, tuple)) else ()
+      if not ints or not all(checks.is_int(v) for v in ints):
+        raise ValueError(f'ModelOptions: {name} must be None or a sequence of positive ints, got {value!r}')
+      fix(name, ints)
+    if self.multi_grid is not None and not spec.multi_grid:
+      raise ValueError(f'ModelOptions: {self.model_variant} has no multi_grid option')
+    for decoder_stride in self.decoder_output_stride or ():
+      spec.decoder_end_point(decoder_stride)  # a ValueError naming the strides it has
+      if decoder_stride >= stride:
+        raise ValueError(f'ModelOptions: decoder_output_stride {decoder_stride} must be below output_stride '
+                         f'{stride}')
+    if self.merge_method not in _MERGE_METHODS:
+      raise ValueError(f'ModelOptions: merge_method must be one of {_MERGE_METHODS}, got {self.merge_method!r}')
+    for name in ('aspp_convs_filters', 'decoder_filters', 'logits_kernel_size'):
+      checks.check_int(f'ModelOptions: {name}', checks.as_int(getattr(self, name)))
+    checks.check_depth_multiplier(self.depth_multiplier, 'ModelOptions')
+    checks.check_int('ModelOptions: divisible_by', checks.as_int(self.divisible_by), allow_none=True)
+    if self.aspp_with_batch_norm and self.logits_kernel_size != 1:
+      raise ValueError(f'ModelOptions: logits_kernel_size must be 1 with ASPP (aspp_with_batch_norm), got '
+                       f'{self.logits_kernel_size}')
+
+  def _replace(self, **changes) -> 'ModelOptions':
+    """A copy with `changes` (namedtuple style, as DeepLab's code calls it)."""
+    return dataclasses.replace(self, **changes)
+
+
+def scale_dimension(dim, scale: float):
+  """`(dim - 1) * scale + 1` as an int: the size of `dim` pixels resampled with aligned corners (tensors too)."""
+  if tf.is_tensor(dim):
+    return tf.cast((tf.cast(dim, tf.float32) - 1.0) * scale + 1.0, tf.int32)
+  return int((float(dim) - 1.0) * scale + 1.0)
+
+
+def resize_bilinear(images: tf.Tensor, size, output_dtype=tf.float32) -> tf.Tensor:
+  """Bilinear resizing with aligned corners (DeepLab's), cast to `output_dtype`."""
+  size = tf.stack(size) if isinstance(size, (list, tuple)) and any(tf.is_tensor(n) for n in size) else size
+  resized = tf.raw_ops.ResizeBilinear(images=images, size=tf.cast(size, tf.int32), align_corners=True,
+                                      half_pixel_centers=False)
+  return tf.cast(resized, output_dtype)
+
+
+def split_separable_conv2d(inputs: tf.Tensor, filters: int, kernel_size=3, rate=1, weight_decay: float = 0.00004,
+                           depthwise_weights_initializer_stddev: float = 0.33,
+                           pointwise_weights_initializer_stddev: float = 0.06, scope: str = None) -> tf.Tensor:
+  """A depthwise convolution '<scope>_depthwise' and a 1x1 one '<scope>_pointwise', each with the arg scope's
+  normalizer and activation (between them too, unlike `separable_conv2d`); only the pointwise one decays."""
+  net = layers.separable_conv2d(
+      inputs, None, kernel_size, depth_multiplier=1, rate=rate,
+      weights_initializer=tf.compat.v1.truncated_normal_initializer(stddev=depthwise_weights_initializer_stddev),
+      weights_regularizer=None, scope=f'{scope}_depthwise')
+  return layers.conv2d(
+      net, filters, 1,
+      weights_initializer=tf.compat.v1.truncated_normal_initializer(stddev=pointwise_weights_initializer_stddev),
+      weights_regularizer=slim.l2_regularizer(weight_decay), scope=f'{scope}_pointwise')
+
+
+def _preprocess(images: tf.Tensor, model_variant: str) -> tf.Tensor:
+  images = tf.cast(images, tf.float32)
+  if model_variant in ('resnet_v1_50', 'resnet_v1_101'):
+    channels = int(images.shape[-1])
+    mean = list(_MEAN_RGB) + [0.0] * (channels - 3)  # the channels beyond RGB keep their values
+    return images - tf.constant(mean[:channels], shape=[1, 1, 1, channels])
+  return (2.0 / 255.0) * images - 1.0
+
+
+def _backbone(images: tf.Tensor, options: ModelOptions, weight_decay: float, reuse, is_training) -> tuple:
+  """The backbone's dense features and end points, built as DeepLab's feature extractor builds it."""
+  spec = nets_factory.get_spec(options.model_variant)
+  if options.preprocess_images:
+    images = _preprocess(images, options.model_variant)
+  if options.model_variant == 'mobilenet_v2':
+    from nets.mobilenet import mobilenet_v2  # pylint: disable=import-outside-toplevel
+    whole = options.depth_multiplier == 1.0
+    divisible_by = options.divisible_by if options.divisible_by is not None else (8 if whole else 1)
+    with slim.arg_scope(mobilenet_v2.training_scope(is_training=is_training, weight_decay=weight_decay)):
+      with tf.compat.v1.variable_scope('MobilenetV2', 'MobilenetV2', [images], reuse=reuse) as scope:
+        return mobilenet_v2.mobilenet_base(
+            images, depth_multiplier=options.depth_multiplier, min_depth=8 if whole else 1,
+            divisible_by=divisible_by, final_endpoint=_MOBILENET_V2_FINAL_ENDPOINT,
+            output_stride=options.output_stride, scope=scope)
+  family = _FAMILIES[spec.function.partition(':')[0]]
+  extra = {'multi_grid': options.multi_grid} if options.multi_grid is not None else {}
+  with slim.arg_scope(spec.arg_scope(weight_decay=weight_decay, **family['scope'])):
+    return spec.fn(images, None, is_training=is_training, global_pool=False, output_stride=options.output_stride,
+                   reuse=reuse, **family['call'], **extra)
+
+
+def _head_scope(weight_decay: float, reuse, is_training):
+  """The arg scope of DeepLab's ASPP and decoder: L2 decay, batch norm (decay 0.9997, epsilon 1e-5) and ReLU."""
+  conv = slim.arg_scope([layers.conv2d, layers.separable_conv2d], weights_regularizer=slim.l2_regularizer(weight_decay),
+                        activation_fn=tf.nn.relu, normalizer_fn=layers.batch_norm, padding='SAME', stride=1,
+                        reuse=reuse)
+  norm = slim.arg_scope([layers.batch_norm], decay=0.9997, epsilon=1e-5, scale=True, is_training=is_training)
+  return conv, norm
+
+
+def extract_features(images: tf.Tensor, model_options: ModelOptions, weight_decay: float = 0.0001, reuse=None,
+                     is_training: bool = False, fine_tune_batch_norm: bool = False) -> tuple:
+  """The backbone's features with ASPP on them (`[batch, h / output_stride, w / output_stride, filters]`).
+
+  Batch norm trains only with `is_training` and `fine_tune_batch_norm` (DeepLab's switch for small batches);
+  dropout follows `is_training`.
+
+  Returns:
+    (features, the backbone's end points).
+  """
+  bn_training = is_training and fine_tune_batch_norm
+  features, end_points = _backbone(images, model_options, weight_decay, reuse, bn_training)
+  if not model_options.aspp_with_batch_norm:
+    return features, end_points
+  conv, norm = _head_scope(weight_decay, reuse, bn_training)
+  depth = model_options.aspp_convs_filters
+  with conv, norm:
+    branches = []
+    if model_options.add_image_level_feature:
+      branches.append(_image_pooling(features, model_options, depth))
+    branches.append(layers.conv2d(features, depth, 1, scope=ASPP_SCOPE + '0'))
+    for i, rate in enumerate(model_options.atrous_rates or (), 1):
+      if model_options.aspp_with_separable_conv:
+        branches.append(split_separable_conv2d(features, depth, rate=rate, weight_decay=weight_decay,
+                                               scope=f'{ASPP_SCOPE}{i}'))
+      else:
+        branches.append(layers.conv2d(features, depth, 3, rate=rate, scope=f'{ASPP_SCOPE}{i}'))
+    net = tf.concat(branches, 3)
+    if model_options.aspp_with_concat_projection:
+      net = layers.conv2d(net, depth, 1, scope=CONCAT_PROJECTION_SCOPE)
+      net = layers.dropout(net, keep_prob=0.9, is_training=is_training, scope=CONCAT_PROJECTION_SCOPE + '_dropout')
+  return net, end_points
+
+
+def _image_pooling(features: tf.Tensor, options: ModelOptions, depth: int) -> tf.Tensor:
+  """The image-level branch: average pool, 1x1 convolution, bilinear upsampling to the feature map's size."""
+  if options.crop_size:
+    pool_crop = options.image_pooling_crop_size or options.crop_size
+    pool = [scale_dimension(n, 1.0 / options.output_stride) for n in pool_crop]
+    net = layers.avg_pool2d(features, pool, options.image_pooling_stride, padding='VALID')
+    size = [scale_dimension(n, 1.0 / options.output_stride) for n in options.crop_size]
+  else:
+    net = tf.reduce_mean(features, axis=[1, 2], keepdims=True)
+    static = checks.static_shape(features)[1:3]
+    size = static if None not in static else tf.shape(features)[1:3]
+  net = layers.conv2d(net, depth, 1, scope=IMAGE_POOLING_SCOPE)
+  return resize_bilinear(net, size, net.dtype)
+
+
+def refine_by_decoder(features: tf.Tensor, end_points: Mapping[str, tf.Tensor], crop_size=None,
+                      decoder_output_stride: Sequence[int] = (4,), decoder_use_separable_conv: bool = True,
+                      decoder_filters: int = 256, model_variant: str = 'xception_65', weight_decay: float = 0.0001,
+                      reuse=None, is_training: bool = False, fine_tune_batch_norm: bool = False,
+                      images: Optional[tf.Tensor] = None) -> tf.Tensor:
+  """The DeepLab v3+ decoder: at each stride of `decoder_output_stride`, the backbone's low-level feature
+  projected to 48 channels, concatenated with the upsampled features and refined by two 3x3 convolutions.
+
+  A second stage's scopes take the suffix '_1' (one stage keeps DeepLab's original names). The sizes follow
+  `crop_size`, or `images` (static, else dynamic) when it is None.
+  """
+  if crop_size is None:
+    if images is None:
+      raise ValueError('refine_by_decoder: pass crop_size (the image height and width) or images')
+    static = checks.static_shape(images)[1:3]
+    crop_size = static if None not in static else tf.unstack(tf.shape(images)[1:3])
+  spec = nets_factory.get_spec(model_variant)
+  conv, norm = _head_scope(weight_decay, reuse, is_training and fine_tune_batch_norm)
+  with conv, norm, tf.compat.v1.variable_scope(DECODER_SCOPE, DECODER_SCOPE, [features]):
+    net = features
+    for stage, stride in enumerate(decoder_output_stride):
+      suffix = f'_{stage}' if stage else ''
+      low = _located(end_points, spec.decoder_end_point(stride))
+      projected = layers.conv2d(low, _PROJECTED_FILTERS, 1, scope=f'feature_projection0{suffix}')
+      size = [scale_dimension(n, 1.0 / stride) for n in crop_size]
+      static = [None if tf.is_tensor(n) else n for n in size]
+      parts = []
+      for part in (net, projected):
+        part = resize_bilinear(part, size, part.dtype)
+        part.set_shape([None, *static, None])
+        parts.append(part)
+      net = tf.concat(parts, 3)
+      if decoder_use_separable_conv:
+        net = split_separable_conv2d(net, decoder_filters, rate=1, weight_decay=weight_decay,
+                                     scope=f'decoder_conv0{suffix}')
+        net = split_separable_conv2d(net, decoder_filters, rate=1, weight_decay=weight_decay,
+                                     scope=f'decoder_conv1{suffix}')
+      else:
+        net = slim.repeat(net, 2, layers.conv2d, decoder_filters, 3, scope=f'decoder_conv0{suffix}')
+  return net
+
+
+def _located(end_points: Mapping[str, tf.Tensor], name: str) -> tf.Tensor:
+  """`end_points[name]`, or the one end point named `<another scope>/<name without its scope>`."""
+  if name in end_points:
+    return end_points[name]
+  rest = name.partition('/')[2]
+  found = [key for key in end_points if rest and key.endswith('/' + rest)]
+  if len(found) != 1:
+    raise ValueError(f'the backbone\'s end points hold no {name!r} (the decoder\'s low-level feature)')
+  return end_points[found[0]]
+
+
+def get_branch_logits(features: tf.Tensor, num_classes: int, atrous_rates: Optional[Sequence[int]] = None,
+                      aspp_with_batch_norm: bool = False, kernel_size: int = 1, weight_decay: float = 0.0001,
+                      reuse=None, scope_suffix: str = '') -> tf.Tensor:
+  """The logits 'logits/<scope_suffix>': a convolution with biases (one per atrous rate, summed, without ASPP)."""
+  if aspp_with_batch_norm or atrous_rates is None:
+    if kernel_size != 1:
+      raise ValueError(f'get_branch_logits: kernel_size must be 1 with ASPP or without atrous_rates, got '
+                       f'{kernel_size}')
+    atrous_rates = [1]
+  with slim.arg_scope([layers.conv2d], weights_regularizer=slim.l2_regularizer(weight_decay),
+                      weights_initializer=tf.compat.v1.truncated_normal_initializer(stddev=0.01), reuse=reuse):
+    with tf.compat.v1.variable_scope(LOGITS_SCOPE_NAME, LOGITS_SCOPE_NAME, [features]):
+      branches = [layers.conv2d(features, num_classes, kernel_size=kernel_size, rate=rate, activation_fn=None,
+                                normalizer_fn=None, scope=scope_suffix + (f'_{i}' if i else ''))
+                  for i, rate in enumerate(atrous_rates)]
+      return tf.add_n(branches)
+
+
+def _get_logits(images, options: ModelOptions, weight_decay, reuse, is_training, fine_tune_batch_norm) -> dict:
+  features, end_points = extract_features(images, options, weight_decay, reuse, is_training, fine_tune_batch_norm)
+  if options.decoder_output_stride is not None:
+    features = refine_by_decoder(features, end_points, crop_size=options.crop_size,
+                                 decoder_output_stride=options.decoder_output_stride,
+                                 decoder_use_separable_conv=options.decoder_use_separable_conv,
+                                 decoder_filters=options.decoder_filters, model_variant=options.model_variant,
+                                 weight_decay=weight_decay, reuse=reuse, is_training=is_training,
+                                 fine_tune_batch_norm=fine_tune_batch_norm, images=images)
+  return {output: get_branch_logits(features, classes, options.atrous_rates,
+                                    aspp_with_batch_norm=options.aspp_with_batch_norm,
+                                    kernel_size=options.logits_kernel_size, weight_decay=weight_decay, reuse=reuse,
+                                    scope_suffix=output)
+          for output, classes in sorted(options.outputs_to_num_classes.items())}
+
+
+def multi_scale_logits(images: tf.Tensor, model_options: ModelOptions,
+                       image_pyramid: Optional[Sequence[float]] = None, weight_decay: float = 0.0001,
+                       is_training: bool = False, fine_tune_batch_norm: bool = False
+                       ) -> Dict[str, Dict[str, tf.Tensor]]:
+  """The logits of each output at each scale of `image_pyramid`, all resized to the largest scale's logits size.
+
+  Args:
+    images: `[batch, height, width, channels]` in [0, 255] (see `ModelOptions.preprocess_images`).
+    model_options: the model.
+    image_pyramid: scales to run the network at (default (1.0,)); one variable set is shared by all.
+    weight_decay: L2 weight of the convolution kernels.
+    is_training: training mode (dropout; batch norm only with `fine_tune_batch_norm`).
+    fine_tune_batch_norm: train batch norm too (batch statistics and moving-average updates).
+
+  Returns:
+    {output: {'merged_logits': [batch, h', w', classes], 'logits_<scale>': ... (with several scales)}}, h' being
+    `scale_dimension(height, max(1, max scale) / stride)` at the decoder's (or the backbone's) output stride.
+
+  Raises:
+    ValueError: for bad images or scales, before anything is built.
+  """
+  caller = 'multi_scale_logits'
+  checks.check_images(images, caller)
+  pyramid = tuple(image_pyramid or (1.0,))
+  if not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in pyramid):
+    raise ValueError(f'{caller}: image_pyramid must hold scales > 0, got {image_pyramid!r}')
+  static = checks.static_shape(images)[1:3]
+  crop_size = model_options.crop_size
+  if crop_size and any(n is not None and n != c for n, c in zip(static, crop_size)):
+    raise ValueError(f'{caller}: crop_size {crop_size} is not the images\' size '
+                     f'{"x".join(str(n) for n in static)}; pass crop_size=None to take it from the images')
+  crop = model_options.crop_size or [n if n is not None else tf.shape(images)[1 + i] for i, n in enumerate(static)]
+  stride = min(model_options.decoder_output_stride) if model_options.decoder_output_stride else (
+      model_options.output_stride)
+  logits_size = [scale_dimension(n, max(1.0, max(pyramid)) / stride) for n in crop]
+  results = {output: {} for output in model_options.outputs_to_num_classes}
+  with layers.BUILD_LOCK:
+    for i, scale in enumerate(pyramid):
+      options, scaled = model_options, images
+      if scale != 1.0:
+        size = [scale_dimension(n, scale) for n in crop]
+        scaled = resize_bilinear(images, size, images.dtype)
+        if model_options.crop_size:
+          scaled.set_shape([None, *size, images.shape[-1]])
+          pool = model_options.image_pooling_crop_size
+          options = model_options._replace(
+              crop_size=size, image_pooling_crop_size=pool and [scale_dimension(n, scale) for n in pool])
+      with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True if i else None):
+        logits = _get_logits(scaled, options, weight_decay, True if i else None, is_training,
+                             fine_tune_batch_norm)
+      for output in sorted(logits):
+        logits[output] = resize_bilinear(logits[output], logits_size, logits[output].dtype)
+        if len(pyramid) == 1:
+          results[output][MERGED_LOGITS_SCOPE] = logits[output]
+        else:
+          results[output][f'logits_{scale:.2f}'] = logits[output]
+  if len(pyramid) > 1:
+    merge = tf.reduce_max if model_options.merge_method == 'max' else tf.reduce_mean
+    for output, by_scale in results.items():
+      by_scale[MERGED_LOGITS_SCOPE] = merge(tf.stack(list(by_scale.values()), axis=4), axis=4)
+  return results
+
+
+def predict_labels(images: tf.Tensor, model_options: ModelOptions,
+                   image_pyramid: Optional[Sequence[float]] = None) -> Dict[str, tf.Tensor]:
+  """Per-pixel labels `[batch, height, width]` (int64) of each output and their probabilities '<output>_prob':
+  the merged logits of `multi_scale_logits`, upsampled to the image size, in inference mode."""
+  outputs = multi_scale_logits(images, model_options, image_pyramid=image_pyramid, is_training=False)
+  predictions = {}
+  for output, by_scale in sorted(outputs.items()):
+    logits = by_scale[MERGED_LOGITS_SCOPE]
+    logits = resize_bilinear(logits, tf.shape(images)[1:3], logits.dtype)
+    predictions[output] = tf.argmax(logits, 3)
+    predictions[output + '_prob'] = tf.nn.softmax(logits)
+  return predictions
+
+
+def predict_labels_multi_scale(images: tf.Tensor, model_options: ModelOptions, eval_scales: Sequence[float] = (1.0,),
+                               add_flipped_images: bool = False) -> Dict[str, tf.Tensor]:
+  """Per-pixel labels and '<output>_prob' as `predict_labels`, from the softmax of the upsampled logits averaged
+  over `eval_scales` and, with `add_flipped_images`, over the left-right flipped images too."""
+  probabilities = {output: [] for output in model_options.outputs_to_num_classes}
+  size = tf.shape(images)[1:3]
+  for i, scale in enumerate(eval_scales):
+    for flipped in ((False, True) if add_flipped_images else (False,)):
+      inputs = tf.reverse(images, [2]) if flipped else images
+      with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True if i or flipped else None):
+        outputs = multi_scale_logits(inputs, model_options, image_pyramid=[scale], is_training=False)
+      for output, by_scale in outputs.items():
+        logits = by_scale[MERGED_LOGITS_SCOPE]
+        logits = tf.reverse(logits, [2]) if flipped else logits
+        probabilities[output].append(tf.nn.softmax(resize_bilinear(logits, size, logits.dtype)))
+  predictions = {}
+  for output, values in sorted(probabilities.items()):
+    mean = tf.add_n(values) / len(values)
+    predictions[output] = tf.argmax(mean, 3)
+    predictions[output + '_prob'] = mean
+  return predictions
