@@ -233,12 +233,12 @@ def extract_features(images: tf.Tensor, model_options: ModelOptions, weight_deca
   """The backbone's features with ASPP on them (`[batch, h / output_stride, w / output_stride, filters]`).
 
   Batch norm trains only with `is_training` and `fine_tune_batch_norm` (DeepLab's switch for small batches);
-  dropout follows `is_training`.
+  dropout follows `is_training` (a python bool or a scalar bool tensor).
 
   Returns:
     (features, the backbone's end points).
   """
-  bn_training = is_training and fine_tune_batch_norm
+  bn_training = is_training if fine_tune_batch_norm else False  # is_training may be a bool tensor
   features, end_points = _backbone(images, model_options, weight_decay, reuse, bn_training)
   if not model_options.aspp_with_batch_norm:
     return features, end_points
@@ -294,7 +294,7 @@ def refine_by_decoder(features: tf.Tensor, end_points: Mapping[str, tf.Tensor], 
     static = checks.static_shape(images)[1:3]
     crop_size = static if None not in static else tf.unstack(tf.shape(images)[1:3])
   spec = nets_factory.get_spec(model_variant)
-  conv, norm = _head_scope(weight_decay, reuse, is_training and fine_tune_batch_norm)
+  conv, norm = _head_scope(weight_decay, reuse, is_training if fine_tune_batch_norm else False)
   with conv, norm, tf.compat.v1.variable_scope(DECODER_SCOPE, DECODER_SCOPE, [features]):
     net = features
     for stage, stride in enumerate(decoder_output_stride):

@@ -121,3 +121,50 @@ def test_bad_model_options_name_the_option(changes, message):
   with pytest.raises(ValueError) as error:
     deeplab.ModelOptions({'semantic': 21}, **changes)
   assert message in str(error.value)
+
+
+@pytest.mark.eager
+def test_tf2_segmenter_trains_with_deeplabs_names_and_its_checkpoint_runs_in_a_graph(tmp_path):
+  from utils import segmentation  # pylint: disable=import-outside-toplevel
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  options = deeplab.ModelOptions({'semantic': 3}, atrous_rates=(1, 2), output_stride=16,
+                                 model_variant='mobilenet_v2', depth_multiplier=0.25)
+  tf.random.set_seed(0)
+  segmenter = tf2.Segmenter(options).build()
+  with tf.Graph().as_default():
+    deeplab.multi_scale_logits(tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3]), options)
+    graph_names = [v.op.name for v in tf.compat.v1.global_variables()]
+  assert list(segmenter.variables_by_name) == graph_names
+  rng = np.random.RandomState(0)
+  images = rng.uniform(0, 255, [2, 33, 33, 3]).astype(np.float32)
+  labels = np.zeros([2, 33, 33], np.int32)  # a bright right half is class 1, its bottom in image 2 class 2
+  labels[:, :, 17:] = 1
+  labels[1, 20:, 17:] = 2
+  images[:, :, 17:, 0] = 250.0
+  labels[:, :3] = 255  # unlabelled rows
+  trainable = [v for v in segmenter.variables_by_name.values() if v.trainable]
+  mean = segmenter.variables_by_name['MobilenetV2/Conv/BatchNorm/moving_mean']
+  before = mean.numpy().copy()
+  optimizer = tf.keras.optimizers.Adam(0.01)
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      logits, _ = segmenter(images, training=True)
+      loss = segmentation.softmax_cross_entropy(logits, labels, 3)
+      total = loss + segmenter.regularization_loss()
+    optimizer.apply_gradients(zip(tape.gradient(total, trainable), trainable))
+    return loss
+
+  losses = [float(step()) for _ in range(10)]
+  assert losses[-1] < 0.3 * losses[0], losses
+  assert np.abs(mean.numpy() - before).max() > 0  # fine_tune_batch_norm: the moving averages moved
+  eager, _ = segmenter(images, training=False)
+  assert eager.shape == (2, 3, 3, 3)
+
+  path = segmenter.save(str(tmp_path / 'segmenter.ckpt'))
+  with tf.Graph().as_default() as graph:
+    placeholder = tf.compat.v1.placeholder(tf.float32, [2, 33, 33, 3])
+    logits = deeplab.multi_scale_logits(placeholder, options)['semantic']['merged_logits']
+    checkpoints.restore(path, allow_missing=False)
+    np.testing.assert_allclose(run(graph, logits, {placeholder: images}), eager.numpy(), rtol=1e-4, atol=1e-4)

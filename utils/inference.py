@@ -39,7 +39,7 @@ def folded_outputs(backbone: tf2.Backbone, images: tf.Tensor, precision: str = '
   """
   with layers.batch_norm_folded_for_inference():
     net, end_points = backbone(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights)
-  found = backbone.feature_levels(end_points)
+  found = backbone.feature_levels(end_points) if levels or pooled else {}
   outputs = {'output': net, **{level: found[level] for level in levels}}
   if pooled:
     outputs['pooled'] = tf.reduce_mean(found[features.level_end_points(backbone.network)[-1][0]], axis=[1, 2])

@@ -61,12 +61,13 @@ def softmax_cross_entropy(logits: tf.Tensor, labels: tf.Tensor, num_classes: int
   num_classes = _check_num_classes(num_classes, caller)
   if not (isinstance(top_k_percent_pixels, (int, float)) and 0 < top_k_percent_pixels <= 1):
     raise ValueError(f'{caller}: top_k_percent_pixels must be in (0, 1], got {top_k_percent_pixels!r}')
-  if logits.shape.rank != 4 or labels.shape.rank not in (3, 4):
+  logits_shape, labels_shape = checks.static_shape(logits), checks.static_shape(labels)
+  if logits_shape is None or labels_shape is None or len(logits_shape) != 4 or len(labels_shape) not in (3, 4):
     raise ValueError(f'{caller}: logits must be [batch, h, w, classes] and labels [batch, height, width(, 1)], got '
                      f'shapes {checks.shape_text(logits)} and {checks.shape_text(labels)}')
-  classes = checks.static_shape(logits)[-1]
-  if classes is not None and classes != num_classes:
-    raise ValueError(f'{caller}: logits have {classes} classes, num_classes is {num_classes}')
+  if logits_shape[-1] is not None and logits_shape[-1] != num_classes:
+    raise ValueError(f'{caller}: logits have {logits_shape[-1]} classes, num_classes is {num_classes}')
+  logits = tf.convert_to_tensor(logits)
   labels = tf.cast(labels, tf.int32)
   if upsample_logits:
     from nets import deeplab  # pylint: disable=import-outside-toplevel

@@ -49,7 +49,7 @@ def fixed_padding(inputs: tf.Tensor, kernel_size, rate: int = 1) -> tf.Tensor:
   return tf.pad(inputs, [[0, 0], *pads, [0, 0]])
 
 
-def _make_divisible(value: float, divisor: int, min_value: Optional[int] = None) -> int:
+def make_divisible(value: float, divisor: int, min_value: Optional[int] = None) -> int:
   """`value` rounded to the nearest multiple of `divisor` (at least `min_value`), never more than 10% below it."""
   floor = divisor if min_value is None else min_value
   rounded = max(floor, int(value + divisor / 2) // divisor * divisor)
@@ -58,7 +58,7 @@ def _make_divisible(value: float, divisor: int, min_value: Optional[int] = None)
 
 def expand_input_by_factor(n: float, divisible_by: int = 8) -> Callable[..., int]:
   """An `expansion_size` for `expanded_conv`: the input channels times `n`, made divisible by `divisible_by`."""
-  return lambda num_inputs, **_: _make_divisible(num_inputs * n, divisible_by)
+  return lambda num_inputs, **_: make_divisible(num_inputs * n, divisible_by)
 
 
 def _split_divisible(total: int, parts: int, divisible_by: int) -> List[int]:

@@ -31,8 +31,8 @@ def depth_multiplier(output_params: dict, multiplier: float, divisible_by: int =
   """Scales `output_params['num_outputs']` (if present) by `multiplier`, to a multiple of `divisible_by` >= `min_depth`."""
   del unused_kwargs
   if 'num_outputs' in output_params:
-    output_params['num_outputs'] = conv_blocks._make_divisible(  # pylint: disable=protected-access
-        output_params['num_outputs'] * multiplier, divisible_by, min_depth)
+    output_params['num_outputs'] = conv_blocks.make_divisible(output_params['num_outputs'] * multiplier,
+                                                              divisible_by, min_depth)
 
 
 def op(opfunc: Callable, **params) -> Op:
