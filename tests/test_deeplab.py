@@ -168,3 +168,45 @@ def test_tf2_segmenter_trains_with_deeplabs_names_and_its_checkpoint_runs_in_a_g
     logits = deeplab.multi_scale_logits(placeholder, options)['semantic']['merged_logits']
     checkpoints.restore(path, allow_missing=False)
     np.testing.assert_allclose(run(graph, logits, {placeholder: images}), eager.numpy(), rtol=1e-4, atol=1e-4)
+
+
+_LOAD = '''
+import json, sys
+import numpy as np
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']
+images = np.random.RandomState(5).uniform(0, 255, [2, 37, 41, 3]).astype(np.float32)
+outputs = serve(images=tf.constant(images))
+mine = sorted(name for name in sys.modules if name.split('.')[0] in ('nets', 'utils', 'tf_slim'))
+print(json.dumps({'logits': outputs['logits'].numpy().tolist(), 'labels': outputs['labels'].numpy().tolist(),
+                  'project_modules': mine}))
+'''
+
+
+@pytest.mark.eager
+def test_exported_segmenter_serves_per_pixel_logits_and_labels_in_a_fresh_process(tmp_path):
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  from utils import export  # pylint: disable=import-outside-toplevel
+  from utils import inference  # pylint: disable=import-outside-toplevel
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  options = deeplab.ModelOptions({'semantic': 4}, atrous_rates=(1, 2), output_stride=8, model_variant='mobilenet_v2',
+                                 depth_multiplier=0.25)
+  segmenter = tf2.Segmenter(options).build()
+  inference.randomize_batch_norm(segmenter, seed=4)
+  path = export.export_saved_model(segmenter, str(tmp_path / 'served'))
+  env = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
+  env['TF_CPP_MIN_LOG_LEVEL'] = '3'
+  out = subprocess.run([sys.executable, '-c', _LOAD, path], capture_output=True, text=True, cwd=str(tmp_path),
+                       env=env, check=False)
+  assert out.returncode == 0, out.stderr[-3000:]
+  served = json.loads(out.stdout.strip().splitlines()[-1])
+  assert served['project_modules'] == []
+  images = np.random.RandomState(5).uniform(0, 255, [2, 37, 41, 3]).astype(np.float32)
+  logits, _ = segmenter(images)  # unfolded batch norm, eager
+  want = deeplab.resize_bilinear(logits, [37, 41]).numpy()
+  assert np.array(served['logits']).shape == (2, 37, 41, 4)
+  np.testing.assert_allclose(np.array(served['logits']), want, rtol=1e-4, atol=1e-4)
+  np.testing.assert_array_equal(np.array(served['labels']), np.array(served['logits']).argmax(-1))
+  with pytest.raises(ValueError, match='a Segmenter exports its logits and labels, not feature levels'):
+    export.export_saved_model(segmenter, str(tmp_path / 'other'), levels=['C5'])

@@ -5,6 +5,10 @@ height and width free) and returns `output` (the network's main output: logits, 
 plus one output per requested feature level, named by the level ('C2', 'C5', ...), all float32. It runs the
 network in inference mode, with batch norm folded into the convolutions (`layers.batch_norm_folded_for_inference`),
 in float32 or bfloat16. Load it with `tf.saved_model.load(path).signatures['serving_default'](images=...)`.
+
+A `tf2.Segmenter` (DeepLab) exports instead `logits` (float32 `[batch, height, width, classes]`, bilinearly
+upsampled to the image size with aligned corners) and `labels` (int64 `[batch, height, width]`, their argmax),
+for [0, 255] images.
 """
 
 from typing import Sequence
@@ -30,7 +34,12 @@ class _Serving(tf.Module):
     self.serve = tf.function(self._serve, input_signature=[spec])
 
   def _serve(self, images):
-    return inference.folded_outputs(self.backbone, images, self._precision, self._levels)
+    outputs = inference.folded_outputs(self.backbone, images, self._precision, self._levels)
+    if isinstance(self.backbone, tf2.Segmenter):
+      from nets import deeplab  # pylint: disable=import-outside-toplevel
+      logits = deeplab.resize_bilinear(outputs['output'], tf.shape(images)[1:3])
+      return {'logits': logits, 'labels': tf.argmax(logits, 3)}
+    return outputs
 
 
 def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str] = (),
@@ -55,6 +64,8 @@ def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str
     ValueError: for an unknown level or precision.
     FileExistsError: for an existing `output` without `overwrite`.
   """
+  if isinstance(backbone, tf2.Segmenter) and levels:
+    raise ValueError(f'a Segmenter exports its logits and labels, not feature levels; got levels={list(levels)}')
   features.check_levels(backbone.network, levels)
   precisions.check_precision(precision)
   checkpoints.check_output(output, overwrite)
