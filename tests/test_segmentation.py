@@ -1,4 +1,4 @@
-"""utils.segmentation: DeepLab's loss (ignore label, hard-pixel mining), the poly schedule and mean IoU, against numpy."""
+"""utils.segmentation against numpy: DeepLab's loss (ignore label, hard-pixel mining), the poly schedule, mean IoU."""
 
 import numpy as np
 import pytest

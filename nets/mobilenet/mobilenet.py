@@ -28,7 +28,8 @@ Op = collections.namedtuple('Op', ['op', 'params', 'multiplier_func'])
 @slim.add_arg_scope
 def depth_multiplier(output_params: dict, multiplier: float, divisible_by: int = 8, min_depth: int = 8,
                      **unused_kwargs) -> None:
-  """Scales `output_params['num_outputs']` (if present) by `multiplier`, to a multiple of `divisible_by` >= `min_depth`."""
+  """Scales `output_params['num_outputs']` (if present) by `multiplier`, rounded to a multiple of `divisible_by`
+  and at least `min_depth`."""
   del unused_kwargs
   if 'num_outputs' in output_params:
     output_params['num_outputs'] = conv_blocks.make_divisible(output_params['num_outputs'] * multiplier,
