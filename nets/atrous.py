@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import checks
 from nets import layers
 
 
@@ -28,6 +29,19 @@ def subsample(inputs: tf.Tensor, factor: int, scope: Optional[str] = None) -> tf
   if factor == 1:
     return inputs
   return layers.max_pool2d(inputs, [1, 1], stride=factor, scope=scope)
+
+
+def fixed_padding(inputs: tf.Tensor, kernel_size, rate: int = 1) -> tf.Tensor:
+  """`inputs` padded by the total extent of an (atrous) kernel, split evenly with the extra pixel at the end:
+  a VALID convolution of the result gives what SAME gives at stride 1, for any input size.
+
+  `kernel_size` is an int or an (h, w) pair.
+  """
+  pads = []
+  for k in checks.int_pair(kernel_size, 'kernel_size'):
+    total = (k - 1) * rate
+    pads.append([total // 2, total - total // 2])
+  return tf.pad(inputs, [[0, 0], *pads, [0, 0]])
 
 
 def conv2d_same(inputs: tf.Tensor, num_outputs: int, kernel_size: int, stride: int, rate: int = 1,
@@ -52,11 +66,7 @@ def conv2d_same(inputs: tf.Tensor, num_outputs: int, kernel_size: int, stride: i
   """
   if stride == 1:
     return layers.conv2d(inputs, num_outputs, kernel_size, stride=1, rate=rate, padding='SAME', scope=scope)
-  effective_kernel = kernel_size + (kernel_size - 1) * (rate - 1)
-  pad_begin = (effective_kernel - 1) // 2
-  pad_end = effective_kernel - 1 - pad_begin
-  padded = tf.pad(inputs, [[0, 0], [pad_begin, pad_end], [pad_begin, pad_end], [0, 0]])
-  return layers.conv2d(padded, num_outputs, kernel_size, stride=stride, rate=rate, padding='VALID', scope=scope)
+  return layers.conv2d(fixed_padding(inputs, kernel_size, rate), num_outputs, kernel_size, stride=stride, rate=rate, padding='VALID', scope=scope)
 
 
 def reachable_output_strides(blocks: Sequence[Block], root_stride: int) -> list:

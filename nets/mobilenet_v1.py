@@ -42,15 +42,6 @@ def _end_point_names(conv_defs: Sequence) -> list:
   return names
 
 
-def _fixed_padding(inputs: tf.Tensor, kernel_size: Sequence[int], rate: int = 1) -> tf.Tensor:
-  """Pads height and width for a VALID convolution that gives what SAME gives at stride 1, independent of size."""
-  pads = []
-  for k in kernel_size:
-    total = k + (k - 1) * (rate - 1) - 1
-    pads.append([total // 2, total - total // 2])
-  return tf.pad(inputs, [[0, 0], *pads, [0, 0]])
-
-
 def _check_base_arguments(final_endpoint, depth_multiplier, output_stride, conv_defs, caller: str):
   checks.check_depth_multiplier(depth_multiplier, caller)
   output_stride = checks.as_int(output_stride)
@@ -104,13 +95,13 @@ def mobilenet_v1_base(inputs: tf.Tensor, final_endpoint: str = 'Conv2d_13_pointw
           current_stride *= conv_def.stride
         if isinstance(conv_def, Conv):
           if use_explicit_padding:
-            net = _fixed_padding(net, conv_def.kernel)
+            net = atrous.fixed_padding(net, conv_def.kernel)
           steps = [(f'Conv2d_{i}', lambda x, name: layers.conv2d(x, depth(conv_def.depth), conv_def.kernel,
                                                                  stride=conv_def.stride, scope=name))]
         else:
           def depthwise(x, name):
             if use_explicit_padding:
-              x = _fixed_padding(x, conv_def.kernel, layer_rate)
+              x = atrous.fixed_padding(x, conv_def.kernel, layer_rate)
             return layers.separable_conv2d(x, None, conv_def.kernel, depth_multiplier=1, stride=layer_stride,
                                            rate=layer_rate, scope=name)
           steps = [(f'Conv2d_{i}_depthwise', depthwise),

@@ -30,10 +30,7 @@ _DEFAULT_MULTI_GRID = (1, 1, 1)
 _CLIP_CAP = 6  # bounded activations clip to [-6, 6]
 
 
-def fixed_padding(inputs: tf.Tensor, kernel_size: int, rate: int = 1) -> tf.Tensor:
-  """Pads height and width by the (atrous) kernel's extent, the extra pixel at the end, whatever the input size."""
-  total = kernel_size + (kernel_size - 1) * (rate - 1) - 1
-  return tf.pad(inputs, [[0, 0], [total // 2, total - total // 2], [total // 2, total - total // 2], [0, 0]])
+fixed_padding = atrous.fixed_padding  # DeepLab's xception.fixed_padding
 
 
 @slim.add_arg_scope

@@ -111,3 +111,17 @@ def randomize_variables(sess, seed=0):
     value = rng.uniform(0.5, 1.5, shape) if 'moving_variance' in v.name else rng.normal(0, 0.1, shape)
     feed[v.initializer.inputs[1]] = value.astype(np.float32)  # what Variable.load feeds, in one run for all
   sess.run([v.initializer for v in variables], feed)
+
+
+def run_in_fresh_python(code: str, *args: str, cwd: str) -> dict:
+  """Runs `code` in a new interpreter without this project on its path and returns its last output line as
+  JSON (the SavedModel tests: what a server without slimnets sees)."""
+  import json  # pylint: disable=import-outside-toplevel
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  env = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
+  env['TF_CPP_MIN_LOG_LEVEL'] = '3'
+  out = subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, cwd=cwd, env=env,
+                       check=False)
+  assert out.returncode == 0, out.stderr[-3000:]
+  return json.loads(out.stdout.strip().splitlines()[-1])

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from nets import deeplab
 from tests.conftest import run
+from tests.conftest import run_in_fresh_python
 from utils import checkpoints
 
 _MANIFEST = os.path.join(os.path.dirname(__file__), 'data', 'deeplab', 'deeplab_models.json')
@@ -185,8 +186,6 @@ print(json.dumps({'logits': outputs['logits'].numpy().tolist(), 'labels': output
 
 @pytest.mark.eager
 def test_exported_segmenter_serves_per_pixel_logits_and_labels_in_a_fresh_process(tmp_path):
-  import subprocess  # pylint: disable=import-outside-toplevel
-  import sys  # pylint: disable=import-outside-toplevel
   from utils import export  # pylint: disable=import-outside-toplevel
   from utils import inference  # pylint: disable=import-outside-toplevel
   from utils import tf2  # pylint: disable=import-outside-toplevel
@@ -195,12 +194,7 @@ def test_exported_segmenter_serves_per_pixel_logits_and_labels_in_a_fresh_proces
   segmenter = tf2.Segmenter(options).build()
   inference.randomize_batch_norm(segmenter, seed=4)
   path = export.export_saved_model(segmenter, str(tmp_path / 'served'))
-  env = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
-  env['TF_CPP_MIN_LOG_LEVEL'] = '3'
-  out = subprocess.run([sys.executable, '-c', _LOAD, path], capture_output=True, text=True, cwd=str(tmp_path),
-                       env=env, check=False)
-  assert out.returncode == 0, out.stderr[-3000:]
-  served = json.loads(out.stdout.strip().splitlines()[-1])
+  served = run_in_fresh_python(_LOAD, path, cwd=str(tmp_path))
   assert served['project_modules'] == []
   images = np.random.RandomState(5).uniform(0, 255, [2, 37, 41, 3]).astype(np.float32)
   logits, _ = segmenter(images)  # unfolded batch norm, eager

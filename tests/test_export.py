@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -13,6 +11,7 @@ import tf_slim as slim
 
 from nets import resnet_v1
 from tests.conftest import randomize_variables
+from tests.conftest import run_in_fresh_python
 from utils import cli
 from utils import export
 from utils import tf2
@@ -67,12 +66,7 @@ def test_saved_model_serves_the_graph_outputs_in_a_fresh_process(tmp_path, check
     os.umask(mask)
   assert sorted(os.listdir(tmp_path)) == ['served']  # nothing staged left behind
   assert oct(os.stat(path).st_mode & 0o777) == oct(0o755)  # as a plain mkdir under umask 022, not 0700
-  env = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
-  env['TF_CPP_MIN_LOG_LEVEL'] = '3'
-  out = subprocess.run([sys.executable, '-c', _LOAD, path], capture_output=True, text=True, cwd=str(tmp_path),
-                       env=env, check=False)
-  assert out.returncode == 0, out.stderr[-3000:]
-  result = json.loads(out.stdout.strip().splitlines()[-1])
+  result = run_in_fresh_python(_LOAD, path, cwd=str(tmp_path))
   assert result['project_modules'] == []
   for size in (33, 47):
     served = result['outputs'][str(size)]

@@ -13,6 +13,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import atrous
 from nets import checks
 from nets import layers
 
@@ -40,13 +41,7 @@ def named_output(tensor: tf.Tensor, name: str, endpoints: Optional[dict] = None)
   return tensor
 
 
-def fixed_padding(inputs: tf.Tensor, kernel_size, rate: int = 1) -> tf.Tensor:
-  """Pads height and width so that a VALID convolution gives what SAME gives at stride 1, for any input size."""
-  pads = []
-  for k in checks.int_pair(kernel_size, 'kernel_size'):
-    total = (k - 1) * rate
-    pads.append([total // 2, total - total // 2])
-  return tf.pad(inputs, [[0, 0], *pads, [0, 0]])
+fixed_padding = atrous.fixed_padding  # research/slim's conv_blocks._fixed_padding, for any kernel pair
 
 
 def make_divisible(value: float, divisor: int, min_value: Optional[int] = None) -> int:
