@@ -376,6 +376,51 @@ def _xception(layers_count: int) -> NetworkSpec:
                            ('entry_flow/block2', 'entry_flow/block3')) + ('exit_flow/block1',))))
 
 
+def _classic_minimum_input_size(design: str) -> Callable[[bool], Tuple[int, str]]:
+  """The minimum of a network of `nets.classic` ('nets.vgg:VGG_16'), the same with and without classes: fc6
+  is built either way."""
+
+  def minimum(with_classes: bool) -> Tuple[int, str]:
+    del with_classes
+    from nets import classic  # pylint: disable=import-outside-toplevel
+    found = _resolve(design)
+    return classic.minimum_input_size(found), classic.size_reason(found)
+
+  return minimum
+
+
+_VGG_CONVS = {'vgg_a': (1, 1, 2, 2, 2), 'vgg_16': (2, 2, 3, 3, 3), 'vgg_19': (2, 2, 4, 4, 4)}
+
+
+def _vgg(name: str) -> NetworkSpec:
+  convs = _VGG_CONVS[name]
+  # The last convolution before each pool from pool1 on (stride 2..16), and fc7, what FCN predicts from.
+  levels = tuple(Level(f'C{k}', f'{name}/conv{k + 1}/conv{k + 1}_{convs[k]}', 2 ** k, (128, 256, 512, 512)[k - 1])
+                 for k in range(1, 5)) + (Level('C5', f'{name}/fc7', 32, 4096),)
+  return NetworkSpec(
+      name, f'nets.vgg:{name}', 'nets.vgg:vgg_arg_scope', default_image_size=224, nominal_stride=32,
+      output_strides=(), preprocessing='vgg', value_range=_VGG_RANGE,
+      minimum_input_size=_classic_minimum_input_size(f'nets.vgg:{name.upper()}'), levels=levels,
+      input_variables=(f'{name}/conv1/conv1_1/weights',), class_variables=(f'{name}/fc8/weights', f'{name}/fc8/biases'),
+      num_classes=1000,
+      archive=(Archive(f'{_TF_MODELS}{name}_2016_08_28.tar.gz', f'{name}.ckpt', 1000) if name != 'vgg_a' else None))
+
+
+def _strided_stem(name: str, function: str, design: str) -> NetworkSpec:
+  """AlexNet v2 and OverFeat: conv1 is 11x11/4, so there is no stride-2 level; no published checkpoints, and
+  research/slim builds them with ImageNet's 1001 classes."""
+  module, _, function_name = function.partition(':')
+  channels = {'alexnet_v2': (64, 192, 256), 'overfeat': (64, 256, 1024)}[name]
+  return NetworkSpec(
+      name, function, f'{module}:{function_name}_arg_scope', default_image_size=224 if name == 'alexnet_v2' else 231,
+      nominal_stride=32, output_strides=(), preprocessing='vgg', value_range=_VGG_RANGE,
+      minimum_input_size=_classic_minimum_input_size(design),
+      levels=(Level('C2', f'{name}/conv1', 4, channels[0]), Level('C3', f'{name}/conv2', 8, channels[1]),
+              Level('C4', f'{name}/conv5', 16, channels[2]), Level('C5', f'{name}/fc7', 32, 4096)),
+      input_variables=(f'{name}/conv1/weights',), class_variables=(f'{name}/fc8/weights', f'{name}/fc8/biases'),
+      num_classes=1001)
+
+
 REGISTRY = {spec.name: spec for spec in [
     NetworkSpec(
         'inception_v3', 'nets.inception_v3:inception_v3', 'nets.inception_v3:inception_v3_arg_scope',
@@ -398,6 +443,9 @@ REGISTRY = {spec.name: spec for spec in [
     # Fine-grain classification mode keeps the last layer's 1280 channels.
     _mobilenet_v2(0.35, '_035', (8, 8, 16, 32, 1280)),
     *(_xception(layers_count) for layers_count in (41, 65, 71)),
+    *(_vgg(name) for name in _VGG_CONVS),
+    _strided_stem('alexnet_v2', 'nets.alexnet:alexnet_v2', 'nets.alexnet:ALEXNET_V2'),
+    _strided_stem('overfeat', 'nets.overfeat:overfeat', 'nets.overfeat:OVERFEAT'),
 ]}
 
 class _View(collections.abc.Mapping):

@@ -13,7 +13,7 @@ from utils import cli
 def test_list_json(capsys):
   assert cli.main(['list', '--json']) == 0
   rows = {row['network']: row for row in json.loads(capsys.readouterr().out)}
-  assert list(rows)[0] == 'inception_v3' and len(rows) == 21
+  assert list(rows)[0] == 'inception_v3' and len(rows) == 26
   levels = rows['resnet_v1_50'].pop('levels')
   assert rows['resnet_v1_50'] == {
       'network': 'resnet_v1_50', 'default_image_size': 224, 'parameters': 25557032, 'nominal_stride': 32,
@@ -28,6 +28,10 @@ def test_list_json(capsys):
   assert rows['mobilenet_v2']['published_checkpoint'] == (
       'https://storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_1.0_224.tgz')
   assert rows['resnet_v2_50']['preprocessing'] == 'inception'
+  # the manifests' trainable parameters, at list's 1000 classes (AlexNet v2's manifest has 1001: 4097 more)
+  assert (rows['vgg_16']['parameters'], rows['alexnet_v2']['parameters']) == (138357544, 50308009 - 4097)
+  assert rows['vgg_19']['published_checkpoint'].endswith('/vgg_19_2016_08_28.tar.gz')
+  assert rows['overfeat']['levels']['C2'] == {'end_point': 'overfeat/conv1', 'stride': 4, 'channels': 64}
 
 
 def test_list_table_without_classes(capsys):

@@ -9,7 +9,7 @@ NAMES = ['inception_v3', 'resnet_v1_50', 'resnet_v1_101', 'resnet_v1_152', 'resn
          'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152', 'resnet_v2_200', 'resnet_v1_50_beta', 'resnet_v1_101_beta',
          'mobilenet_v1', 'mobilenet_v1_075', 'mobilenet_v1_050', 'mobilenet_v1_025',
          'mobilenet_v2', 'mobilenet_v2_140', 'mobilenet_v2_035',
-         'xception_41', 'xception_65', 'xception_71']
+         'xception_41', 'xception_65', 'xception_71', 'vgg_a', 'vgg_16', 'vgg_19', 'alexnet_v2', 'overfeat']
 
 
 def test_maps_cover_the_networks():
@@ -55,5 +55,7 @@ def test_unknown_names_suggest_every_equally_close_network():
     nets_factory.get_spec('resnet50')
   with pytest.raises(ValueError, match=r"Did you mean 'resnet_v1_50'\? Known"):
     nets_factory.get_spec('resnet_v1_5O')
-  with pytest.raises(ValueError, match=r"Unknown network name 'vgg_16'\. Known networks: "):
-    nets_factory.get_spec('vgg_16')
+  with pytest.raises(ValueError, match=r"Unknown network name 'vgg_11'\. Did you mean 'vgg_16' or 'vgg_19'\? "):
+    nets_factory.get_spec('vgg_11')
+  with pytest.raises(ValueError, match=r"Unknown network name 'squeezenet'\. Known networks: "):
+    nets_factory.get_spec('squeezenet')

@@ -36,13 +36,22 @@ def _logits_shape(name, batch, classes):
   return [batch, 1, 1, classes] if name.startswith('xception') else [batch, classes]
 
 
+# The dense classifier's output size at 321 where it is not 21 (stride 16): MobileNet v1 keeps its 7x7/2 VALID
+# average pool (21 -> 8); VGG, AlexNet and OverFeat have no output_stride, and fc6 is VALID (pool5 10, 8, 8 and
+# fc6 7, 5, 6 wide), as is C5 (fc7).
+_DENSE_SIZE = {'mobilenet_v1': 8, 'vgg': 4, 'alexnet_v2': 4, 'overfeat': 3}
+_CLASSIC = ('vgg', 'alexnet_v2', 'overfeat')
+
+
 def _dense_output_shape(name, batch, classes):
-  """The dense classifier's output at 321: MobileNet v1 keeps its 7x7/2 VALID average pool (21 -> 8)."""
-  return [batch, 8, 8, classes] if name.startswith('mobilenet_v1') else [batch, 21, 21, classes]
+  size = next((size for prefix, size in _DENSE_SIZE.items() if name.startswith(prefix)), 21)
+  return [batch, size, size, classes]
 
 
-# C5 channels at depth_multiplier 0.125 (MobileNet v2 rounds to multiples of 8; mobilenet_v2_035 keeps 1280).
-_C5_CHANNELS = {'mobilenet_v1': 128, 'mobilenet_v2': 160, 'mobilenet_v2_035': 1280}
+# C5 channels at depth_multiplier 0.125 (MobileNet v2 rounds to multiples of 8; mobilenet_v2_035 keeps 1280;
+# fc7 of the classic networks has 4096).
+_C5_CHANNELS = {'mobilenet_v1': 128, 'mobilenet_v2': 160, 'mobilenet_v2_035': 1280, 'vgg': 512, 'alexnet_v2': 512,
+                'overfeat': 512}
 
 
 def _dense_size(name):
@@ -70,7 +79,9 @@ def test_a_tf1_script_builds_every_network_at_default_and_dense_settings(name):
   else:
     assert net.shape.as_list() == _dense_output_shape(name, None, 5)
     c5 = nets_factory.get_spec(name).levels[-1].end_point
-    assert end_points[c5].shape.as_list() == [None, 21, 21, _C5_CHANNELS.get(name, _C5_CHANNELS.get(name[:12], 256))]
+    size = _dense_output_shape(name, None, 0)[1] if name.startswith(_CLASSIC) else 21
+    channels = _C5_CHANNELS.get(name, _C5_CHANNELS.get(name[:12], _C5_CHANNELS.get(name[:3], 256)))
+    assert end_points[c5].shape.as_list() == [None, size, size, channels]
 
 
 def _run_save_restore(tmp_path, name, size, options, num_classes):
@@ -92,7 +103,7 @@ def _run_save_restore(tmp_path, name, size, options, num_classes):
 
 
 @pytest.mark.parametrize('name', ['inception_v3', 'resnet_v1_50', 'resnet_v2_50', 'resnet_v1_50_beta', 'mobilenet_v1',
-                                  'xception_41'])
+                                  'xception_41', 'vgg_16', 'alexnet_v2'])
 def test_a_tf1_script_runs_saves_and_restores(tmp_path, name):
   before, after = _run_save_restore(tmp_path, name, nets_factory.get_spec(name).default_image_size, {}, 7)
   assert list(before.shape) == _logits_shape(name, 2, 7)
