@@ -1,5 +1,6 @@
 """The slimnets command line."""
 
+import io
 import json
 import os
 import subprocess
@@ -153,3 +154,43 @@ def test_usage_errors_exit_2_before_tensorflow_loads(argv, message):
   done = subprocess.run([sys.executable, '-c', code, *argv], capture_output=True, text=True, cwd=root, timeout=120)
   assert done.stdout == 'exit 2 False\n'
   assert done.stderr.startswith(message) and done.stderr.endswith('(see --help)\n') and done.stderr.count('\n') == 1
+
+
+class _Terminal(io.StringIO):
+  """A stand-in for stderr on a terminal."""
+
+  def isatty(self):
+    return True
+
+
+@pytest.mark.eager
+@pytest.mark.parametrize('terminal, quiet', [(True, False), (True, True), (False, False)])
+def test_slow_commands_show_progress_on_a_terminal_only(monkeypatch, capsys, tmp_path, terminal, quiet):
+  stderr = _Terminal() if terminal else io.StringIO()
+  monkeypatch.setattr(sys, 'stderr', stderr)
+  flags = ['--quiet'] if quiet else []
+  argv = ['benchmark', '--network', 'mobilenet_v1_025', '--input-size', '32', '--runs', '2', '--warmup', '1']
+  assert cli.main(argv + flags) == 0
+  assert cli.main(['export', '--network', 'mobilenet_v1_025', '--output', str(tmp_path / 'served')] + flags) == 0
+  out = capsys.readouterr().out
+  assert out.startswith('mobilenet_v1_025, 32x32, batch 1, float32: ') and f'wrote {tmp_path / "served"}' in out
+  lines = stderr.getvalue().splitlines()
+  warning = 'slimnets: warning: no --checkpoint given: the network has random weights'
+  if terminal and not quiet:
+    assert lines == ['slimnets: building mobilenet_v1_025 ...',
+                     'slimnets: timing 2 runs of batch 1 at 32x32 after 1 warm-up runs ...',
+                     'slimnets: building mobilenet_v1_025 ...', warning,
+                     'slimnets: tracing and writing the SavedModel (float32, batch norm folded) ...']
+  else:
+    assert lines == [warning]  # what must be said is said; progress is not
+
+
+def test_list_shows_a_progress_bar_on_a_terminal_only(monkeypatch, capsys):
+  from nets import nets_factory  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(nets_factory, 'REGISTRY', {name: nets_factory.REGISTRY[name] for name in ('mobilenet_v1_025',
+                                                                                               'resnet_v1_50')})
+  for stderr, flags, shown in ((_Terminal(), [], True), (_Terminal(), ['--quiet'], False), (io.StringIO(), [], False)):
+    monkeypatch.setattr(sys, 'stderr', stderr)
+    assert cli.main(['list', '--num-classes', '0'] + flags) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3  # the header and two networks
+    assert ('slimnets: counting parameters' in stderr.getvalue()) == shown, stderr.getvalue()

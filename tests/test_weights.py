@@ -4,6 +4,7 @@ import functools
 import http.server
 import io
 import os
+import re
 import tarfile
 import threading
 
@@ -83,8 +84,13 @@ def test_truncated_archive_and_missing_file(server, tmp_path):
   name = _archive(root, 'whole.tar.gz', 'inception_v3', {'x': np.zeros(1000, np.float32)})
   (root / 'cut.tar.gz').write_bytes((root / name).read_bytes()[:200])
   cache = tmp_path / 'cache'
-  with pytest.raises(ValueError, match=r'the downloaded archive is not a readable \.tar\.gz'):
-    weights.fetch('inception_v3', url=url + 'cut.tar.gz', cache_dir=str(cache), progress=False)
+  (root / 'noise.tar.gz').write_bytes(np.random.RandomState(0).bytes(5000))
+  for broken in ('cut.tar.gz', 'noise.tar.gz'):
+    with pytest.raises(ValueError) as error:
+      weights.fetch('inception_v3', url=url + broken, cache_dir=str(cache), progress=False)
+    # one line (tarfile's own message lists four failed methods on four lines)
+    assert re.fullmatch(r'the downloaded archive is not a readable \.tar\.gz \([^\n]+\): truncated, or not the '
+                        r'published file', str(error.value)), str(error.value)
   with pytest.raises(OSError, match=r'cannot download http://127\.0\.0\.1:\d+/absent\.tar\.gz: HTTP 404 File not found'):
     weights.fetch('inception_v3', url=url + 'absent.tar.gz', cache_dir=str(cache), progress=False)
   assert os.listdir(cache) == []

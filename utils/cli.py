@@ -5,6 +5,7 @@ Conventions: exit status 0 on success, 2 on usage errors (argparse's), 1 on fail
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -38,9 +39,50 @@ def _quiet_tensorflow() -> None:
     os.close(saved)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+  """Native (C++) writes to stderr go to /dev/null, while Python's `sys.stderr` still reaches the terminal.
+
+  The JPEG and PNG decoders print lines of their own for each corrupt image ('Premature end of JPEG data',
+  'Input file read error'), which extract reports in one line instead; `--debug` keeps them.
+  """
+  try:
+    python_on_fd_2 = sys.stderr.fileno() == 2
+  except (AttributeError, OSError, ValueError):  # a stand-in (a test's): Python's writes do not use fd 2
+    python_on_fd_2 = False
+  sys.stderr.flush()
+  saved = os.dup(2)
+  previous = sys.stderr
+  if python_on_fd_2:
+    sys.stderr = os.fdopen(saved, 'w', buffering=1, closefd=False)
+  try:
+    with open(os.devnull, 'w') as devnull:
+      os.dup2(devnull.fileno(), 2)
+    yield
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+    sys.stderr = previous
+
+
+def _shows_progress(args: argparse.Namespace) -> bool:
+  """Progress goes to stderr only when it is a terminal, and never with --quiet (pipes and logs stay clean)."""
+  return not getattr(args, 'quiet', False) and sys.stderr.isatty()
+
+
+def _status(args: argparse.Namespace, text: str) -> None:
+  """A status line on stderr ('slimnets: building resnet_v1_50 ...') for the slow steps, where progress shows."""
+  if _shows_progress(args):
+    print(f'slimnets: {text} ...', file=sys.stderr, flush=True)
+
+
 def _cmd_list(args: argparse.Namespace) -> None:
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
   from nets import nets_factory  # pylint: disable=import-outside-toplevel
   from utils import parameters  # pylint: disable=import-outside-toplevel
+  specs = tqdm(nets_factory.REGISTRY.values(), desc='slimnets: counting parameters', unit=' networks',
+               leave=False, file=sys.stderr, disable=not _shows_progress(args))
   rows = [{
       'network': spec.name,
       'default_image_size': spec.default_image_size,
@@ -51,7 +93,7 @@ def _cmd_list(args: argparse.Namespace) -> None:
       'levels': {level.name: {'end_point': level.end_point, 'stride': level.stride, 'channels': level.channels}
                  for level in spec.levels},
       'published_checkpoint': spec.archive.url if spec.archive else None,
-  } for spec in nets_factory.REGISTRY.values()]
+  } for spec in specs]
   if args.json:
     print(json.dumps(rows, indent=1))
     return
@@ -82,7 +124,7 @@ def _cmd_adapt_checkpoint(args: argparse.Namespace) -> None:
 
 def _cmd_fetch_weights(args: argparse.Namespace) -> None:
   from utils import weights  # pylint: disable=import-outside-toplevel
-  path = weights.fetch(args.network, url=args.url, cache_dir=args.cache_dir, progress=not args.quiet)
+  path = weights.fetch(args.network, url=args.url, cache_dir=args.cache_dir, progress=_shows_progress(args))
   print(path)
 
 
@@ -92,6 +134,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
   features.check_levels(args.network, args.features)
   output = os.path.abspath(args.output)  # an existing one was refused by _check_usage
   backbone = _backbone(args, random_weights_warning=True)
+  _status(args, f'tracing and writing the SavedModel ({args.precision}, batch norm folded)')
   export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
   print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> "
         f"{', '.join(['output', *args.features])}")
@@ -115,6 +158,7 @@ def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
   num_classes = getattr(args, 'num_classes', 0) or None
   _check_input_size(args, num_classes)
   options = nets_factory.get_spec(args.network).build_options(num_classes, args.output_stride, args.multi_grid)
+  _status(args, f'building {args.network}' + (f' and restoring {args.checkpoint}' if args.checkpoint else ''))
   backbone = tf2.Backbone(args.network, num_classes, in_channels=getattr(args, 'in_channels', 3), **options)
   if not args.checkpoint and random_weights_warning:
     print('slimnets: warning: no --checkpoint given: the network has random weights', file=sys.stderr)
@@ -137,6 +181,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
   if not args.checkpoint:
     inference.randomize_batch_norm(backbone)  # fresh batch norm would time a network no training leaves
   size = args.input_size or (backbone.default_image_size,) * 2
+  _status(args, f'timing {args.runs} runs of batch {args.batch} at {size[0]}x{size[1]} after {args.warmup} warm-up '
+                'runs')
   result = inference.benchmark(backbone, size, batch_size=args.batch, precision=args.precision, runs=args.runs,
                                warmup=args.warmup)
   result['output_stride'] = args.output_stride
@@ -162,11 +208,12 @@ def _cmd_extract(args: argparse.Namespace) -> None:
   extract.check_folder(args.images)
   backbone = _backbone(args, random_weights_warning=True)
   checkpoint = os.path.abspath(args.checkpoint) if args.checkpoint else None
-  report = extract.extract(
-      backbone, args.images, args.output, levels=args.features, pooled=args.pooled, input_size=args.input_size,
-      batch_size=args.batch, precision=args.precision, overwrite=args.overwrite, progress=not args.quiet,
-      settings={'checkpoint': checkpoint},
-      on_skip=lambda path, reason: tqdm.write(f'slimnets: warning: skipped {path}: {reason}', file=sys.stderr))
+  with contextlib.nullcontext() if args.debug else _native_stderr_silenced():
+    report = extract.extract(
+        backbone, args.images, args.output, levels=args.features, pooled=args.pooled, input_size=args.input_size,
+        batch_size=args.batch, precision=args.precision, overwrite=args.overwrite, progress=_shows_progress(args),
+        settings={'checkpoint': checkpoint},
+        on_skip=lambda path, reason: tqdm.write(f'slimnets: warning: skipped {path}: {reason}', file=sys.stderr))
   done_before = f' ({report.resumed} done by an earlier run)' if report.resumed else ''
   print(f'extracted {report.written} images{done_before}, skipped {len(report.skipped)} unreadable, '
         f'{report.precision}: {report.output}')
@@ -230,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
   listing.add_argument('--num-classes', type=_non_negative_int, default=1000,
                        help='classes of the head counted in the parameters (0: features only; default 1000)')
   listing.add_argument('--json', action='store_true', help='print a JSON list instead of a table')
+  listing.add_argument('--quiet', action='store_true', help='no progress bar (none is shown off a terminal)')
   listing.set_defaults(parser=listing, run=_cmd_list)
   describing = commands.add_parser(
       'describe', help='end points with shapes, strides and receptive fields; feature levels; parameters; FLOPs')
@@ -283,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
   exporting.add_argument('--precision', choices=precision.PRECISIONS, default='float32',
                          help='compute precision of the SavedModel (its inputs and outputs are float32)')
   exporting.add_argument('--overwrite', action='store_true', help='replace an existing output directory')
+  exporting.add_argument('--quiet', action='store_true', help='no status lines (none are shown off a terminal)')
   exporting.set_defaults(parser=exporting, run=_cmd_export)
   benchmarking = commands.add_parser('benchmark', help='inference speed (images/s) in float32 or bfloat16')
   _add_inference_arguments(benchmarking, batch=1)
@@ -292,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
   benchmarking.add_argument('--num-classes', type=_non_negative_int, default=0, metavar='K',
                             help='time logits of K classes, pooled globally (default: dense features)')
   benchmarking.add_argument('--json', action='store_true', help='print one JSON object')
+  benchmarking.add_argument('--quiet', action='store_true', help='no status lines (none are shown off a terminal)')
   benchmarking.set_defaults(parser=benchmarking, run=_cmd_benchmark)
   extracting = commands.add_parser('extract', help='features of a folder of JPEG/PNG images, resumable')
   _add_inference_arguments(extracting, batch=8)

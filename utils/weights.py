@@ -87,7 +87,7 @@ def _extract_checkpoint(archive: str, checkpoint: str, folder: str) -> str:
   the same one.
   """
   try:
-    with tarfile.open(archive) as tar:
+    with tarfile.open(archive, 'r:gz') as tar:  # the published archives are all .tar.gz / .tgz
       members = [m for m in tar.getmembers() if m.isfile() and (os.path.basename(m.name) == checkpoint or
                                                                os.path.basename(m.name).startswith(checkpoint + '.'))]
       folders = sorted({os.path.dirname(m.name) for m in members})
@@ -99,7 +99,9 @@ def _extract_checkpoint(archive: str, checkpoint: str, folder: str) -> str:
         member.name = os.path.basename(member.name)
         tar.extract(member, folder, filter='data')
   except (tarfile.TarError, EOFError, OSError) as error:
-    raise ValueError(f'the downloaded archive is not a readable .tar.gz: {error}') from None
+    reason = ' '.join(str(error).split()) or type(error).__name__  # one line, whatever tarfile or gzip said
+    raise ValueError(f'the downloaded archive is not a readable .tar.gz ({reason}): truncated, or not the '
+                     'published file') from None
   return os.path.join(folder, checkpoint)
 
 
