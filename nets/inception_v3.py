@@ -13,26 +13,17 @@ hold; `global_pool=True` gives `[batch, num_classes]` logits at any size of at l
 variables of the default size.
 """
 
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import tensorflow as tf
 import tf_slim as slim
 
 from nets import checks
+from nets import inception_utils
 from nets import layers
 
 
-def _conv(depth: int, kernel, name: str, stride: int = 1, padding: Optional[str] = None) -> tuple:
-  return ('conv', depth, kernel, name, stride, padding)
-
-
-def _pool(kind: str, kernel: int, name: str, stride: int = 1, padding: Optional[str] = None) -> tuple:
-  return (kind, None, kernel, name, stride, padding)
-
-
-def _fork(*convs: tuple) -> tuple:
-  """Parallel convolutions on the same input, concatenated on the channel axis."""
-  return ('fork', convs)
+_conv, _pool, _fork = inception_utils.conv, inception_utils.pool, inception_utils.fork
 
 
 # The stem: layers whose scope names are also their end point names, under stride 1 and VALID padding
@@ -103,17 +94,6 @@ _AUX_KERNEL = 5  # kernel of the auxiliary head's VALID convolution at the defau
 _LOGITS_POOL = (8, 2)  # kernel and stride of the main head's VALID average pool 'AvgPool_1a'
 
 
-def _layer_size(layer: tuple, size: int, axis: int, padding: str) -> int:
-  """Output size along `axis` (0: height, 1: width) of one layer spec on a map of `size`."""
-  if layer[0] == 'fork':
-    return min(_layer_size(conv, size, axis, padding) for conv in layer[1])
-  _, _, kernel, _, stride, own_padding = layer
-  kernel = kernel if isinstance(kernel, int) else kernel[axis]
-  if (own_padding or padding) == 'VALID':
-    return (size - kernel) // stride + 1
-  return -(-size // stride)
-
-
 def end_point_sizes(size: int, axis: int = 0) -> Dict[str, int]:
   """Sizes along one axis of every base end point for an input of `size`, from the layer specs.
 
@@ -121,15 +101,9 @@ def end_point_sizes(size: int, axis: int = 0) -> Dict[str, int]:
   """
   sizes = {}
   for layer in _STEM:
-    size = sizes[layer[3]] = _layer_size(layer, size, axis, 'VALID')
+    size = sizes[layer[3]] = inception_utils.layer_size(layer, size, axis, 'VALID')
   for name, branches in _MIXED:
-    branch_sizes = []
-    for branch in branches:
-      branch_size = size
-      for layer in branch:
-        branch_size = _layer_size(layer, branch_size, axis, 'SAME')
-      branch_sizes.append(branch_size)
-    size = sizes[name] = min(branch_sizes)
+    size = sizes[name] = inception_utils.block_size(branches, size, axis)
   return sizes
 
 
@@ -210,25 +184,6 @@ def _check_spatial_squeeze(inputs, aux_logits: bool) -> None:
                        f'global_pool=True (1x1 logits at any size, same variables) or spatial_squeeze=False')
 
 
-def _depth_rule(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
-  """Maps a convolution's nominal channels to its channels under `depth_multiplier`, at least `min_depth`."""
-  return lambda channels: max(int(channels * depth_multiplier), min_depth)
-
-
-def _apply(layer: tuple, net: tf.Tensor, depth: Callable[[int], int]) -> tf.Tensor:
-  """Applies one layer spec to `net`; stride and padding default to the enclosing arg scope."""
-  if layer[0] == 'fork':
-    return tf.concat([_apply(conv, net, depth) for conv in layer[1]], axis=3)
-  kind, channels, kernel, name, stride, padding = layer
-  options = {'stride': stride, 'scope': name}
-  if padding is not None:
-    options['padding'] = padding
-  if kind == 'conv':
-    return layers.conv2d(net, depth(channels), kernel, **options)
-  pool = layers.max_pool2d if kind == 'max' else layers.avg_pool2d
-  return pool(net, kernel, **options)
-
-
 def inception_v3_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_7c', min_depth: int = 16,
                       depth_multiplier: float = 1.0, scope: Optional[str] = None):
   """Inception v3 from the input to `final_endpoint`, without pooling or logits.
@@ -253,26 +208,18 @@ def inception_v3_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_7c', min_d
   checks.check_images(inputs, 'inception_v3_base')
   checks.check_depth_multiplier(depth_multiplier, 'inception_v3_base')
   _check_input_size(inputs, final_endpoint, False, 'inception_v3_base')
-  depth = _depth_rule(depth_multiplier, min_depth)
+  depth = inception_utils.depth_rule(depth_multiplier, min_depth)
   end_points = {}
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'InceptionV3', [inputs]):
     net = inputs
     with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='VALID'):
       for layer in _STEM:
-        net = end_points[layer[3]] = _apply(layer, net, depth)
+        net = end_points[layer[3]] = inception_utils.apply(layer, net, depth)
         if layer[3] == final_endpoint:
           return net, end_points
     with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='SAME'):
       for name, branches in _MIXED:
-        with tf.compat.v1.variable_scope(name):
-          outputs = []
-          for i, branch in enumerate(branches):
-            with tf.compat.v1.variable_scope('Branch_%d' % i):
-              branch_net = net
-              for layer in branch:
-                branch_net = _apply(layer, branch_net, depth)
-              outputs.append(branch_net)
-          net = end_points[name] = tf.concat(outputs, axis=3)
+        net = end_points[name] = inception_utils.block(name, branches, net, depth)
         if name == final_endpoint:
           return net, end_points
   raise AssertionError('unreachable: final_endpoint was checked against END_POINTS')
@@ -366,7 +313,7 @@ def inception_v3(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_traini
       if aux_logits:
         with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='SAME'):
           end_points['AuxLogits'] = _aux_logits(end_points['Mixed_6e'], num_classes,
-                                                _depth_rule(depth_multiplier, min_depth), global_pool,
+                                                inception_utils.depth_rule(depth_multiplier, min_depth), global_pool,
                                                 spatial_squeeze)
       with tf.compat.v1.variable_scope('Logits'):
         if global_pool:
@@ -390,25 +337,4 @@ def inception_v3(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_traini
 inception_v3.default_image_size = 299
 
 
-def inception_v3_arg_scope(weight_decay: float = 0.00004, use_batch_norm: bool = True,
-                           batch_norm_decay: float = 0.9997, batch_norm_epsilon: float = 0.001,
-                           activation_fn: Callable = tf.nn.relu,
-                           batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS,
-                           batch_norm_scale: bool = False) -> dict:
-  """The arg scope of Inception v3: He initialization, L2 weight decay, batch norm without scale.
-
-  Args:
-    weight_decay: L2 regularization weight of the convolution kernels.
-    use_batch_norm: follow each convolution by batch norm.
-    batch_norm_decay: decay of the batch norm moving averages.
-    batch_norm_epsilon: added to the variance in batch norm.
-    activation_fn: activation after each convolution.
-    batch_norm_updates_collections: collection for the moving average updates (None: update in place).
-    batch_norm_scale: whether batch norm learns a scale `gamma`.
-
-  Returns:
-    An arg scope to use with `slim.arg_scope`.
-  """
-  with layers.he_conv2d_scope(weight_decay, activation_fn, use_batch_norm, batch_norm_decay, batch_norm_epsilon,
-                              batch_norm_scale, batch_norm_updates_collections) as (sc, _):
-    return sc
+inception_v3_arg_scope = inception_utils.inception_arg_scope

@@ -376,6 +376,26 @@ def _xception(layers_count: int) -> NetworkSpec:
                            ('entry_flow/block2', 'entry_flow/block3')) + ('exit_flow/block1',))))
 
 
+def _inception_v1_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  del with_classes  # the head's pool is built without classes too
+  from nets import inception_v1  # pylint: disable=import-outside-toplevel
+  size = inception_v1.minimum_input_size()
+  return size, (f'the base pads SAME (any size), but the head\'s 7x7 VALID average pool needs Mixed_5c of at least '
+                f'7x7, i.e. {size}x{size}; global_pool=True (or inception_v1_base) builds at any size')
+
+
+def _inception_resnet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  from nets import inception_resnet_v2  # pylint: disable=import-outside-toplevel
+  base = inception_resnet_v2.minimum_input_size()
+  size = inception_resnet_v2.minimum_input_size(aux_logits=with_classes)
+  reason = (f'the VALID convolutions and pools of the stem, Mixed_6a and Mixed_7a need {base}x{base} for a 1x1 '
+            'Conv2d_7b_1x1')
+  if with_classes:
+    reason += (f'; the auxiliary head (create_aux_logits=True) needs {size}x{size} for its 5x5/3 VALID pool on '
+               'PreAuxLogits')
+  return size, reason
+
+
 def _classic_minimum_input_size(design: str) -> Callable[[bool], Tuple[int, str]]:
   """The minimum of a network of `nets.classic` ('nets.vgg:VGG_16'), the same with and without classes: fc6
   is built either way."""
@@ -446,6 +466,32 @@ REGISTRY = {spec.name: spec for spec in [
     *(_vgg(name) for name in _VGG_CONVS),
     _strided_stem('alexnet_v2', 'nets.alexnet:alexnet_v2', 'nets.alexnet:ALEXNET_V2'),
     _strided_stem('overfeat', 'nets.overfeat:overfeat', 'nets.overfeat:OVERFEAT'),
+    NetworkSpec(
+        'inception_v1', 'nets.inception_v1:inception_v1', 'nets.inception_v1:inception_v1_arg_scope',
+        default_image_size=224, nominal_stride=32, output_strides=(), preprocessing='inception',
+        value_range=_UNIT_RANGE, minimum_input_size=_inception_v1_minimum_input_size,
+        levels=(Level('C1', 'Conv2d_1a_7x7', 2, 64), Level('C2', 'Conv2d_2c_3x3', 4, 192),
+                Level('C3', 'Mixed_3c', 8, 480), Level('C4', 'Mixed_4f', 16, 832), Level('C5', 'Mixed_5c', 32, 1024)),
+        input_variables=('InceptionV1/Conv2d_1a_7x7/weights',),
+        class_variables=('InceptionV1/Logits/Conv2d_0c_1x1/weights', 'InceptionV1/Logits/Conv2d_0c_1x1/biases'),
+        num_classes=1001,
+        archive=Archive(f'{_TF_MODELS}inception_v1_2016_08_28.tar.gz', 'inception_v1.ckpt', 1001),
+        base_function='nets.inception_v1:inception_v1_base'),
+    NetworkSpec(
+        'inception_resnet_v2', 'nets.inception_resnet_v2:inception_resnet_v2',
+        'nets.inception_resnet_v2:inception_resnet_v2_arg_scope', default_image_size=299, nominal_stride=32,
+        output_strides=(), preprocessing='inception', value_range=_UNIT_RANGE,
+        minimum_input_size=_inception_resnet_v2_minimum_input_size,
+        levels=(Level('C1', 'Conv2d_2b_3x3', 2, 64), Level('C2', 'Conv2d_4a_3x3', 4, 192),
+                Level('C3', 'Mixed_5b', 8, 320), Level('C4', 'PreAuxLogits', 16, 1088),
+                Level('C5', 'Conv2d_7b_1x1', 32, 1536)),
+        input_variables=('InceptionResnetV2/Conv2d_1a_3x3/weights',),
+        class_variables=('InceptionResnetV2/AuxLogits/Logits/weights', 'InceptionResnetV2/AuxLogits/Logits/biases',
+                         'InceptionResnetV2/Logits/Logits/weights', 'InceptionResnetV2/Logits/Logits/biases'),
+        num_classes=1001,
+        archive=Archive(f'{_TF_MODELS}inception_resnet_v2_2016_08_30.tar.gz', 'inception_resnet_v2_2016_08_30.ckpt',
+                        1001),
+        base_function='nets.inception_resnet_v2:inception_resnet_v2_base'),
 ]}
 
 class _View(collections.abc.Mapping):

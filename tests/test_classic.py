@@ -79,12 +79,12 @@ def test_vgg_16_fully_convolutional_at_any_size(graph):
 
 def test_vgg_same_fc6_and_global_pool(graph):
   del graph
-  images, net, end_points = _build(vgg.vgg_19, vgg.vgg_arg_scope, [2, None, None, 3], num_classes=5, spatial_squeeze=False,
-                           fc_conv_padding='SAME', depth_multiplier=0.125)
+  images, net, _ = _build(vgg.vgg_19, vgg.vgg_arg_scope, [2, None, None, 3], num_classes=5, spatial_squeeze=False,
+                          fc_conv_padding='SAME', depth_multiplier=0.125)
   assert net.shape.as_list() == [2, None, None, 5]
   with tf.compat.v1.variable_scope('pooled'):
     _, pooled, pooled_points = _build(vgg.vgg_19, vgg.vgg_arg_scope, [2, 250, 330, 3], num_classes=5, global_pool=True,
-                                   depth_multiplier=0.125)
+                                      depth_multiplier=0.125)
   assert pooled.shape.as_list() == [2, 5]
   assert pooled_points['global_pool'].shape.as_list() == [2, 1, 1, 512]
   assert list(pooled_points)[-3:] == ['pooled/vgg_19/fc7', 'global_pool', 'pooled/vgg_19/fc8']

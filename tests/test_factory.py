@@ -9,7 +9,8 @@ NAMES = ['inception_v3', 'resnet_v1_50', 'resnet_v1_101', 'resnet_v1_152', 'resn
          'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152', 'resnet_v2_200', 'resnet_v1_50_beta', 'resnet_v1_101_beta',
          'mobilenet_v1', 'mobilenet_v1_075', 'mobilenet_v1_050', 'mobilenet_v1_025',
          'mobilenet_v2', 'mobilenet_v2_140', 'mobilenet_v2_035',
-         'xception_41', 'xception_65', 'xception_71', 'vgg_a', 'vgg_16', 'vgg_19', 'alexnet_v2', 'overfeat']
+         'xception_41', 'xception_65', 'xception_71', 'vgg_a', 'vgg_16', 'vgg_19', 'alexnet_v2', 'overfeat',
+         'inception_v1', 'inception_resnet_v2']
 
 
 def test_maps_cover_the_networks():

@@ -3,13 +3,13 @@
 Each example draws a network, an input (size, channels, batch, dtype) and the arguments research/slim users
 pass (output_stride, multi_grid, num_classes, global_pool, spatial_squeeze, VGG's fc_conv_padding), and builds
 it through the factory in a fresh graph (each network's own subset of these). To keep CI fast most ResNets are
-tiny (research/slim's standard blocks with 1, 1, 1 and 3 units, built by `resnet_v1.resnet_v1` / `resnet_v2.resnet_v2`), the rest thin registry networks through the
-factory (`depth_multiplier` 0.125, Inception v3 0.1). The build must either raise `ValueError`
-itself, leaving the graph without ops or collection entries, or succeed with every 4-D end point of the static
-shape that `utils.geometry` computes from the ops, and (but for Inception v3, VGG and AlexNet, whose last
-features are VALID) with the last features at the stride asked for. Any other
-exception fails. The CI profile runs 250 examples; `pytest tests/test_fuzz.py --hypothesis-profile=long`
-explores 3000.
+tiny (research/slim's standard blocks with 1, 1, 1 and 3 units, built by `resnet_v1.resnet_v1` /
+`resnet_v2.resnet_v2`), the rest thin registry networks through the factory (`depth_multiplier` 0.125,
+Inception v3 0.1). The build must either raise `ValueError` itself, leaving the graph without ops or collection
+entries, or succeed with every 4-D end point of the static shape that `utils.geometry` computes from the ops,
+and (but for the networks without `output_stride`: Inception v1 and v3, VGG, AlexNet) with the last features at
+the stride asked for. Any other exception fails. The CI profile runs 250 examples;
+`pytest tests/test_fuzz.py --hypothesis-profile=long` explores 3000.
 """
 
 import math
@@ -26,7 +26,7 @@ from nets import resnet_v2
 from utils import geometry
 
 NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_v1_50', 'resnet_v2_50',
-            'resnet_v1_50_beta', 'mobilenet_v1', 'mobilenet_v2', 'xception_41', 'vgg_16', 'alexnet_v2')
+            'resnet_v1_50_beta', 'mobilenet_v1', 'mobilenet_v2', 'xception_41', 'vgg_16', 'alexnet_v2', 'inception_v1')
 CLASSIC = ('vgg_16', 'alexnet_v2')  # no output_stride; fc6 is a VALID convolution of pool5 by default
 TINY = {'tiny_v1': (resnet_v1, resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
         'tiny_v2': (resnet_v2, resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
@@ -36,7 +36,7 @@ TINY = {'tiny_v1': (resnet_v1, resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
 def builds(draw):
   network = draw(st.sampled_from(NETWORKS))
   inception = network == 'inception_v3'
-  low, high = (60, 140) if inception else (20, 300) if network in CLASSIC else (1, 140)
+  low, high = (60, 140) if inception else (20, 300) if network in CLASSIC + ('inception_v1',) else (1, 140)
   height = draw(st.one_of(st.none(), st.integers(low, high))) if not inception else draw(st.integers(low, high))
   width = draw(st.integers(low, high))
   shape = [draw(st.one_of(st.none(), st.integers(1, 3))), height, width,
@@ -102,7 +102,7 @@ def test_random_arguments_give_a_value_error_or_the_predicted_shapes(case):
       assert [static[1 + axis] for axis in known] == [predicted[name].size[axis] for axis in known], (
           name, tensor.shape, predicted[name].size)
       assert static[0] == shape[0]
-    if network not in ('inception_v3',) + CLASSIC and shape[1] is not None:
+    if network not in ('inception_v3', 'inception_v1') + CLASSIC and shape[1] is not None:
       stride = kwargs.get('output_stride') or 32
       last = _last_features(network, end_points)
       assert last.shape.as_list()[1:3] == [math.ceil(shape[1] / stride), math.ceil(shape[2] / stride)]

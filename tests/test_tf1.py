@@ -27,6 +27,7 @@ _DENSE = {'output_stride': np.int64(16), 'global_pool': False, 'spatial_squeeze'
 DENSE = {name: ({"global_pool": True, "create_aux_logits": False, "spatial_squeeze": False} if name == "inception_v3"
                 else {k: v for k, v in _DENSE.items() if k in nets_factory.get_spec(name).options})
          for name in nets_factory.REGISTRY}
+DENSE['inception_resnet_v2'] = {'create_aux_logits': False}  # its head always pools: [batch, classes]
 
 
 def _logits_shape(name, batch, classes):
@@ -39,7 +40,8 @@ def _logits_shape(name, batch, classes):
 # The dense classifier's output size at 321 where it is not 21 (stride 16): MobileNet v1 keeps its 7x7/2 VALID
 # average pool (21 -> 8); VGG, AlexNet and OverFeat have no output_stride, and fc6 is VALID (pool5 10, 8, 8 and
 # fc6 7, 5, 6 wide), as is C5 (fc7).
-_DENSE_SIZE = {'mobilenet_v1': 8, 'vgg': 4, 'alexnet_v2': 4, 'overfeat': 3}
+# Inception v1 has no output_stride either: Mixed_5c is 11x11 and its 7x7 VALID pool leaves 5x5.
+_DENSE_SIZE = {'mobilenet_v1': 8, 'vgg': 4, 'alexnet_v2': 4, 'overfeat': 3, 'inception_v1': 5}
 _CLASSIC = ('vgg', 'alexnet_v2', 'overfeat')
 
 
@@ -50,8 +52,8 @@ def _dense_output_shape(name, batch, classes):
 
 # C5 channels at depth_multiplier 0.125 (MobileNet v2 rounds to multiples of 8; mobilenet_v2_035 keeps 1280;
 # fc7 of the classic networks has 4096).
-_C5_CHANNELS = {'mobilenet_v1': 128, 'mobilenet_v2': 160, 'mobilenet_v2_035': 1280, 'vgg': 512, 'alexnet_v2': 512,
-                'overfeat': 512}
+_C5_CHANNELS = {'inception_v1': 128, 'mobilenet_v1': 128, 'mobilenet_v2': 160, 'mobilenet_v2_035': 1280,
+                'vgg': 512, 'alexnet_v2': 512, 'overfeat': 512}
 
 
 def _dense_size(name):
@@ -76,10 +78,14 @@ def test_a_tf1_script_builds_every_network_at_default_and_dense_settings(name):
   if name == 'inception_v3':
     assert net.shape.as_list() == [None, 1, 1, 5]
     assert end_points['Mixed_7c'].shape.as_list() == [None, 9, 9, 203]
+  elif name == 'inception_resnet_v2':
+    assert net.shape.as_list() == [None, 5]
+    assert end_points['Conv2d_7b_1x1'].shape.as_list() == [None, 8, 8, 192]
   else:
     assert net.shape.as_list() == _dense_output_shape(name, None, 5)
     c5 = nets_factory.get_spec(name).levels[-1].end_point
-    size = _dense_output_shape(name, None, 0)[1] if name.startswith(_CLASSIC) else 21
+    size = (_dense_output_shape(name, None, 0)[1] if name.startswith(_CLASSIC)
+            else 11 if name == 'inception_v1' else 21)
     channels = _C5_CHANNELS.get(name, _C5_CHANNELS.get(name[:12], _C5_CHANNELS.get(name[:3], 256)))
     assert end_points[c5].shape.as_list() == [None, size, size, channels]
 

@@ -7,6 +7,9 @@ names inside itself ('<end point>/<name>', e.g. MobileNet v2's 'layer_4/depthwis
 that gives conv1, block1/unit_2, block2/unit_3, block3/unit_5 and block4, because research/slim strides the
 *last* unit of each block: `block1` itself is at stride 8.
 
+An end point computed by an average pool or a mean is a head's pooling, not a feature, and never a level
+(Inception v1's head, a 7x7 VALID average pool of stride 1, would otherwise be the last end point at stride 32).
+
 The end points stay the same under `output_stride`; what changes is their stride: levels above the output
 stride share it (resnet_v1_50 at output_stride 16: C4 and C5 are both at stride 16).
 """
@@ -20,6 +23,7 @@ from utils import geometry
 from utils import scratch
 
 LEVELS = ('C1', 'C2', 'C3', 'C4', 'C5')
+_POOLING_HEADS = ('AvgPool', 'Mean')  # op types of a head's pooling, which is not a level
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +65,8 @@ def trace_levels(network: str, **network_kwargs) -> List[FeatureLevel]:
     nominal_strides = geometry.trace(nominal.images, {name: nominal.end_points[name] for name in nominal_trunk})
   found = []
   for k, level in enumerate(LEVELS, start=1):
-    at_stride = [name for name in nominal_trunk if nominal_strides[name].stride == (2 ** k, 2 ** k)]
+    at_stride = [name for name in nominal_trunk if nominal_strides[name].stride == (2 ** k, 2 ** k)
+                 and nominal.end_points[name].op.type not in _POOLING_HEADS]
     if at_stride and at_stride[-1] in strides:
       name = at_stride[-1]
       found.append(FeatureLevel(level, name, strides[name].stride, int(built.end_points[name].shape[-1])))
