@@ -75,7 +75,7 @@ _BLOCK8 = [[_conv(192, 1, 'Conv2d_1x1')],
 END_POINTS = [inception_utils.name_of(layer) for layer in _STEM] + [
     'Mixed_5b', 'Mixed_6a', 'PreAuxLogits', 'Mixed_7a', 'Conv2d_7b_1x1']
 _OUTPUT_STRIDES = (8, 16)
-_AUX_POOL = (5, 3)  # the auxiliary head's VALID average pool: kernel, stride
+AUX_ON = 'PreAuxLogits'
 
 
 def _padded(specs, padding: str):
@@ -102,43 +102,24 @@ def end_point_sizes(size: int, axis: int = 0, output_stride: int = 16, align_fea
   return sizes
 
 
-def _aux_pool_size(pre_aux_logits: int) -> int:
-  return (pre_aux_logits - _AUX_POOL[0]) // _AUX_POOL[1] + 1
-
-
 def minimum_input_size(final_endpoint: str = 'Conv2d_7b_1x1', aux_logits: bool = False,
                        align_feature_maps: bool = False) -> int:
   """Smallest input height (or width) at which the base up to `final_endpoint` (and the aux head) build."""
-  names = END_POINTS[:END_POINTS.index(final_endpoint) + 1]
-  size = 1
-  while True:
-    sizes = end_point_sizes(size, align_feature_maps=align_feature_maps)
-    if all(sizes[name] >= 1 for name in names) and (not aux_logits or _aux_pool_size(sizes['PreAuxLogits']) >= 1):
-      return size
-    size += 1
-
-
-def _text(values) -> str:
-  return 'x'.join('?' if n is None else str(n) for n in values)
+  return inception_utils.minimum_input_size(lambda size: end_point_sizes(size, align_feature_maps=align_feature_maps),
+                                            END_POINTS, final_endpoint, AUX_ON if aux_logits else None)
 
 
 def _check_base(inputs, final_endpoint, output_stride, align_feature_maps, depth_multiplier, caller: str) -> int:
-  checks.check_images(inputs, caller)
-  checks.check_depth_multiplier(depth_multiplier, caller)
-  if final_endpoint not in END_POINTS:
-    raise ValueError(f'{caller}: final_endpoint must be one of {END_POINTS}, got {final_endpoint!r}')
+  hint = '' if align_feature_maps else ', or pass align_feature_maps=True (SAME padding)'
+  known = final_endpoint in END_POINTS  # an unknown one is refused by check_base
+  minimum = minimum_input_size(final_endpoint, align_feature_maps=align_feature_maps) if known else 1
+  inception_utils.check_base(inputs, final_endpoint, END_POINTS, depth_multiplier, minimum, caller, hint)
   output_stride = checks.as_int(output_stride)
   if output_stride not in _OUTPUT_STRIDES or isinstance(output_stride, bool):
     raise ValueError(f'{caller}: output_stride must be 8 or 16, got {output_stride!r}')
   if output_stride == 8 and END_POINTS.index(final_endpoint) > END_POINTS.index('PreAuxLogits'):
     raise ValueError(f"{caller}: output_stride=8 builds up to final_endpoint='PreAuxLogits' only (Mixed_6a "
                      f"unstrided, Block17 at rate 2), got final_endpoint={final_endpoint!r}")
-  axes = checks.static_shape(inputs)[1:3]
-  minimum = minimum_input_size(final_endpoint, align_feature_maps=align_feature_maps)
-  if any(n is not None and n < minimum for n in axes):
-    raise ValueError(f'{caller}: inputs of {_text(axes)} are too small: the VALID convolutions and pools up to '
-                     f'{final_endpoint} need at least {minimum}x{minimum}; resize or pad the images'
-                     + ('' if align_feature_maps else ', or pass align_feature_maps=True (SAME padding)'))
   return output_stride
 
 
@@ -259,46 +240,22 @@ def inception_resnet_v2(inputs: tf.Tensor, num_classes: Optional[int] = 1001, is
   checks.check_images(inputs, 'inception_resnet_v2')
   num_classes = checks.check_num_classes(num_classes, 'inception_resnet_v2')
   aux_logits = bool(create_aux_logits and num_classes)
-  if num_classes and not global_pool:
-    raise ValueError('inception_resnet_v2: global_pool=False is for features only (num_classes None or 0): its '
-                     'head averages Conv2d_7b_1x1 over its whole extent before the fully connected logits, got '
-                     f'num_classes={num_classes!r}')
   _check_base(inputs, 'Conv2d_7b_1x1', 16, False, depth_multiplier, 'inception_resnet_v2')
-  axes = checks.static_shape(inputs)[1:3]
-  if aux_logits:
-    if None in axes:
-      raise ValueError(f'inception_resnet_v2: inputs of {_text(axes)}: the auxiliary head (create_aux_logits=True) '
-                       'needs a known height and width (its last convolution covers the whole pooled map); pass '
-                       'create_aux_logits=False for unknown sizes')
-    minimum = minimum_input_size(aux_logits=True)
-    if min(axes) < minimum:
-      raise ValueError(f'inception_resnet_v2: inputs of {_text(axes)} are too small for the auxiliary head '
-                       f'(create_aux_logits=True), whose 5x5/3 VALID average pool needs PreAuxLogits of at least '
-                       f'5x5, i.e. inputs of at least {minimum}x{minimum}; pass create_aux_logits=False to go down '
-                       f'to {minimum_input_size()}x{minimum_input_size()}')
+  inception_utils.check_head(inputs, num_classes, global_pool, aux_logits, minimum_input_size(),
+                             minimum_input_size(aux_logits=True), AUX_ON, 'inception_resnet_v2')
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'InceptionResnetV2', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, layers.dropout], is_training=is_training):
       net, end_points = inception_resnet_v2_base(inputs, scope=sc, activation_fn=activation_fn,
                                                  depth_multiplier=depth_multiplier, min_depth=min_depth)
       if aux_logits:
         with tf.compat.v1.variable_scope('AuxLogits'):
-          aux = layers.avg_pool2d(end_points['PreAuxLogits'], _AUX_POOL[0], stride=_AUX_POOL[1], padding='VALID',
-                                  scope='Conv2d_1a_3x3')
-          aux = layers.conv2d(aux, inception_utils.depth_rule(depth_multiplier, min_depth)(128), 1,
-                              scope='Conv2d_1b_1x1')
-          aux = layers.conv2d(aux, inception_utils.depth_rule(depth_multiplier, min_depth)(768),
-                              checks.static_shape(aux)[1:3], padding='VALID', scope='Conv2d_2a_5x5')
-          aux = layers.flatten(aux)
-          end_points['AuxLogits'] = layers.fully_connected(aux, num_classes, activation_fn=None, scope='Logits')
+          end_points['AuxLogits'] = inception_utils.aux_logits(
+              end_points[AUX_ON], num_classes, inception_utils.depth_rule(depth_multiplier, min_depth),
+              ('Conv2d_1a_3x3', 'Conv2d_1b_1x1', 'Conv2d_2a_5x5', 'Logits'))
       if not global_pool:
         return net, end_points
       with tf.compat.v1.variable_scope('Logits'):
-        kernel = checks.static_shape(net)[1:3]
-        if None not in kernel:
-          net = layers.avg_pool2d(net, kernel, padding='VALID', scope='AvgPool_1a_8x8')
-        else:
-          net = tf.reduce_mean(net, [1, 2], keepdims=True, name='global_pool')
-        end_points['global_pool'] = net
+        net = end_points['global_pool'] = inception_utils.average_all(net, 'AvgPool_1a_8x8')
         if not num_classes:
           return net, end_points
         net = layers.flatten(net)

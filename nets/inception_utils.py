@@ -5,13 +5,17 @@ batch norm without scale after every convolution). The networks are data: a laye
 `pool(...)`, a "Mixed" block a list of parallel branches (lists of layers) concatenated on the channel axis,
 and `fork(...)` parallel convolutions inside a branch. `apply` and `block` build them with research/slim's
 scopes (`Mixed_5b/Branch_1/Conv2d_0b_5x5`), and `layer_size` / `block_size` compute the sizes the same specs
-give, so each network's minimum input size and its checks come from what it builds.
+give, so each network's minimum input size and its checks come from what it builds. The heads Inception v4 and
+Inception-ResNet v2 share (a global average, an auxiliary classifier whose kernel covers its pooled map) and
+their checks are here too.
 """
 
 from typing import Callable, Optional, Sequence
 
 import tensorflow as tf
+import tf_slim as slim
 
+from nets import checks
 from nets import layers
 
 
@@ -94,11 +98,85 @@ def depth_rule(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
   return lambda channels: max(int(channels * depth_multiplier), min_depth)
 
 
+def _text(values) -> str:
+  return 'x'.join('?' if n is None else str(n) for n in values)
+
+
+AUX_POOL = (5, 3)  # the auxiliary heads' VALID average pool of Inception v4 and Inception-ResNet v2
+
+
+def minimum_input_size(end_point_sizes: Callable[[int], dict], end_points: Sequence[str], final_endpoint: str,
+                       aux_on: Optional[str] = None) -> int:
+  """Smallest input height (or width) at which every end point up to `final_endpoint` is at least 1x1 (and, with
+  `aux_on`, that end point fits the auxiliary head's 5x5/3 VALID pool), from `end_point_sizes(size)`."""
+  names = end_points[:end_points.index(final_endpoint) + 1]
+  size = 1
+  while True:
+    sizes = end_point_sizes(size)
+    if all(sizes[name] >= 1 for name in names) and (aux_on is None or sizes[aux_on] >= AUX_POOL[0]):
+      return size
+    size += 1
+
+
+def check_base(inputs, final_endpoint: str, end_points: Sequence[str], depth_multiplier, minimum: int,
+               caller: str, hint: str = '') -> None:
+  """The checks of a `*_base` function: inputs, `final_endpoint`, `depth_multiplier`, the known input size."""
+  checks.check_images(inputs, caller)
+  checks.check_depth_multiplier(depth_multiplier, caller)
+  if final_endpoint not in end_points:
+    raise ValueError(f'{caller}: final_endpoint must be one of {list(end_points)}, got {final_endpoint!r}')
+  axes = checks.static_shape(inputs)[1:3]
+  if any(n is not None and n < minimum for n in axes):
+    raise ValueError(f'{caller}: inputs of {_text(axes)} are too small: the VALID convolutions and pools up to '
+                     f'{final_endpoint} need at least {minimum}x{minimum}; resize or pad the images{hint}')
+
+
+def check_head(inputs, num_classes, global_pool: bool, aux_logits: bool, minimum: int, aux_minimum: int,
+               aux_on: str, caller: str) -> None:
+  """The checks of a classifier whose head pools globally and whose auxiliary head's kernel follows its map."""
+  if num_classes and not global_pool:
+    raise ValueError(f'{caller}: global_pool=False is for features only (num_classes None or 0): its head '
+                     'averages the last features over their whole extent before the fully connected logits, got '
+                     f'num_classes={num_classes!r}')
+  if not aux_logits:
+    return
+  axes = checks.static_shape(inputs)[1:3]
+  if None in axes:
+    raise ValueError(f'{caller}: inputs of {_text(axes)}: the auxiliary head (create_aux_logits=True) needs a known '
+                     'height and width (its last convolution covers the whole pooled map); pass '
+                     'create_aux_logits=False for unknown sizes')
+  if min(axes) < aux_minimum:
+    raise ValueError(f'{caller}: inputs of {_text(axes)} are too small for the auxiliary head '
+                     f'(create_aux_logits=True), whose 5x5/3 VALID average pool needs {aux_on} of at least 5x5, i.e. '
+                     f'inputs of at least {aux_minimum}x{aux_minimum}; pass create_aux_logits=False to go down to '
+                     f'{minimum}x{minimum}')
+
+
+def aux_logits(net: tf.Tensor, num_classes: int, depth: Callable[[int], int], scopes: Sequence[str]) -> tf.Tensor:
+  """The auxiliary classifier of Inception v4 and Inception-ResNet v2: 5x5/3 VALID average pool, 1x1
+  convolution, a VALID convolution covering the pooled map, fully connected logits; `scopes` names the four."""
+  pool_scope, conv_scope, cover_scope, logits_scope = scopes
+  net = layers.avg_pool2d(net, AUX_POOL[0], stride=AUX_POOL[1], padding='VALID', scope=pool_scope)
+  net = layers.conv2d(net, depth(128), 1, scope=conv_scope)
+  net = layers.conv2d(net, depth(768), checks.static_shape(net)[1:3], padding='VALID', scope=cover_scope)
+  return layers.fully_connected(layers.flatten(net), num_classes, activation_fn=None, scope=logits_scope)
+
+
+def average_all(net: tf.Tensor, scope: str) -> tf.Tensor:
+  """`net` averaged over its whole extent, keeping 1x1: a VALID average pool of its size where that is known
+  (research/slim's choice), else a mean named 'global_pool'."""
+  kernel = checks.static_shape(net)[1:3]
+  if None not in kernel:
+    return layers.avg_pool2d(net, kernel, padding='VALID', scope=scope)
+  return tf.reduce_mean(net, [1, 2], keepdims=True, name='global_pool')
+
+
 def inception_arg_scope(weight_decay: float = 0.00004, use_batch_norm: bool = True, batch_norm_decay: float = 0.9997,
                         batch_norm_epsilon: float = 0.001, activation_fn: Callable = tf.nn.relu,
                         batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS,
                         batch_norm_scale: bool = False) -> dict:
-  """The arg scope of the Inception networks: He initialization, L2 weight decay, batch norm without scale.
+  """The arg scope of the Inception networks: He initialization, L2 weight decay (of the fully connected layers'
+  kernels too), batch norm without scale after each convolution.
 
   Args:
     weight_decay: L2 regularization weight of the convolution kernels.
@@ -112,6 +190,8 @@ def inception_arg_scope(weight_decay: float = 0.00004, use_batch_norm: bool = Tr
   Returns:
     An arg scope to use with `slim.arg_scope`.
   """
-  with layers.he_conv2d_scope(weight_decay, activation_fn, use_batch_norm, batch_norm_decay, batch_norm_epsilon,
-                              batch_norm_scale, batch_norm_updates_collections) as (sc, _):
-    return sc
+  regularizer = slim.l2_regularizer(weight_decay)
+  with layers.BUILD_LOCK, slim.arg_scope([layers.fully_connected], weights_regularizer=regularizer):
+    with layers.he_conv2d_scope(weight_decay, activation_fn, use_batch_norm, batch_norm_decay, batch_norm_epsilon,
+                                batch_norm_scale, batch_norm_updates_collections) as (sc, _):
+      return sc

@@ -396,6 +396,16 @@ def _inception_resnet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, st
   return size, reason
 
 
+def _inception_v4_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  from nets import inception_v4  # pylint: disable=import-outside-toplevel
+  base = inception_v4.minimum_input_size()
+  size = inception_v4.minimum_input_size(aux_logits=with_classes)
+  reason = f'the VALID convolutions and pools of the stem, Mixed_6a and Mixed_7a need {base}x{base} for a 1x1 Mixed_7d'
+  if with_classes:
+    reason += f'; the auxiliary head (create_aux_logits=True) needs {size}x{size} for its 5x5/3 VALID pool on Mixed_6h'
+  return size, reason
+
+
 def _classic_minimum_input_size(design: str) -> Callable[[bool], Tuple[int, str]]:
   """The minimum of a network of `nets.classic` ('nets.vgg:VGG_16'), the same with and without classes: fc6
   is built either way."""
@@ -492,6 +502,18 @@ REGISTRY = {spec.name: spec for spec in [
         archive=Archive(f'{_TF_MODELS}inception_resnet_v2_2016_08_30.tar.gz', 'inception_resnet_v2_2016_08_30.ckpt',
                         1001),
         base_function='nets.inception_resnet_v2:inception_resnet_v2_base'),
+    NetworkSpec(
+        'inception_v4', 'nets.inception_v4:inception_v4', 'nets.inception_v4:inception_v4_arg_scope',
+        default_image_size=299, nominal_stride=32, output_strides=(), preprocessing='inception',
+        value_range=_UNIT_RANGE, minimum_input_size=_inception_v4_minimum_input_size,
+        levels=(Level('C1', 'Conv2d_2b_3x3', 2, 64), Level('C2', 'Mixed_4a', 4, 192),
+                Level('C3', 'Mixed_5e', 8, 384), Level('C4', 'Mixed_6h', 16, 1024), Level('C5', 'Mixed_7d', 32, 1536)),
+        input_variables=('InceptionV4/Conv2d_1a_3x3/weights',),
+        class_variables=('InceptionV4/AuxLogits/Aux_logits/weights', 'InceptionV4/AuxLogits/Aux_logits/biases',
+                         'InceptionV4/Logits/Logits/weights', 'InceptionV4/Logits/Logits/biases'),
+        num_classes=1001,
+        archive=Archive(f'{_TF_MODELS}inception_v4_2016_09_09.tar.gz', 'inception_v4.ckpt', 1001),
+        base_function='nets.inception_v4:inception_v4_base'),
 ]}
 
 class _View(collections.abc.Mapping):

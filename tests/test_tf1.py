@@ -27,7 +27,8 @@ _DENSE = {'output_stride': np.int64(16), 'global_pool': False, 'spatial_squeeze'
 DENSE = {name: ({"global_pool": True, "create_aux_logits": False, "spatial_squeeze": False} if name == "inception_v3"
                 else {k: v for k, v in _DENSE.items() if k in nets_factory.get_spec(name).options})
          for name in nets_factory.REGISTRY}
-DENSE['inception_resnet_v2'] = {'create_aux_logits': False}  # its head always pools: [batch, classes]
+for _pooling in ('inception_resnet_v2', 'inception_v4'):  # their heads always pool: [batch, classes]
+  DENSE[_pooling] = {'create_aux_logits': False}
 
 
 def _logits_shape(name, batch, classes):
@@ -78,9 +79,10 @@ def test_a_tf1_script_builds_every_network_at_default_and_dense_settings(name):
   if name == 'inception_v3':
     assert net.shape.as_list() == [None, 1, 1, 5]
     assert end_points['Mixed_7c'].shape.as_list() == [None, 9, 9, 203]
-  elif name == 'inception_resnet_v2':
+  elif name in ('inception_resnet_v2', 'inception_v4'):
     assert net.shape.as_list() == [None, 5]
-    assert end_points['Conv2d_7b_1x1'].shape.as_list() == [None, 8, 8, 192]
+    c5 = nets_factory.get_spec(name).levels[-1].end_point
+    assert end_points[c5].shape.as_list() == [None, 8, 8, 192]
   else:
     assert net.shape.as_list() == _dense_output_shape(name, None, 5)
     c5 = nets_factory.get_spec(name).levels[-1].end_point
