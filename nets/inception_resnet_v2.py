@@ -84,7 +84,7 @@ def _padded(specs, padding: str):
     return [_padded(one, padding) for one in specs]
   if specs[0] == 'fork':
     return ('fork', tuple(_padded(one, padding) for one in specs[1]))
-  return specs[:5] + (padding if specs[5] == _ALIGNED else specs[5],)
+  return specs[:5] + (padding if specs[5] == _ALIGNED else specs[5],) + specs[6:]
 
 
 def end_point_sizes(size: int, axis: int = 0, output_stride: int = 16, align_feature_maps: bool = False) -> dict:
@@ -248,21 +248,13 @@ def inception_resnet_v2(inputs: tf.Tensor, num_classes: Optional[int] = 1001, is
       net, end_points = inception_resnet_v2_base(inputs, scope=sc, activation_fn=activation_fn,
                                                  depth_multiplier=depth_multiplier, min_depth=min_depth)
       if aux_logits:
-        with tf.compat.v1.variable_scope('AuxLogits'):
-          end_points['AuxLogits'] = inception_utils.aux_logits(
-              end_points[AUX_ON], num_classes, inception_utils.depth_rule(depth_multiplier, min_depth),
-              ('Conv2d_1a_3x3', 'Conv2d_1b_1x1', 'Conv2d_2a_5x5', 'Logits'))
-      if not global_pool:
-        return net, end_points
-      with tf.compat.v1.variable_scope('Logits'):
-        net = end_points['global_pool'] = inception_utils.average_all(net, 'AvgPool_1a_8x8')
-        if not num_classes:
-          return net, end_points
-        net = layers.flatten(net)
-        net = end_points['PreLogitsFlatten'] = layers.dropout(net, dropout_keep_prob, scope='Dropout')
-        logits = end_points['Logits'] = layers.fully_connected(net, num_classes, activation_fn=None, scope='Logits')
-        end_points['Predictions'] = tf.nn.softmax(logits, name='Predictions')
-  return logits, end_points
+        end_points['AuxLogits'] = inception_utils.aux_logits(
+            end_points[AUX_ON], num_classes, inception_utils.depth_rule(depth_multiplier, min_depth),
+            ('Conv2d_1a_3x3', 'Conv2d_1b_1x1', 'Conv2d_2a_5x5', 'Logits'))
+      if global_pool:
+        net = inception_utils.pooled_logits(net, num_classes, dropout_keep_prob, end_points, 'AvgPool_1a_8x8',
+                                            'Dropout', flatten_first=True)
+  return net, end_points
 
 
 inception_resnet_v2.default_image_size = 299

@@ -10,7 +10,7 @@ Inception-ResNet v2 share (a global average, an auxiliary classifier whose kerne
 their checks are here too.
 """
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_slim as slim
@@ -19,14 +19,16 @@ from nets import checks
 from nets import layers
 
 
-def conv(depth: int, kernel, name: str, stride: int = 1, padding: Optional[str] = None) -> tuple:
-  """A convolution (with the arg scope's batch norm and activation); padding None: the enclosing scope's."""
-  return ('conv', depth, kernel, name, stride, padding)
+def conv(depth: int, kernel, name: str, stride: int = 1, padding: Optional[str] = None,
+         stddev: Optional[float] = None) -> tuple:
+  """A convolution (with the arg scope's batch norm and activation); padding None: the enclosing scope's;
+  `stddev`: a truncated normal initializer of its own instead of the arg scope's (Inception v2 has many)."""
+  return ('conv', depth, kernel, name, stride, padding, stddev)
 
 
 def pool(kind: str, kernel, name: str, stride: int = 1, padding: Optional[str] = None) -> tuple:
   """A 'max' or 'avg' pool."""
-  return (kind, None, kernel, name, stride, padding)
+  return (kind, None, kernel, name, stride, padding, None)
 
 
 def fork(*convs: tuple) -> tuple:
@@ -44,7 +46,7 @@ def layer_size(layer: tuple, size: int, axis: int, padding: str) -> int:
     return min(layer_size(one, size, axis, padding) for one in layer[1])
   if size < 1:
     return 0
-  _, _, kernel, _, stride, own_padding = layer
+  _, _, kernel, _, stride, own_padding, _ = layer
   kernel = kernel if isinstance(kernel, int) else kernel[axis]
   if (own_padding or padding) == 'VALID':
     return (size - kernel) // stride + 1
@@ -66,10 +68,12 @@ def apply(layer: tuple, net: tf.Tensor, depth: Callable[[int], int]) -> tf.Tenso
   """Builds one layer spec on `net`; stride and padding default to the enclosing arg scope."""
   if layer[0] == 'fork':
     return tf.concat([apply(one, net, depth) for one in layer[1]], axis=3)
-  kind, channels, kernel, name, stride, padding = layer
+  kind, channels, kernel, name, stride, padding, stddev = layer
   options = {'stride': stride, 'scope': name}
   if padding is not None:
     options['padding'] = padding
+  if stddev is not None:
+    options['weights_initializer'] = tf.compat.v1.truncated_normal_initializer(0.0, stddev)
   if kind == 'conv':
     return layers.conv2d(net, depth(channels), kernel, **options)
   return (layers.max_pool2d if kind == 'max' else layers.avg_pool2d)(net, kernel, **options)
@@ -91,6 +95,41 @@ def block(name: str, specs: Sequence[Sequence[tuple]], net: tf.Tensor, depth: Ca
   """Builds a Mixed block: its branches under scope `name`."""
   with tf.compat.v1.variable_scope(name):
     return branches(specs, net, depth)
+
+
+def is_block(item) -> bool:
+  """Whether a stack item is a Mixed block `(name, branches)` rather than a layer spec."""
+  return len(item) == 2 and isinstance(item[1], list)
+
+
+def item_name(item) -> str:
+  """The end point (and scope) name of a stack item: a block's name or a layer's."""
+  return item[0] if is_block(item) else name_of(item)
+
+
+def stack_sizes(items: Sequence, size: int, axis: int, padding: str = 'SAME') -> dict:
+  """Sizes along `axis` of the end points of a stack (layers and Mixed blocks in order) on a map of `size`;
+  `padding` is that of the layers that do not name one (below 1: cannot be built)."""
+  sizes = {}
+  for item in items:
+    size = sizes[item_name(item)] = (block_size(item[1], size, axis, padding) if is_block(item)
+                                     else layer_size(item, size, axis, padding))
+  return sizes
+
+
+def build_stack(items: Sequence, net: tf.Tensor, depth: Callable[[int], int], end_points: dict,
+                final_endpoint: str) -> Tuple[tf.Tensor, bool]:
+  """Builds a stack on `net`, each item's output an end point; stops after `final_endpoint`.
+
+  Returns:
+    (the last output, whether `final_endpoint` was reached).
+  """
+  for item in items:
+    name = item_name(item)
+    net = end_points[name] = block(name, item[1], net, depth) if is_block(item) else apply(item, net, depth)
+    if name == final_endpoint:
+      return net, True
+  return net, False
 
 
 def depth_rule(depth_multiplier: float, min_depth: int) -> Callable[[int], int]:
@@ -153,13 +192,38 @@ def check_head(inputs, num_classes, global_pool: bool, aux_logits: bool, minimum
 
 
 def aux_logits(net: tf.Tensor, num_classes: int, depth: Callable[[int], int], scopes: Sequence[str]) -> tf.Tensor:
-  """The auxiliary classifier of Inception v4 and Inception-ResNet v2: 5x5/3 VALID average pool, 1x1
-  convolution, a VALID convolution covering the pooled map, fully connected logits; `scopes` names the four."""
+  """The auxiliary classifier of Inception v4 and Inception-ResNet v2, in scope 'AuxLogits': 5x5/3 VALID
+  average pool, 1x1 convolution, a VALID convolution covering the pooled map, fully connected logits; `scopes`
+  names the four."""
   pool_scope, conv_scope, cover_scope, logits_scope = scopes
-  net = layers.avg_pool2d(net, AUX_POOL[0], stride=AUX_POOL[1], padding='VALID', scope=pool_scope)
-  net = layers.conv2d(net, depth(128), 1, scope=conv_scope)
-  net = layers.conv2d(net, depth(768), checks.static_shape(net)[1:3], padding='VALID', scope=cover_scope)
-  return layers.fully_connected(layers.flatten(net), num_classes, activation_fn=None, scope=logits_scope)
+  with tf.compat.v1.variable_scope('AuxLogits'):
+    net = layers.avg_pool2d(net, AUX_POOL[0], stride=AUX_POOL[1], padding='VALID', scope=pool_scope)
+    net = layers.conv2d(net, depth(128), 1, scope=conv_scope)
+    net = layers.conv2d(net, depth(768), checks.static_shape(net)[1:3], padding='VALID', scope=cover_scope)
+    return layers.fully_connected(layers.flatten(net), num_classes, activation_fn=None, scope=logits_scope)
+
+
+def pooled_logits(net: tf.Tensor, num_classes: Optional[int], dropout_keep_prob, end_points: dict, pool_scope: str,
+                  dropout_scope: str, flatten_first: bool, flatten_scope: Optional[str] = None) -> tf.Tensor:
+  """The classifier of Inception v4 and Inception-ResNet v2, in scope 'Logits': `net` averaged over its whole
+  extent ('global_pool'), then, with classes, dropout and flattening ('PreLogitsFlatten'; Inception-ResNet v2
+  flattens first), fully connected 'Logits' and their softmax 'Predictions'.
+
+  Returns:
+    The logits, or the pooled features without classes.
+  """
+  with tf.compat.v1.variable_scope('Logits'):
+    net = end_points['global_pool'] = average_all(net, pool_scope)
+    if not num_classes:
+      return net
+    if flatten_first:
+      net = layers.dropout(layers.flatten(net), dropout_keep_prob, scope=dropout_scope)
+    else:
+      net = layers.flatten(layers.dropout(net, dropout_keep_prob, scope=dropout_scope), scope=flatten_scope)
+    end_points['PreLogitsFlatten'] = net
+    logits = end_points['Logits'] = layers.fully_connected(net, num_classes, activation_fn=None, scope='Logits')
+    end_points['Predictions'] = tf.nn.softmax(logits, name='Predictions')
+    return logits
 
 
 def average_all(net: tf.Tensor, scope: str) -> tf.Tensor:

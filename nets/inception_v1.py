@@ -61,23 +61,13 @@ _BODY = [
 ]
 
 
-def _name(item) -> str:
-  return item[0] if isinstance(item[1], list) else inception_utils.name_of(item)
-
-
-END_POINTS = [inception_utils.name_of(layer) for layer in _ROOT] + [_name(item) for item in _BODY]
+END_POINTS = [inception_utils.item_name(item) for item in _ROOT + _BODY]
 _HEAD_POOL = 7  # the head's VALID average pool, stride 1
 
 
 def end_point_sizes(size: int, axis: int = 0, include_root_block: bool = True) -> dict:
   """Sizes along one axis of the base end points for an input of `size`, from the specs (all SAME)."""
-  sizes = {}
-  for item in (_ROOT if include_root_block else []) + _BODY:
-    if isinstance(item[1], list):
-      size = sizes[_name(item)] = inception_utils.block_size(item[1], size, axis)
-    else:
-      size = sizes[_name(item)] = inception_utils.layer_size(item, size, axis, 'SAME')
-  return sizes
+  return inception_utils.stack_sizes((_ROOT if include_root_block else []) + _BODY, size, axis)
 
 
 def minimum_input_size(global_pool: bool = False) -> int:
@@ -139,17 +129,9 @@ def inception_v1_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_5c', inclu
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'InceptionV1', [inputs]):
     with slim.arg_scope([layers.conv2d], weights_initializer=tf.compat.v1.truncated_normal_initializer(0.0, 0.01)):
       with slim.arg_scope([layers.conv2d, layers.max_pool2d], stride=1, padding='SAME'):
-        net = inputs
-        for item in (_ROOT if include_root_block else []) + _BODY:
-          name = _name(item)
-          if isinstance(item[1], list):
-            net = inception_utils.block(name, item[1], net, depth)
-          else:
-            net = inception_utils.apply(item, net, depth)
-          end_points[name] = net
-          if name == final_endpoint:
-            return net, end_points
-  raise AssertionError('unreachable: final_endpoint was checked against END_POINTS')
+        net, _ = inception_utils.build_stack((_ROOT if include_root_block else []) + _BODY, inputs, depth,
+                                             end_points, final_endpoint)
+  return net, end_points
 
 
 def inception_v1(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_training: bool = True,

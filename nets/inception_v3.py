@@ -86,7 +86,7 @@ _MIXED = [
     ('Mixed_7c', _mixed_8('Conv2d_0c_3x1')),
 ]
 
-END_POINTS = [layer[3] for layer in _STEM] + [name for name, _ in _MIXED]
+END_POINTS = [inception_utils.item_name(item) for item in _STEM + _MIXED]
 
 
 _AUX_POOL = (5, 3)  # kernel and stride of the auxiliary head's VALID average pool
@@ -99,12 +99,8 @@ def end_point_sizes(size: int, axis: int = 0) -> Dict[str, int]:
 
   A value below 1 means that the end point cannot be built at that input size.
   """
-  sizes = {}
-  for layer in _STEM:
-    size = sizes[layer[3]] = inception_utils.layer_size(layer, size, axis, 'VALID')
-  for name, branches in _MIXED:
-    size = sizes[name] = inception_utils.block_size(branches, size, axis)
-  return sizes
+  sizes = inception_utils.stack_sizes(_STEM, size, axis, 'VALID')
+  return {**sizes, **inception_utils.stack_sizes(_MIXED, sizes[END_POINTS[len(_STEM) - 1]], axis)}
 
 
 def _aux_pool_size(mixed_6e: int) -> int:
@@ -211,18 +207,12 @@ def inception_v3_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_7c', min_d
   depth = inception_utils.depth_rule(depth_multiplier, min_depth)
   end_points = {}
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'InceptionV3', [inputs]):
-    net = inputs
     with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='VALID'):
-      for layer in _STEM:
-        net = end_points[layer[3]] = inception_utils.apply(layer, net, depth)
-        if layer[3] == final_endpoint:
-          return net, end_points
-    with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='SAME'):
-      for name, branches in _MIXED:
-        net = end_points[name] = inception_utils.block(name, branches, net, depth)
-        if name == final_endpoint:
-          return net, end_points
-  raise AssertionError('unreachable: final_endpoint was checked against END_POINTS')
+      net, done = inception_utils.build_stack(_STEM, inputs, depth, end_points, final_endpoint)
+    if not done:
+      with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='SAME'):
+        net, _ = inception_utils.build_stack(_MIXED, net, depth, end_points, final_endpoint)
+  return net, end_points
 
 
 def _reduced_kernel(net: tf.Tensor, kernel: list) -> list:

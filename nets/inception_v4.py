@@ -70,18 +70,13 @@ _BLOCKS = [
                   [_pool('max', 3, 'MaxPool_1a_3x3', stride=2, padding='VALID')]]),
     *((f'Mixed_7{letter}', _INCEPTION_C) for letter in 'bcd'),
 ]
-END_POINTS = [inception_utils.name_of(layer) for layer in _STEM] + [name for name, _ in _BLOCKS]
+END_POINTS = [inception_utils.item_name(item) for item in _STEM + _BLOCKS]
 AUX_ON = 'Mixed_6h'
 
 
 def end_point_sizes(size: int, axis: int = 0) -> dict:
   """Sizes along one axis of the base end points for an input of `size` (below 1: cannot be built)."""
-  sizes = {}
-  for layer in _STEM:
-    size = sizes[inception_utils.name_of(layer)] = inception_utils.layer_size(layer, size, axis, 'SAME')
-  for name, specs in _BLOCKS:
-    size = sizes[name] = inception_utils.block_size(specs, size, axis)
-  return sizes
+  return inception_utils.stack_sizes(_STEM + _BLOCKS, size, axis)
 
 
 def minimum_input_size(final_endpoint: str = 'Mixed_7d', aux_logits: bool = False) -> int:
@@ -114,16 +109,8 @@ def inception_v4_base(inputs: tf.Tensor, final_endpoint: str = 'Mixed_7d', scope
   end_points = {}
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'InceptionV4', [inputs]):
     with slim.arg_scope([layers.conv2d, layers.max_pool2d, layers.avg_pool2d], stride=1, padding='SAME'):
-      net = inputs
-      for layer in _STEM:
-        net = end_points[inception_utils.name_of(layer)] = inception_utils.apply(layer, net, depth)
-        if inception_utils.name_of(layer) == final_endpoint:
-          return net, end_points
-      for name, specs in _BLOCKS:
-        net = end_points[name] = inception_utils.block(name, specs, net, depth)
-        if name == final_endpoint:
-          return net, end_points
-  raise AssertionError('unreachable: final_endpoint was checked against END_POINTS')
+      net, _ = inception_utils.build_stack(_STEM + _BLOCKS, inputs, depth, end_points, final_endpoint)
+  return net, end_points
 
 
 def inception_v4(inputs: tf.Tensor, num_classes: Optional[int] = 1001, is_training: bool = True,
@@ -162,20 +149,12 @@ def inception_v4(inputs: tf.Tensor, num_classes: Optional[int] = 1001, is_traini
       net, end_points = inception_v4_base(inputs, scope=sc, depth_multiplier=depth_multiplier, min_depth=min_depth)
       depth = inception_utils.depth_rule(depth_multiplier, min_depth)
       if aux_logits:
-        with tf.compat.v1.variable_scope('AuxLogits'):
-          end_points['AuxLogits'] = inception_utils.aux_logits(
-              end_points[AUX_ON], num_classes, depth, ('AvgPool_1a_5x5', 'Conv2d_1b_1x1', 'Conv2d_2a', 'Aux_logits'))
-      if not global_pool:
-        return net, end_points
-      with tf.compat.v1.variable_scope('Logits'):
-        net = end_points['global_pool'] = inception_utils.average_all(net, 'AvgPool_1a')
-        if not num_classes:
-          return net, end_points
-        net = layers.dropout(net, dropout_keep_prob, scope='Dropout_1b')
-        net = end_points['PreLogitsFlatten'] = layers.flatten(net, scope='PreLogitsFlatten')
-        logits = end_points['Logits'] = layers.fully_connected(net, num_classes, activation_fn=None, scope='Logits')
-        end_points['Predictions'] = tf.nn.softmax(logits, name='Predictions')
-  return logits, end_points
+        end_points['AuxLogits'] = inception_utils.aux_logits(
+            end_points[AUX_ON], num_classes, depth, ('AvgPool_1a_5x5', 'Conv2d_1b_1x1', 'Conv2d_2a', 'Aux_logits'))
+      if global_pool:
+        net = inception_utils.pooled_logits(net, num_classes, dropout_keep_prob, end_points, 'AvgPool_1a',
+                                            'Dropout_1b', flatten_first=False, flatten_scope='PreLogitsFlatten')
+  return net, end_points
 
 
 inception_v4.default_image_size = 299
