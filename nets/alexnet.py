@@ -11,10 +11,6 @@ inputs give a map of logits (`spatial_squeeze=False`) or, with `global_pool=True
 `depth_multiplier` (keyword only, not in research/slim) scales every layer's channels.
 """
 
-from typing import Optional
-
-import tensorflow as tf
-
 from nets import classic
 
 ALEXNET_V2 = classic.Design('alexnet_v2', (
@@ -24,39 +20,6 @@ ALEXNET_V2 = classic.Design('alexnet_v2', (
     classic.Pool('pool5', 3, 2)), fc6=(4096, 5), fc7=4096, head_initializers=True)
 
 
-def alexnet_v2_arg_scope(weight_decay: float = 0.0005, *, batch_norm_updates_collections=None) -> dict:
-  """The arg scope of AlexNet v2: ReLU, L2 weight decay `weight_decay`, biases of 0.1, 'SAME' convolutions.
+alexnet_v2_arg_scope = classic.arg_scope_function(0.1, 'AlexNet v2', 'alexnet_v2_arg_scope')
 
-  `batch_norm_updates_collections` is taken as every arg scope of the factory takes it; AlexNet v2 has no batch norm.
-  """
-  del batch_norm_updates_collections
-  return classic.arg_scope(weight_decay, biases=0.1)
-
-
-def alexnet_v2(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_training=True, dropout_keep_prob=0.5,
-               spatial_squeeze: bool = True, scope: str = 'alexnet_v2', global_pool: bool = False, *,
-               depth_multiplier: float = 1.0):
-  """AlexNet v2 (see the module docstring).
-
-  Args:
-    inputs: `[batch, height, width, channels]` float tensor, at least 195x195.
-    num_classes: classes of the logits fc8; None or 0 returns fc7 (globally pooled with `global_pool`).
-    is_training: dropout mode.
-    dropout_keep_prob: keep probability of the dropout before fc7 and fc8.
-    spatial_squeeze: squeeze the 1x1 logits to `[batch, num_classes]`.
-    scope: variable scope.
-    global_pool: average fc7 over all positions before the logits.
-    depth_multiplier: scales the channels of every layer but the logits (at least 8).
-
-  Returns:
-    (net, end_points), end points 'alexnet_v2/conv1', ..., 'alexnet_v2/fc8'.
-
-  Raises:
-    ValueError: for a known input size below the minimum, logits `spatial_squeeze` cannot squeeze, or a bad
-      argument; nothing is created then.
-  """
-  return classic.build(ALEXNET_V2, inputs, num_classes, is_training, dropout_keep_prob, spatial_squeeze, scope,
-                       'VALID', global_pool, depth_multiplier)
-
-
-alexnet_v2.default_image_size = 224
+alexnet_v2 = classic.network_function(ALEXNET_V2, 224, 'alexnet_v2: AlexNet v2')

@@ -198,6 +198,78 @@ def build(design: Design, inputs: tf.Tensor, num_classes: Optional[int], is_trai
   return net, end_points
 
 
+_FUNCTION_DOC = """{summary} (see the module docstring).
+
+  Args:
+    inputs: `[batch, height, width, channels]` float tensor, at least {minimum}; height and width may be
+      unknown.
+    num_classes: classes of the logits fc8; None or 0 returns fc7 (globally pooled with `global_pool`).
+    is_training: dropout mode (a python bool or a scalar bool tensor).
+    dropout_keep_prob: keep probability of the dropout before fc7 and fc8 (a number or a scalar tensor).
+    spatial_squeeze: squeeze the 1x1 logits to `[batch, num_classes]`.
+    scope: variable scope.{padding}
+    global_pool: average fc7 over all positions before the logits.
+    depth_multiplier: scales the channels of every layer but the logits (at least {min_depth}).
+
+  Returns:
+    (net, end_points): the logits (`[batch, num_classes]` when squeezed) or fc7, and an ordered dict of the
+    end points '{name}/{first}', ..., '{name}/{last}', '{name}/fc6', '{name}/fc7' (and 'global_pool',
+    '{name}/fc8').
+
+  Raises:
+    ValueError: for a known input size below the minimum, logits that `spatial_squeeze` cannot squeeze at
+      it, or a bad argument; nothing is created then.
+  """
+
+
+def network_function(design: Design, default_image_size: int, summary: str):
+  """research/slim's function for `design`: `vgg_16(inputs, num_classes=1000, is_training=True,
+  dropout_keep_prob=0.5, spatial_squeeze=True, scope='vgg_16', fc_conv_padding='VALID', global_pool=False)`,
+  without `fc_conv_padding` where research/slim has none (AlexNet v2, OverFeat), and with the keyword-only
+  `depth_multiplier`; `summary` opens its docstring."""
+  if design.fc_conv_padding_option:
+    def network(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_training=True, dropout_keep_prob=0.5,
+                spatial_squeeze: bool = True, scope: str = design.name, fc_conv_padding: str = 'VALID',
+                global_pool: bool = False, *, depth_multiplier: float = 1.0):
+      return build(design, inputs, num_classes, is_training, dropout_keep_prob, spatial_squeeze, scope,
+                   fc_conv_padding, global_pool, depth_multiplier)
+  else:
+    def network(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_training=True, dropout_keep_prob=0.5,
+                spatial_squeeze: bool = True, scope: str = design.name, global_pool: bool = False, *,
+                depth_multiplier: float = 1.0):
+      return build(design, inputs, num_classes, is_training, dropout_keep_prob, spatial_squeeze, scope, 'VALID',
+                   global_pool, depth_multiplier)
+
+  minimum = minimum_input_size(design)
+  minimum_text = f'{minimum}x{minimum}'
+  padding = ''
+  if design.fc_conv_padding_option:
+    same = minimum_input_size(design, 'SAME')
+    minimum_text += f" ({same}x{same} with fc_conv_padding='SAME')"
+    padding = "\n    fc_conv_padding: 'VALID' (fc6 as the fully connected layer it was trained as) or 'SAME'."
+  network.__name__ = network.__qualname__ = design.name
+  network.__doc__ = _FUNCTION_DOC.format(summary=summary, minimum=minimum_text, padding=padding,
+                                         min_depth=_MIN_DEPTH, name=design.name, first=design.trunk[0].scope,
+                                         last=design.trunk[-1].scope)
+  network.default_image_size = default_image_size
+  return network
+
+
+def arg_scope_function(biases: float, network: str, function_name: str):
+  """research/slim's `<function_name>(weight_decay=0.0005)` of a network without batch norm, over `arg_scope`."""
+
+  def network_arg_scope(weight_decay: float = 0.0005, *, batch_norm_updates_collections=None) -> dict:
+    del batch_norm_updates_collections
+    return arg_scope(weight_decay, biases)
+
+  network_arg_scope.__name__ = network_arg_scope.__qualname__ = function_name
+  network_arg_scope.__doc__ = (
+      f"The arg scope of {network}: ReLU, L2 weight decay `weight_decay`, biases of {biases}, 'SAME' convolutions."
+      f'\n\n  `batch_norm_updates_collections` is taken as every arg scope of the factory takes it; {network} has '
+      'no batch norm.\n  ')
+  return network_arg_scope
+
+
 def arg_scope(weight_decay: float, biases: float) -> dict:
   """The arg scope the three share: ReLU, L2 weight decay, constant biases, 'SAME' convolutions.
 

@@ -384,6 +384,13 @@ def _inception_v1_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
                 f'7x7, i.e. {size}x{size}; global_pool=True (or inception_v1_base) builds at any size')
 
 
+def _inception_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  del with_classes  # the head's pool shrinks to the map
+  from nets import inception_v2  # pylint: disable=import-outside-toplevel
+  return inception_v2.minimum_input_size(), ('every convolution and pool pads SAME and the head\'s 7x7 average pool '
+                                             'shrinks to smaller maps: any size builds')
+
+
 def _inception_resnet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
   from nets import inception_resnet_v2  # pylint: disable=import-outside-toplevel
   base = inception_resnet_v2.minimum_input_size()
@@ -487,6 +494,18 @@ REGISTRY = {spec.name: spec for spec in [
         num_classes=1001,
         archive=Archive(f'{_TF_MODELS}inception_v1_2016_08_28.tar.gz', 'inception_v1.ckpt', 1001),
         base_function='nets.inception_v1:inception_v1_base'),
+    NetworkSpec(
+        'inception_v2', 'nets.inception_v2:inception_v2', 'nets.inception_v2:inception_v2_arg_scope',
+        default_image_size=224, nominal_stride=32, output_strides=(), preprocessing='inception',
+        value_range=_UNIT_RANGE, minimum_input_size=_inception_v2_minimum_input_size,
+        levels=(Level('C1', 'Conv2d_1a_7x7', 2, 64), Level('C2', 'Conv2d_2c_3x3', 4, 192),
+                Level('C3', 'Mixed_3c', 8, 320), Level('C4', 'Mixed_4e', 16, 576), Level('C5', 'Mixed_5c', 32, 1024)),
+        # the separable first layer: its depthwise filters per input channel, and the pointwise mixing of them
+        input_variables=('InceptionV2/Conv2d_1a_7x7/depthwise_weights', 'InceptionV2/Conv2d_1a_7x7/pointwise_weights'),
+        class_variables=('InceptionV2/Logits/Conv2d_1c_1x1/weights', 'InceptionV2/Logits/Conv2d_1c_1x1/biases'),
+        num_classes=1001,
+        archive=Archive(f'{_TF_MODELS}inception_v2_2016_08_28.tar.gz', 'inception_v2.ckpt', 1001),
+        base_function='nets.inception_v2:inception_v2_base'),
     NetworkSpec(
         'inception_resnet_v2', 'nets.inception_resnet_v2:inception_resnet_v2',
         'nets.inception_resnet_v2:inception_resnet_v2_arg_scope', default_image_size=299, nominal_stride=32,

@@ -11,10 +11,6 @@ inputs give a map of logits (`spatial_squeeze=False`) or, with `global_pool=True
 `depth_multiplier` (keyword only, not in research/slim) scales every layer's channels.
 """
 
-from typing import Optional
-
-import tensorflow as tf
-
 from nets import classic
 
 OVERFEAT = classic.Design('overfeat', (
@@ -24,39 +20,6 @@ OVERFEAT = classic.Design('overfeat', (
     classic.Pool('pool5', 2, 2)), fc6=(3072, 6), fc7=4096, head_initializers=True)
 
 
-def overfeat_arg_scope(weight_decay: float = 0.0005, *, batch_norm_updates_collections=None) -> dict:
-  """The arg scope of OverFeat: ReLU, L2 weight decay `weight_decay`, zero biases, 'SAME' convolutions.
+overfeat_arg_scope = classic.arg_scope_function(0.0, 'OverFeat', 'overfeat_arg_scope')
 
-  `batch_norm_updates_collections` is taken as every arg scope of the factory takes it; OverFeat has no batch norm.
-  """
-  del batch_norm_updates_collections
-  return classic.arg_scope(weight_decay, biases=0.0)
-
-
-def overfeat(inputs: tf.Tensor, num_classes: Optional[int] = 1000, is_training=True, dropout_keep_prob=0.5,
-             spatial_squeeze: bool = True, scope: str = 'overfeat', global_pool: bool = False, *,
-             depth_multiplier: float = 1.0):
-  """OverFeat (see the module docstring).
-
-  Args:
-    inputs: `[batch, height, width, channels]` float tensor, at least 231x231.
-    num_classes: classes of the logits fc8; None or 0 returns fc7 (globally pooled with `global_pool`).
-    is_training: dropout mode.
-    dropout_keep_prob: keep probability of the dropout before fc7 and fc8.
-    spatial_squeeze: squeeze the 1x1 logits to `[batch, num_classes]`.
-    scope: variable scope.
-    global_pool: average fc7 over all positions before the logits.
-    depth_multiplier: scales the channels of every layer but the logits (at least 8).
-
-  Returns:
-    (net, end_points), end points 'overfeat/conv1', ..., 'overfeat/fc8'.
-
-  Raises:
-    ValueError: for a known input size below the minimum, logits `spatial_squeeze` cannot squeeze, or a bad
-      argument; nothing is created then.
-  """
-  return classic.build(OVERFEAT, inputs, num_classes, is_training, dropout_keep_prob, spatial_squeeze, scope,
-                       'VALID', global_pool, depth_multiplier)
-
-
-overfeat.default_image_size = 231
+overfeat = classic.network_function(OVERFEAT, 231, 'overfeat: OverFeat')

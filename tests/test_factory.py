@@ -10,7 +10,7 @@ NAMES = ['inception_v3', 'resnet_v1_50', 'resnet_v1_101', 'resnet_v1_152', 'resn
          'mobilenet_v1', 'mobilenet_v1_075', 'mobilenet_v1_050', 'mobilenet_v1_025',
          'mobilenet_v2', 'mobilenet_v2_140', 'mobilenet_v2_035',
          'xception_41', 'xception_65', 'xception_71', 'vgg_a', 'vgg_16', 'vgg_19', 'alexnet_v2', 'overfeat',
-         'inception_v1', 'inception_resnet_v2', 'inception_v4']
+         'inception_v1', 'inception_v2', 'inception_resnet_v2', 'inception_v4']
 
 
 def test_maps_cover_the_networks():

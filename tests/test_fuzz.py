@@ -26,7 +26,8 @@ from nets import resnet_v2
 from utils import geometry
 
 NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_v1_50', 'resnet_v2_50',
-            'resnet_v1_50_beta', 'mobilenet_v1', 'mobilenet_v2', 'xception_41', 'vgg_16', 'alexnet_v2', 'inception_v1')
+            'resnet_v1_50_beta', 'mobilenet_v1', 'mobilenet_v2', 'xception_41', 'vgg_16', 'alexnet_v2', 'inception_v1',
+            'inception_v2')
 CLASSIC = ('vgg_16', 'alexnet_v2')  # no output_stride; fc6 is a VALID convolution of pool5 by default
 TINY = {'tiny_v1': (resnet_v1, resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
         'tiny_v2': (resnet_v2, resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
@@ -102,8 +103,9 @@ def test_random_arguments_give_a_value_error_or_the_predicted_shapes(case):
       assert [static[1 + axis] for axis in known] == [predicted[name].size[axis] for axis in known], (
           name, tensor.shape, predicted[name].size)
       assert static[0] == shape[0]
-    if network not in ('inception_v3', 'inception_v1') + CLASSIC and shape[1] is not None:
-      stride = kwargs.get('output_stride') or 32
+    if network not in ('inception_v3',) + CLASSIC and shape[1] is not None:  # every layer SAME up to C5
+      takes_stride = network in TINY or 'output_stride' in nets_factory.get_spec(network).options
+      stride = (kwargs.get('output_stride') if takes_stride else None) or 32
       last = _last_features(network, end_points)
       assert last.shape.as_list()[1:3] == [math.ceil(shape[1] / stride), math.ceil(shape[2] / stride)]
     if num_classes:

@@ -41,8 +41,10 @@ def _logits_shape(name, batch, classes):
 # The dense classifier's output size at 321 where it is not 21 (stride 16): MobileNet v1 keeps its 7x7/2 VALID
 # average pool (21 -> 8); VGG, AlexNet and OverFeat have no output_stride, and fc6 is VALID (pool5 10, 8, 8 and
 # fc6 7, 5, 6 wide), as is C5 (fc7).
-# Inception v1 has no output_stride either: Mixed_5c is 11x11 and its 7x7 VALID pool leaves 5x5.
-_DENSE_SIZE = {'mobilenet_v1': 8, 'vgg': 4, 'alexnet_v2': 4, 'overfeat': 3, 'inception_v1': 5}
+# Inception v1 and v2 have no output_stride either: Mixed_5c is 11x11, v1's 7x7 VALID pool leaves 5x5 and v2's
+# 7x7/2 one 3x3.
+_DENSE_SIZE = {'mobilenet_v1': 8, 'vgg': 4, 'alexnet_v2': 4, 'overfeat': 3, 'inception_v1': 5, 'inception_v2': 3}
+_STRIDE_32 = ('inception_v1', 'inception_v2')
 _CLASSIC = ('vgg', 'alexnet_v2', 'overfeat')
 
 
@@ -53,7 +55,8 @@ def _dense_output_shape(name, batch, classes):
 
 # C5 channels at depth_multiplier 0.125 (MobileNet v2 rounds to multiples of 8; mobilenet_v2_035 keeps 1280;
 # fc7 of the classic networks has 4096).
-_C5_CHANNELS = {'inception_v1': 128, 'mobilenet_v1': 128, 'mobilenet_v2': 160, 'mobilenet_v2_035': 1280,
+_C5_CHANNELS = {'inception_v1': 128, 'inception_v2': 128, 'mobilenet_v1': 128, 'mobilenet_v2': 160,
+                'mobilenet_v2_035': 1280,
                 'vgg': 512, 'alexnet_v2': 512, 'overfeat': 512}
 
 
@@ -87,7 +90,7 @@ def test_a_tf1_script_builds_every_network_at_default_and_dense_settings(name):
     assert net.shape.as_list() == _dense_output_shape(name, None, 5)
     c5 = nets_factory.get_spec(name).levels[-1].end_point
     size = (_dense_output_shape(name, None, 0)[1] if name.startswith(_CLASSIC)
-            else 11 if name == 'inception_v1' else 21)
+            else 11 if name in _STRIDE_32 else 21)
     channels = _C5_CHANNELS.get(name, _C5_CHANNELS.get(name[:12], _C5_CHANNELS.get(name[:3], 256)))
     assert end_points[c5].shape.as_list() == [None, size, size, channels]
 

@@ -12,7 +12,8 @@ Adapting rewrites a checkpoint for a network that differs from the one it was tr
   `repeat` cycles the RGB kernels over the C channels and scales them by 3 / C, so that k stacked copies of an
   RGB image (C = 3k) give exactly the RGB network's output; `sum` (C = 1) adds the RGB kernels, so that a gray
   image gives what the RGB network gives for that image copied to three channels; `zeros` keeps the RGB kernels
-  on the first three channels and starts the others at zero, so the RGB part behaves exactly as before.
+  on the first three channels and starts the others at zero, so the RGB part behaves exactly as before. A
+  separable first layer (Inception v2) is adapted as a pair (`adapt_separable`), where 'sum' cannot be exact.
 - classes: the logits (and auxiliary logits) are left out, to be initialized afresh; or, with `label_offset=1`,
   a 1001-class head (background first) becomes a 1000-class head by dropping the background row.
 """
@@ -274,6 +275,56 @@ def adapt_channels(kernel: np.ndarray, in_channels: int, mode: str) -> np.ndarra
   return (kernel[:, :, [c % 3 for c in range(in_channels)], :] * (3.0 / in_channels)).astype(kernel.dtype)
 
 
+def adapt_separable(depthwise: np.ndarray, pointwise: np.ndarray, in_channels: int,
+                    mode: str) -> Tuple[np.ndarray, np.ndarray]:
+  """A separable first layer's RGB `[kh, kw, 3, m]` depthwise and `[1, 1, 3 * m, out]` pointwise kernels
+  rewritten for `in_channels` inputs (Inception v2's Conv2d_1a_7x7).
+
+  Depthwise filter k of input channel c feeds pointwise row c * m + k. 'repeat' gives channel j the
+  filters of RGB channel j % 3 and scales its pointwise rows by 3 / C (exact for k stacked copies of an RGB
+  image, C = 3k); 'zeros' gives the extra channels copies of the RGB filters but zero pointwise rows, so the RGB
+  part behaves exactly as before and the new rows still get gradients. 'sum' cannot be exact: a gray channel
+  would need the 3 * m filters of all three RGB channels, and the layer has m per channel.
+
+  Raises:
+    ValueError: for 'sum', 'zeros' with C < 3, an unknown mode, or kernels of other shapes.
+  """
+  if mode not in CHANNEL_MODES:
+    raise ValueError(f'channel_mode must be one of {CHANNEL_MODES}, got {mode!r}')
+  checks.check_int('in_channels', in_channels)
+  if depthwise.ndim != 4 or depthwise.shape[2] != 3 or pointwise.shape[:3] != (1, 1, 3 * depthwise.shape[3]):
+    raise ValueError(f'expected RGB separable kernels [kh, kw, 3, m] and [1, 1, 3m, out], got '
+                     f'{list(depthwise.shape)} and {list(pointwise.shape)}')
+  if mode == 'sum':
+    raise ValueError(f"channel_mode 'sum' cannot be exact for a separable first layer: a gray channel would need the "
+                     f'{3 * depthwise.shape[3]} depthwise filters of the three RGB channels, and the layer has '
+                     f"{depthwise.shape[3]} per channel; use 'repeat' (in_channels={in_channels}) or 'zeros'")
+  if mode == 'zeros' and in_channels < 3:
+    raise ValueError(f"channel_mode 'zeros' keeps the 3 RGB channels and adds zero ones, so in_channels must be "
+                     f">= 3, got {in_channels}; use 'repeat'")
+  cycle = [c % 3 for c in range(in_channels)]
+  multiplier, outputs = depthwise.shape[3], pointwise.shape[3]
+  rows = pointwise.reshape(3, multiplier, outputs)[cycle]
+  if mode == 'repeat':
+    rows = rows * (3.0 / in_channels)
+  else:
+    rows[3:] = 0.0
+  return depthwise[:, :, cycle, :], rows.reshape(1, 1, in_channels * multiplier, outputs).astype(pointwise.dtype)
+
+
+def _adapt_input_variables(adapted: Dict[str, np.ndarray], names: Sequence[str], in_channels: int,
+                           mode: str) -> None:
+  """Rewrites, in place, the variables `names` that follow the input channels: kernels, or separable pairs."""
+  for name in names:
+    if name not in adapted or name.endswith('/pointwise_weights'):
+      continue
+    if name.endswith('/depthwise_weights'):
+      partner = name[:-len('depthwise_weights')] + 'pointwise_weights'
+      adapted[name], adapted[partner] = adapt_separable(adapted[name], adapted[partner], in_channels, mode)
+    else:
+      adapted[name] = adapt_channels(adapted[name], in_channels, mode)
+
+
 def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, channel_mode: str = 'repeat',
           num_classes: Optional[int] = None, label_offset: int = 0) -> Dict[str, np.ndarray]:
   """Checkpoint values rewritten for `network` with `in_channels` inputs and `num_classes` classes.
@@ -306,9 +357,7 @@ def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, cha
                      f'{len(values)} variables, e.g. {held}); pass the network it was trained as')
   adapted = dict(values)
   if in_channels != 3:
-    for name in input_variables(network):
-      if name in adapted:
-        adapted[name] = adapt_channels(adapted[name], in_channels, channel_mode)
+    _adapt_input_variables(adapted, input_variables(network), in_channels, channel_mode)
   elif channel_mode not in CHANNEL_MODES:
     raise ValueError(f'channel_mode must be one of {CHANNEL_MODES}, got {channel_mode!r}')
   if num_classes is not None:
