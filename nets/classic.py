@@ -93,17 +93,6 @@ def minimum_input_size(design: Design, fc_conv_padding: str = 'VALID') -> int:
   return size
 
 
-def size_reason(design: Design) -> str:
-  """Why the minimum is what it is, for the registry."""
-  minimum = minimum_input_size(design)
-  last = design.trunk[-1].scope
-  kernel = design.fc6[1]
-  valid = any(isinstance(layer, Conv) and layer.padding == 'VALID' for layer in design.trunk)
-  what = 'VALID convolutions and max pools' if valid else 'VALID max pools'
-  return (f'the {what} of the trunk leave {last} at least {kernel}x{kernel} only from {minimum}x{minimum} up, and '
-          f'fc6 is a {kernel}x{kernel} VALID convolution on it')
-
-
 def _size_text(axes) -> str:
   return 'x'.join('?' if n is None else str(n) for n in axes)
 

@@ -54,6 +54,30 @@ class Archive:
   num_classes: Optional[int]
 
 
+@dataclasses.dataclass(frozen=True)
+class Minimum:
+  """A network's smallest input height and width, declared as data so that it is known before TensorFlow loads
+  (tests/test_registry.py builds at it and fails one pixel below).
+
+  Called as `minimum(with_classes) -> (size, reason)`.
+
+  Attributes:
+    size: without the classification head (features), and with it unless `with_classes` says otherwise.
+    reason: why.
+    with_classes: the size with the head, where the head needs more (an auxiliary head's VALID pool).
+    head_reason: why the head needs that.
+  """
+  size: int
+  reason: str
+  with_classes: Optional[int] = None
+  head_reason: str = ''
+
+  def __call__(self, with_classes: bool) -> Tuple[int, str]:
+    if with_classes and self.with_classes is not None:
+      return self.with_classes, f'{self.reason}; {self.head_reason}'
+    return self.size, self.reason
+
+
 def _resolve(reference: str) -> Callable:
   """The object named 'package.module:attribute', imported now."""
   module, _, attribute = reference.partition(':')
@@ -76,8 +100,8 @@ class NetworkSpec:
     output_strides: the `output_stride` values `fn` takes besides None, ascending; () if it takes none.
     preprocessing: 'vgg' (mean subtraction, ResNet v1 checkpoints) or 'inception' (scaling to [-1, 1]).
     value_range: the range of the preprocessed pixel values the network sees.
-    minimum_input_size: `f(with_classes) -> (size, reason)`: the smallest input height and width the network
-      builds at, with or without its classification head, and why.
+    minimum_input_size: `f(with_classes) -> (size, reason)` (a `Minimum`, or a function importing nothing):
+      the smallest input height and width the network builds at, with or without its head, and why.
     levels: its feature levels C1..C5.
     input_variables: the variables whose shapes follow the number of input channels (the first convolution).
     class_variables: the variables whose shapes follow the number of classes (logits, auxiliary logits).
@@ -224,17 +248,6 @@ def _resnet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
              'any size builds, and below the nominal stride the last feature maps stay 1x1')
 
 
-def _inception_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
-  from nets import inception_v3  # pylint: disable=import-outside-toplevel
-  size = inception_v3.minimum_input_size(aux_logits=with_classes)
-  reason = (f'the VALID convolutions and pools of the stem, Mixed_6a and Mixed_7a need '
-            f'{inception_v3.minimum_input_size()}x{inception_v3.minimum_input_size()} for a 1x1 Mixed_7c')
-  if with_classes:
-    reason += (f'; the auxiliary head (create_aux_logits=True) needs {size}x{size} for its 5x5 VALID pool on '
-               'Mixed_6e')
-  return size, reason
-
-
 def _resnet_levels(scope: str, unit: str, units: Tuple[int, int, int], stem: Tuple[str, int]) -> Tuple[Level, ...]:
   """ResNet levels: the stem, then the unit before each block's strided last one, then block4.
 
@@ -376,55 +389,26 @@ def _xception(layers_count: int) -> NetworkSpec:
                            ('entry_flow/block2', 'entry_flow/block3')) + ('exit_flow/block1',))))
 
 
-def _inception_v1_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
-  del with_classes  # the head's pool is built without classes too
-  from nets import inception_v1  # pylint: disable=import-outside-toplevel
-  size = inception_v1.minimum_input_size()
-  return size, (f'the base pads SAME (any size), but the head\'s 7x7 VALID average pool needs Mixed_5c of at least '
-                f'7x7, i.e. {size}x{size}; global_pool=True (or inception_v1_base) builds at any size')
-
-
-def _inception_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
-  del with_classes  # the head's pool shrinks to the map
-  from nets import inception_v2  # pylint: disable=import-outside-toplevel
-  return inception_v2.minimum_input_size(), ('every convolution and pool pads SAME and the head\'s 7x7 average pool '
-                                             'shrinks to smaller maps: any size builds')
-
-
-def _inception_resnet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
-  from nets import inception_resnet_v2  # pylint: disable=import-outside-toplevel
-  base = inception_resnet_v2.minimum_input_size()
-  size = inception_resnet_v2.minimum_input_size(aux_logits=with_classes)
-  reason = (f'the VALID convolutions and pools of the stem, Mixed_6a and Mixed_7a need {base}x{base} for a 1x1 '
-            'Conv2d_7b_1x1')
-  if with_classes:
-    reason += (f'; the auxiliary head (create_aux_logits=True) needs {size}x{size} for its 5x5/3 VALID pool on '
-               'PreAuxLogits')
-  return size, reason
-
-
-def _inception_v4_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
-  from nets import inception_v4  # pylint: disable=import-outside-toplevel
-  base = inception_v4.minimum_input_size()
-  size = inception_v4.minimum_input_size(aux_logits=with_classes)
-  reason = f'the VALID convolutions and pools of the stem, Mixed_6a and Mixed_7a need {base}x{base} for a 1x1 Mixed_7d'
-  if with_classes:
-    reason += f'; the auxiliary head (create_aux_logits=True) needs {size}x{size} for its 5x5/3 VALID pool on Mixed_6h'
-  return size, reason
-
-
-def _classic_minimum_input_size(design: str) -> Callable[[bool], Tuple[int, str]]:
-  """The minimum of a network of `nets.classic` ('nets.vgg:VGG_16'), the same with and without classes: fc6
-  is built either way."""
-
-  def minimum(with_classes: bool) -> Tuple[int, str]:
-    del with_classes
-    from nets import classic  # pylint: disable=import-outside-toplevel
-    found = _resolve(design)
-    return classic.minimum_input_size(found), classic.size_reason(found)
-
-  return minimum
-
+# The Inception networks' VALID stems and reductions (inception_v3.minimum_input_size() and the like compute these
+# from the layer specs; the registry states them without importing TensorFlow).
+_VALID_INCEPTION = 'the VALID convolutions and pools of the stem, Mixed_6a and Mixed_7a need 75x75 for a 1x1 '
+_AUX_HEAD = 'the auxiliary head (create_aux_logits=True) needs 107x107 for its 5x5/3 VALID pool on '
+_MINIMUMS = {
+    'inception_v3': Minimum(75, _VALID_INCEPTION + 'Mixed_7c', 107, _AUX_HEAD + 'Mixed_6e'),
+    'inception_resnet_v2': Minimum(75, _VALID_INCEPTION + 'Conv2d_7b_1x1', 107, _AUX_HEAD + 'PreAuxLogits'),
+    'inception_v4': Minimum(75, _VALID_INCEPTION + 'Mixed_7d', 107, _AUX_HEAD + 'Mixed_6h'),
+    'inception_v1': Minimum(193, "the base pads SAME (any size), but the head's 7x7 VALID average pool needs Mixed_5c "
+                                 'of at least 7x7, i.e. 193x193; global_pool=True (or inception_v1_base) builds at '
+                                 'any size'),
+    'inception_v2': Minimum(1, "every convolution and pool pads SAME and the head's 7x7/2 average pool shrinks to "
+                               'smaller maps: any size builds'),
+}
+for _name, _kernel, _minimum, _what in (('vgg', 7, 224, 'max pools'),
+                                        ('alexnet_v2', 5, 195, 'convolutions and max pools'),
+                                        ('overfeat', 6, 231, 'convolutions and max pools')):
+  _MINIMUMS[_name] = Minimum(_minimum, f'the VALID {_what} of the trunk leave pool5 at least {_kernel}x{_kernel} only '
+                                       f'from {_minimum}x{_minimum} up, and fc6 is a {_kernel}x{_kernel} VALID '
+                                       'convolution on it')
 
 _VGG_CONVS = {'vgg_a': (1, 1, 2, 2, 2), 'vgg_16': (2, 2, 3, 3, 3), 'vgg_19': (2, 2, 4, 4, 4)}
 
@@ -437,13 +421,13 @@ def _vgg(name: str) -> NetworkSpec:
   return NetworkSpec(
       name, f'nets.vgg:{name}', 'nets.vgg:vgg_arg_scope', default_image_size=224, nominal_stride=32,
       output_strides=(), preprocessing='vgg', value_range=_VGG_RANGE,
-      minimum_input_size=_classic_minimum_input_size(f'nets.vgg:{name.upper()}'), levels=levels,
+      minimum_input_size=_MINIMUMS['vgg'], levels=levels,
       input_variables=(f'{name}/conv1/conv1_1/weights',), class_variables=(f'{name}/fc8/weights', f'{name}/fc8/biases'),
       num_classes=1000,
       archive=(Archive(f'{_TF_MODELS}{name}_2016_08_28.tar.gz', f'{name}.ckpt', 1000) if name != 'vgg_a' else None))
 
 
-def _strided_stem(name: str, function: str, design: str) -> NetworkSpec:
+def _strided_stem(name: str, function: str) -> NetworkSpec:
   """AlexNet v2 and OverFeat: conv1 is 11x11/4, so there is no stride-2 level; no published checkpoints, and
   research/slim builds them with ImageNet's 1001 classes."""
   module, _, function_name = function.partition(':')
@@ -451,7 +435,7 @@ def _strided_stem(name: str, function: str, design: str) -> NetworkSpec:
   return NetworkSpec(
       name, function, f'{module}:{function_name}_arg_scope', default_image_size=224 if name == 'alexnet_v2' else 231,
       nominal_stride=32, output_strides=(), preprocessing='vgg', value_range=_VGG_RANGE,
-      minimum_input_size=_classic_minimum_input_size(design),
+      minimum_input_size=_MINIMUMS[name],
       levels=(Level('C2', f'{name}/conv1', 4, channels[0]), Level('C3', f'{name}/conv2', 8, channels[1]),
               Level('C4', f'{name}/conv5', 16, channels[2]), Level('C5', f'{name}/fc7', 32, 4096)),
       input_variables=(f'{name}/conv1/weights',), class_variables=(f'{name}/fc8/weights', f'{name}/fc8/biases'),
@@ -463,7 +447,7 @@ REGISTRY = {spec.name: spec for spec in [
         'inception_v3', 'nets.inception_v3:inception_v3', 'nets.inception_v3:inception_v3_arg_scope',
         default_image_size=299,
         nominal_stride=32, output_strides=(), preprocessing='inception', value_range=_UNIT_RANGE,
-        minimum_input_size=_inception_minimum_input_size,
+        minimum_input_size=_MINIMUMS['inception_v3'],
         levels=(Level('C1', 'Conv2d_2b_3x3', 2, 64), Level('C2', 'Conv2d_4a_3x3', 4, 192),
                 Level('C3', 'Mixed_5d', 8, 288), Level('C4', 'Mixed_6e', 16, 768), Level('C5', 'Mixed_7c', 32, 2048)),
         input_variables=('InceptionV3/Conv2d_1a_3x3/weights',),
@@ -481,12 +465,12 @@ REGISTRY = {spec.name: spec for spec in [
     _mobilenet_v2(0.35, '_035', (8, 8, 16, 32, 1280)),
     *(_xception(layers_count) for layers_count in (41, 65, 71)),
     *(_vgg(name) for name in _VGG_CONVS),
-    _strided_stem('alexnet_v2', 'nets.alexnet:alexnet_v2', 'nets.alexnet:ALEXNET_V2'),
-    _strided_stem('overfeat', 'nets.overfeat:overfeat', 'nets.overfeat:OVERFEAT'),
+    _strided_stem('alexnet_v2', 'nets.alexnet:alexnet_v2'),
+    _strided_stem('overfeat', 'nets.overfeat:overfeat'),
     NetworkSpec(
         'inception_v1', 'nets.inception_v1:inception_v1', 'nets.inception_v1:inception_v1_arg_scope',
         default_image_size=224, nominal_stride=32, output_strides=(), preprocessing='inception',
-        value_range=_UNIT_RANGE, minimum_input_size=_inception_v1_minimum_input_size,
+        value_range=_UNIT_RANGE, minimum_input_size=_MINIMUMS['inception_v1'],
         levels=(Level('C1', 'Conv2d_1a_7x7', 2, 64), Level('C2', 'Conv2d_2c_3x3', 4, 192),
                 Level('C3', 'Mixed_3c', 8, 480), Level('C4', 'Mixed_4f', 16, 832), Level('C5', 'Mixed_5c', 32, 1024)),
         input_variables=('InceptionV1/Conv2d_1a_7x7/weights',),
@@ -497,7 +481,7 @@ REGISTRY = {spec.name: spec for spec in [
     NetworkSpec(
         'inception_v2', 'nets.inception_v2:inception_v2', 'nets.inception_v2:inception_v2_arg_scope',
         default_image_size=224, nominal_stride=32, output_strides=(), preprocessing='inception',
-        value_range=_UNIT_RANGE, minimum_input_size=_inception_v2_minimum_input_size,
+        value_range=_UNIT_RANGE, minimum_input_size=_MINIMUMS['inception_v2'],
         levels=(Level('C1', 'Conv2d_1a_7x7', 2, 64), Level('C2', 'Conv2d_2c_3x3', 4, 192),
                 Level('C3', 'Mixed_3c', 8, 320), Level('C4', 'Mixed_4e', 16, 576), Level('C5', 'Mixed_5c', 32, 1024)),
         # the separable first layer: its depthwise filters per input channel, and the pointwise mixing of them
@@ -510,7 +494,7 @@ REGISTRY = {spec.name: spec for spec in [
         'inception_resnet_v2', 'nets.inception_resnet_v2:inception_resnet_v2',
         'nets.inception_resnet_v2:inception_resnet_v2_arg_scope', default_image_size=299, nominal_stride=32,
         output_strides=(), preprocessing='inception', value_range=_UNIT_RANGE,
-        minimum_input_size=_inception_resnet_v2_minimum_input_size,
+        minimum_input_size=_MINIMUMS['inception_resnet_v2'],
         levels=(Level('C1', 'Conv2d_2b_3x3', 2, 64), Level('C2', 'Conv2d_4a_3x3', 4, 192),
                 Level('C3', 'Mixed_5b', 8, 320), Level('C4', 'PreAuxLogits', 16, 1088),
                 Level('C5', 'Conv2d_7b_1x1', 32, 1536)),
@@ -524,7 +508,7 @@ REGISTRY = {spec.name: spec for spec in [
     NetworkSpec(
         'inception_v4', 'nets.inception_v4:inception_v4', 'nets.inception_v4:inception_v4_arg_scope',
         default_image_size=299, nominal_stride=32, output_strides=(), preprocessing='inception',
-        value_range=_UNIT_RANGE, minimum_input_size=_inception_v4_minimum_input_size,
+        value_range=_UNIT_RANGE, minimum_input_size=_MINIMUMS['inception_v4'],
         levels=(Level('C1', 'Conv2d_2b_3x3', 2, 64), Level('C2', 'Mixed_4a', 4, 192),
                 Level('C3', 'Mixed_5e', 8, 384), Level('C4', 'Mixed_6h', 16, 1024), Level('C5', 'Mixed_7d', 32, 1536)),
         input_variables=('InceptionV4/Conv2d_1a_3x3/weights',),

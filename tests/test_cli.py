@@ -14,7 +14,7 @@ from utils import cli
 def test_list_json(capsys):
   assert cli.main(['list', '--json']) == 0
   rows = {row['network']: row for row in json.loads(capsys.readouterr().out)}
-  assert list(rows)[0] == 'inception_v3' and len(rows) == 29
+  assert list(rows)[0] == 'inception_v3' and len(rows) == 30
   levels = rows['resnet_v1_50'].pop('levels')
   assert rows['resnet_v1_50'] == {
       'network': 'resnet_v1_50', 'default_image_size': 224, 'parameters': 25557032, 'nominal_stride': 32,
@@ -74,9 +74,10 @@ def test_describe_table(capsys):
     (['describe', 'resnet_v1_50', '--output-stride', '12'], 2,
      'slimnets describe: error: resnet_v1_50: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], '
      'got 12 (see --help)\n'),
-    (['describe', 'inception_v3', '--input-size', '74'], 1,
-     'slimnets: error: inception_v3: inputs of 74x74 are too small: the VALID convolutions and pools up to '
-     'Mixed_7c need at least 75x75; resize or pad the images\n'),
+    (['describe', 'inception_v3', '--input-size', '74'], 2,
+     'slimnets describe: error: inception_v3: inputs of 74x74 are too small: the minimum is 75x75 (the VALID '
+     'convolutions and pools of the stem, Mixed_6a and Mixed_7a need 75x75 for a 1x1 Mixed_7c); resize or pad the '
+     'images (see --help)\n'),
     (['describe', 'resnet_v1_50', '--multi-grid', '1,x'], 2,
      "slimnets describe: error: argument --multi-grid: expected comma-separated integers, got '1,x' (see --help)\n"),
     (['describe', 'resnet_v1_50', '--input-size', '1,2,3'], 2,
@@ -145,6 +146,15 @@ def test_describe_the_dense_prediction_backbones_at_output_stride_8(capsys, netw
                                         'checkpoint; networks with one: inception_v3,'),
     (['export', '--network', 'resnet_v1_50', '--output', 'README.md'],
      "slimnets export: error: output '"),
+    (['benchmark', '--network', 'inception_v3', '--input-size', '50'],
+     'slimnets benchmark: error: inception_v3: inputs of 50x50 are too small: the minimum is 75x75 (the VALID '
+     'convolutions and pools of the stem, Mixed_6a and Mixed_7a need 75x75 for a 1x1 Mixed_7c); resize or pad'),
+    (['describe', 'inception_v4', '--input-size', '100,120', '--num-classes', '5'],
+     'slimnets describe: error: inception_v4: inputs of 100x120 are too small: the minimum is 107x107 (the VALID '
+     'convolutions and pools of the stem, Mixed_6a and Mixed_7a need 75x75 for a 1x1 Mixed_7d; the auxiliary head '
+     '(create_aux_logits=True) needs 107x107 for its 5x5/3 VALID pool on Mixed_6h)'),
+    (['benchmark', '--network', 'vgg_16', '--input-size', '200'],
+     'slimnets benchmark: error: vgg_16: inputs of 200x200 are too small: the minimum is 224x224'),
 ])
 def test_usage_errors_exit_2_before_tensorflow_loads(argv, message):
   # In a fresh interpreter: the check must come before anything imports TensorFlow.

@@ -256,7 +256,8 @@ CLI_CATALOGUE = [
     (['describe', 'resnet_v1_50', '--multi-grid', '1,2'], 2,
      'slimnets describe: error: resnet_v1_50: multi_grid must be None or 3 int rates >= 1, one per unit of its '
      'last block, got (1, 2)'),
-    (['describe', 'inception_v3', '--input-size', '60'], 1, 'slimnets: error: inception_v3: inputs of 60x60 are too small'),
+    (['describe', 'inception_v3', '--input-size', '60'], 2,
+     'slimnets describe: error: inception_v3: inputs of 60x60 are too small'),
     (['describe', 'resnet_v1_50', '--multi-grid', '1,0,2'], 2,
      "slimnets describe: error: argument --multi-grid: values must be >= 1, got '1,0,2' (see --help)"),
     (['describe', 'resnet_v1_50', '--input-size', 'big'], 2,
@@ -268,12 +269,13 @@ CLI_CATALOGUE = [
      "slimnets benchmark: error: argument --batch: must be >= 1, got '0'"),
     (['describe', 'resnet_v1_50', '--output-stride', 'abc'], 2,
      "slimnets describe: error: argument --output-stride: expected a positive integer, got 'abc'"),
-    (['benchmark', '--network', 'inception_v3', '--input-size', '50'], 1,
-     'slimnets: error: inception_v3: inputs of 50x50 are too small: the minimum is 75x75 (the VALID convolutions'),
-    (['benchmark', '--network', 'inception_v3', '--input-size', '100', '--num-classes', '10'], 1,
+    (['benchmark', '--network', 'inception_v3', '--input-size', '50'], 2,
+     'slimnets benchmark: error: inception_v3: inputs of 50x50 are too small: the minimum is 75x75 (the VALID '
+     'convolutions'),
+    (['benchmark', '--network', 'inception_v3', '--input-size', '100', '--num-classes', '10'], 2,
      'inputs of 100x100 are too small: the minimum is 107x107'),
-    (['extract', '--network', 'inception_v3', '--images', '.', '--output', 'x.npz', '--input-size', '60,200'], 1,
-     'slimnets: error: inception_v3: inputs of 60x200 are too small: the minimum is 75x75'),
+    (['extract', '--network', 'inception_v3', '--images', '.', '--output', 'x.npz', '--input-size', '60,200'], 2,
+     'slimnets extract: error: inception_v3: inputs of 60x200 are too small: the minimum is 75x75'),
     pytest.param(['extract', '--network', 'resnet_v1_50', '--images', '/nonexistent/photos', '--output', 'x.npz'],
                  1, "slimnets: error: images folder '/nonexistent/photos' is not a directory",
                  marks=pytest.mark.eager),
@@ -295,9 +297,10 @@ def test_cli_errors_are_one_line_with_the_exit_status(capsys, argv, status, word
   assert captured.out == ''
 
 
-def test_cli_debug_shows_the_traceback():
-  with pytest.raises(ValueError, match=r'inception_v3: inputs of 60x60 are too small'):
-    cli.main(['--debug', 'describe', 'inception_v3', '--input-size', '60'])
+def test_cli_debug_shows_the_traceback(tmp_path):
+  with pytest.raises(ValueError, match=r"checkpoint '.*nothing' not found"):
+    cli.main(['--debug', 'adapt-checkpoint', '--network', 'resnet_v1_50', '--input', str(tmp_path / 'nothing'),
+              '--output', str(tmp_path / 'adapted'), '--in-channels', '4'])
 
 
 @pytest.fixture(scope='module')

@@ -140,11 +140,9 @@ def _cmd_export(args: argparse.Namespace) -> None:
         f"{', '.join(['output', *args.features])}")
 
 
-def _check_input_size(args: argparse.Namespace, num_classes) -> None:
-  """--input-size below the network's minimum fails here, in one line, before the slow build and trace."""
-  from nets import nets_factory  # pylint: disable=import-outside-toplevel
-  spec = nets_factory.get_spec(args.network)
-  minimum, reason = spec.minimum_input_size(bool(num_classes))
+def _check_input_size(args: argparse.Namespace, spec) -> None:
+  """--input-size below the network's declared minimum (with --num-classes: with its head) is a usage error."""
+  minimum, reason = spec.minimum_input_size(bool(getattr(args, 'num_classes', 0)))
   size = getattr(args, 'input_size', None) or (spec.default_image_size,) * 2
   if min(size) < minimum:
     raise ValueError(f'{args.network}: inputs of {size[0]}x{size[1]} are too small: the minimum is '
@@ -156,7 +154,6 @@ def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
   from nets import nets_factory  # pylint: disable=import-outside-toplevel
   from utils import tf2  # pylint: disable=import-outside-toplevel
   num_classes = getattr(args, 'num_classes', 0) or None
-  _check_input_size(args, num_classes)
   options = nets_factory.get_spec(args.network).build_options(num_classes, args.output_stride, args.multi_grid)
   _status(args, f'building {args.network}' + (f' and restoring {args.checkpoint}' if args.checkpoint else ''))
   backbone = tf2.Backbone(args.network, num_classes, in_channels=getattr(args, 'in_channels', 3), **options)
@@ -378,14 +375,15 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> Non
 
 def _check_usage(args: argparse.Namespace) -> None:
   """Usage errors (exit status 2, one line) for what the arguments alone refute, before TensorFlow loads:
-  an unknown network, an output stride or multi-grid it does not take, a network without a published
-  checkpoint to fetch, an output that exists without --overwrite."""
+  an unknown network, an output stride or multi-grid it does not take, an input size below its minimum, a
+  network without a published checkpoint to fetch, an output that exists without --overwrite."""
   from nets import nets_factory  # pylint: disable=import-outside-toplevel
   if not getattr(args, 'network', None):
     return
   try:
     spec = nets_factory.get_spec(args.network)
     spec.check_usage(getattr(args, 'output_stride', None), getattr(args, 'multi_grid', None))
+    _check_input_size(args, spec)
     if args.command == 'fetch-weights':
       spec.published()
     if args.command in ('export', 'adapt-checkpoint'):
