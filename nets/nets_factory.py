@@ -48,10 +48,43 @@ class Archive:
     checkpoint: the file name of the checkpoint prefix inside the archive ('resnet_v1_50.ckpt', 'model.ckpt'),
       in whatever folder the archive puts it.
     num_classes: the classes of its head, or None when only the backbone's variables are known to be there.
+    size: its size in bytes, where a public record of it is known (`PUBLISHED_FILES`), else None.
+    digest: 'ALGORITHM:HEX' (a `hashlib` name, e.g. 'sha256:31ab...') of the archive, where one is known, else None.
   """
   url: str
   checkpoint: str
   num_classes: Optional[int]
+  size: Optional[int] = None
+  digest: Optional[str] = None
+
+
+# Sizes and checksums of the published archives, by file name, as public download manifests record them
+# (OpenVINO's Open Model Zoo `model.yml` files; Yocto recipes' SRC_URI checksums, which agree with them where both
+# list a file). tensorflow.org publishes none itself; archives missing here are checked by Content-Length and by
+# their variables only.
+PUBLISHED_FILES = {
+    'inception_v1_2016_08_28.tar.gz': (
+        24642554, 'sha256:7a620c430fcaba8f8f716241f5148c4c47c035cce4e49ef02cfbe6cd1adf96a6'),
+    'inception_v2_2016_08_28.tar.gz': (
+        41577079, 'sha384:c0b2efbae8fc5e237ae67637dca3f311d4b4f7da576b56067e83d95c398a2fcc'
+                  'd50baff9cc0de64335f4d7b78e1adb07'),
+    'mobilenet_v1_1.0_224.tgz': (
+        94321559, 'sha256:2fadeabb9968ec6833bee903900dda6e61b3947200535874ce2fe42a8493abc0'),
+    'mobilenet_v1_0.5_224.tgz': (
+        29969407, 'sha256:98cf7a39552f73920cb99617cfa9b88d5732a87abf9ec14f7cc7f3ade1db0aaa'),
+    'mobilenet_v2_1.0_224.tgz': (
+        78306834, 'sha256:318084bc1b63d6d7b854553e09cdf77078b1c0168be27c59a0d44253b5ed49dc'),
+    'mobilenet_v2_1.4_224.tgz': (
+        135977516, 'sha256:a20d0c8d698502dc6a620528871c97a588885df7737556243a3412b39fce85e0'),
+    'mobilenet_v2_0.35_224.tgz': (
+        None, 'sha256:efcc34277c52f7dd4b0b26c2f52686793f4ea5fdddc899ac5aac9eb8d5861550'),
+}
+
+
+def _archive(url: str, checkpoint: str, num_classes: Optional[int]) -> Archive:
+  """The archive at `url`, with its size and checksum where `PUBLISHED_FILES` knows them."""
+  size, digest = PUBLISHED_FILES.get(url.rsplit('/', 1)[-1], (None, None))
+  return Archive(url, checkpoint, num_classes, size, digest)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,7 +309,7 @@ def _resnet(version: str, depth: int) -> NetworkSpec:
       levels=_resnet_levels(name, f'bottleneck_{version}', _RESNET_UNITS[depth], ('conv1', 64)),
       input_variables=(f'{name}/conv1/weights',), class_variables=(f'{name}/logits/weights', f'{name}/logits/biases'),
       num_classes=num_classes,
-      archive=Archive(f'{_TF_MODELS}{name}_{date}.tar.gz', f'{name}.ckpt', num_classes) if date else None,
+      archive=_archive(f'{_TF_MODELS}{name}_{date}.tar.gz', f'{name}.ckpt', num_classes) if date else None,
       decoder_end_points=_resnet_decoder_end_points(name, depth) if version == 'v1' and depth <= 101 else ())
 
 
@@ -297,7 +330,7 @@ def _resnet_beta(depth: int) -> NetworkSpec:
       input_variables=(f'{scope}/conv1_1/weights',),
       class_variables=(f'{scope}/logits/weights', f'{scope}/logits/biases'), num_classes=1000,
       # DeepLab's ImageNet-pretrained backbone; its model zoo does not say whether the logits are kept.
-      archive=Archive(f'{_TF_MODELS}resnet_v1_{depth}_2018_05_04.tar.gz', 'model.ckpt', None),
+      archive=_archive(f'{_TF_MODELS}resnet_v1_{depth}_2018_05_04.tar.gz', 'model.ckpt', None),
       decoder_end_points=_resnet_decoder_end_points(scope, depth))
 
 
@@ -330,7 +363,7 @@ def _mobilenet_v1(multiplier: float, suffix: str, archive_multiplier: str) -> Ne
       input_variables=('MobilenetV1/Conv2d_0/weights',),
       class_variables=('MobilenetV1/Logits/Conv2d_1c_1x1/weights', 'MobilenetV1/Logits/Conv2d_1c_1x1/biases'),
       num_classes=1001,
-      archive=Archive(f'{_TF_MODELS}mobilenet_v1_2018_08_02/{checkpoint}.tgz', f'{checkpoint}.ckpt', 1001),
+      archive=_archive(f'{_TF_MODELS}mobilenet_v1_2018_08_02/{checkpoint}.tgz', f'{checkpoint}.ckpt', 1001),
       base_function='nets.mobilenet_v1:mobilenet_v1_base', base_defaults=(('depth_multiplier', multiplier),))
 
 
@@ -348,7 +381,7 @@ def _mobilenet_v2(multiplier: float, suffix: str, channels: Tuple[int, ...]) -> 
       input_variables=('MobilenetV2/Conv/weights',),
       class_variables=('MobilenetV2/Logits/Conv2d_1c_1x1/weights', 'MobilenetV2/Logits/Conv2d_1c_1x1/biases'),
       num_classes=1001,
-      archive=Archive(f'https://storage.googleapis.com/mobilenet_v2/checkpoints/{checkpoint}.tgz',
+      archive=_archive(f'https://storage.googleapis.com/mobilenet_v2/checkpoints/{checkpoint}.tgz',
                       f'{checkpoint}.ckpt', 1001),
       base_function='nets.mobilenet.mobilenet_v2:mobilenet_base', base_defaults=(('depth_multiplier', multiplier),),
       decoder_end_points=((4, 'layer_4/depthwise_output'), (8, 'layer_7/depthwise_output'),
@@ -382,7 +415,7 @@ def _xception(layers_count: int) -> NetworkSpec:
       input_variables=(f'{name}/entry_flow/conv1_1/weights',),
       class_variables=(f'{name}/logits/weights', f'{name}/logits/biases'), num_classes=1001,
       # DeepLab's ImageNet-pretrained backbones; its model zoo does not say whether the logits are kept.
-      archive=Archive(_TF_MODELS + _XCEPTION_ARCHIVES[layers_count], 'model.ckpt', None),
+      archive=_archive(_TF_MODELS + _XCEPTION_ARCHIVES[layers_count], 'model.ckpt', None),
       decoder_end_points=tuple(
           (stride, f'{name}/{flow}/unit_1/xception_module/separable_conv2_pointwise') for stride, flow in zip(
               (4, 8, 16), (('entry_flow/block3', 'entry_flow/block5') if layers_count == 71 else
@@ -424,7 +457,7 @@ def _vgg(name: str) -> NetworkSpec:
       minimum_input_size=_MINIMUMS['vgg'], levels=levels,
       input_variables=(f'{name}/conv1/conv1_1/weights',), class_variables=(f'{name}/fc8/weights', f'{name}/fc8/biases'),
       num_classes=1000,
-      archive=(Archive(f'{_TF_MODELS}{name}_2016_08_28.tar.gz', f'{name}.ckpt', 1000) if name != 'vgg_a' else None))
+      archive=(_archive(f'{_TF_MODELS}{name}_2016_08_28.tar.gz', f'{name}.ckpt', 1000) if name != 'vgg_a' else None))
 
 
 def _strided_stem(name: str, function: str) -> NetworkSpec:
@@ -454,7 +487,7 @@ REGISTRY = {spec.name: spec for spec in [
         class_variables=('InceptionV3/AuxLogits/Conv2d_2b_1x1/weights', 'InceptionV3/AuxLogits/Conv2d_2b_1x1/biases',
                          'InceptionV3/Logits/Conv2d_1c_1x1/weights', 'InceptionV3/Logits/Conv2d_1c_1x1/biases'),
         num_classes=1001,
-        archive=Archive(f'{_TF_MODELS}inception_v3_2016_08_28.tar.gz', 'inception_v3.ckpt', 1001)),
+        archive=_archive(f'{_TF_MODELS}inception_v3_2016_08_28.tar.gz', 'inception_v3.ckpt', 1001)),
     *(_resnet('v1', depth) for depth in (50, 101, 152, 200)),
     *(_resnet('v2', depth) for depth in (50, 101, 152, 200)),
     *(_resnet_beta(depth) for depth in (50, 101)),
@@ -476,7 +509,7 @@ REGISTRY = {spec.name: spec for spec in [
         input_variables=('InceptionV1/Conv2d_1a_7x7/weights',),
         class_variables=('InceptionV1/Logits/Conv2d_0c_1x1/weights', 'InceptionV1/Logits/Conv2d_0c_1x1/biases'),
         num_classes=1001,
-        archive=Archive(f'{_TF_MODELS}inception_v1_2016_08_28.tar.gz', 'inception_v1.ckpt', 1001),
+        archive=_archive(f'{_TF_MODELS}inception_v1_2016_08_28.tar.gz', 'inception_v1.ckpt', 1001),
         base_function='nets.inception_v1:inception_v1_base'),
     NetworkSpec(
         'inception_v2', 'nets.inception_v2:inception_v2', 'nets.inception_v2:inception_v2_arg_scope',
@@ -488,7 +521,7 @@ REGISTRY = {spec.name: spec for spec in [
         input_variables=('InceptionV2/Conv2d_1a_7x7/depthwise_weights', 'InceptionV2/Conv2d_1a_7x7/pointwise_weights'),
         class_variables=('InceptionV2/Logits/Conv2d_1c_1x1/weights', 'InceptionV2/Logits/Conv2d_1c_1x1/biases'),
         num_classes=1001,
-        archive=Archive(f'{_TF_MODELS}inception_v2_2016_08_28.tar.gz', 'inception_v2.ckpt', 1001),
+        archive=_archive(f'{_TF_MODELS}inception_v2_2016_08_28.tar.gz', 'inception_v2.ckpt', 1001),
         base_function='nets.inception_v2:inception_v2_base'),
     NetworkSpec(
         'inception_resnet_v2', 'nets.inception_resnet_v2:inception_resnet_v2',
@@ -502,7 +535,7 @@ REGISTRY = {spec.name: spec for spec in [
         class_variables=('InceptionResnetV2/AuxLogits/Logits/weights', 'InceptionResnetV2/AuxLogits/Logits/biases',
                          'InceptionResnetV2/Logits/Logits/weights', 'InceptionResnetV2/Logits/Logits/biases'),
         num_classes=1001,
-        archive=Archive(f'{_TF_MODELS}inception_resnet_v2_2016_08_30.tar.gz', 'inception_resnet_v2_2016_08_30.ckpt',
+        archive=_archive(f'{_TF_MODELS}inception_resnet_v2_2016_08_30.tar.gz', 'inception_resnet_v2_2016_08_30.ckpt',
                         1001),
         base_function='nets.inception_resnet_v2:inception_resnet_v2_base'),
     NetworkSpec(
@@ -515,7 +548,7 @@ REGISTRY = {spec.name: spec for spec in [
         class_variables=('InceptionV4/AuxLogits/Aux_logits/weights', 'InceptionV4/AuxLogits/Aux_logits/biases',
                          'InceptionV4/Logits/Logits/weights', 'InceptionV4/Logits/Logits/biases'),
         num_classes=1001,
-        archive=Archive(f'{_TF_MODELS}inception_v4_2016_09_09.tar.gz', 'inception_v4.ckpt', 1001),
+        archive=_archive(f'{_TF_MODELS}inception_v4_2016_09_09.tar.gz', 'inception_v4.ckpt', 1001),
         base_function='nets.inception_v4:inception_v4_base'),
 ]}
 

@@ -1,6 +1,8 @@
 """utils.weights: fetching a published checkpoint from a local HTTP server, verified, never half-cached."""
 
+import dataclasses
 import functools
+import hashlib
 import http.server
 import io
 import os
@@ -126,10 +128,18 @@ def _tar(path, files):
       tar.addfile(info, io.BytesIO(data))
 
 
+def _unpinned(monkeypatch):
+  """Lets fetch take the tests' own archives for networks whose published archive has a known checksum."""
+  published = weights._published
+  monkeypatch.setattr(weights, '_published',
+                      lambda network: dataclasses.replace(published(network), size=None, digest=None))
+
+
 @pytest.mark.parametrize('network, variables', [('mobilenet_v1_025', 137), ('mobilenet_v2_035', 262)])
-def test_research_slim_mobilenet_archive_with_its_frozen_graph(server, tmp_path, network, variables):
+def test_research_slim_mobilenet_archive_with_its_frozen_graph(server, tmp_path, monkeypatch, network, variables):
   root, url = server
   archive = weights.PUBLISHED[network]
+  _unpinned(monkeypatch)
   base = archive.checkpoint[:-len('.ckpt')]  # e.g. mobilenet_v2_0.35_224
   source = root / f'{network}-src'
   checkpoints.write(_zeros_of(network, 1001), str(source / archive.checkpoint))
@@ -164,3 +174,64 @@ def test_published_archives_are_the_registry_declarations():
   assert weights.PUBLISHED['mobilenet_v2_140'].url == (
       'https://storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_1.4_224.tgz')
   assert weights.cached_path('mobilenet_v2_035', '/c') == '/c/mobilenet_v2_035/mobilenet_v2_0.35_224.ckpt'
+
+
+def test_published_sizes_and_checksums_are_declared():
+  """Where public download manifests record an archive's size and checksum, the registry declares them."""
+  assert weights.PUBLISHED['mobilenet_v2'].size == 78306834
+  assert weights.PUBLISHED['mobilenet_v2'].digest == (
+      'sha256:318084bc1b63d6d7b854553e09cdf77078b1c0168be27c59a0d44253b5ed49dc')
+  assert weights.PUBLISHED['inception_v2'].digest.startswith('sha384:c0b2efbae8fc')
+  assert weights.PUBLISHED['mobilenet_v2_035'].size is None  # the checksum alone is on record
+  assert weights.PUBLISHED['resnet_v1_50'].digest is None and weights.PUBLISHED['resnet_v1_50'].size is None
+  pinned = sorted(name for name, archive in weights.PUBLISHED.items() if archive.digest)
+  assert pinned == ['inception_v1', 'inception_v2', 'mobilenet_v1', 'mobilenet_v1_050', 'mobilenet_v2',
+                    'mobilenet_v2_035', 'mobilenet_v2_140']
+
+
+def _mobilenet_v2_035_archive(root):
+  """A well-formed mobilenet_v2_035 archive with the right variables, which is not the published file."""
+  source = root / 'v2_035-src'
+  checkpoints.write(_zeros_of('mobilenet_v2_035', 1001), str(source / 'mobilenet_v2_0.35_224.ckpt'), overwrite=True)
+  _tar(root / 'mobilenet_v2_0.35_224.tgz', {name: (source / name).read_bytes() for name in os.listdir(source)})
+  return (root / 'mobilenet_v2_0.35_224.tgz').read_bytes()
+
+
+def test_a_file_that_is_not_the_published_archive_is_refused_before_extraction(server, tmp_path):
+  root, url = server
+  data = _mobilenet_v2_035_archive(root)
+  actual = hashlib.sha256(data).hexdigest()
+  cache = tmp_path / 'cache'
+  with pytest.raises(ValueError, match=(
+      rf'^{re.escape(url)}mobilenet_v2_0\.35_224\.tgz has sha256 {actual}, the published archive has '
+      r'efcc34277c52f7dd4b0b26c2f52686793f4ea5fdddc899ac5aac9eb8d5861550: truncated, tampered with, or not the '
+      r'published archive$')):
+    weights.fetch('mobilenet_v2_035', url=url + 'mobilenet_v2_0.35_224.tgz', cache_dir=str(cache), progress=False)
+  assert os.listdir(cache) == []
+
+
+def test_a_download_of_another_size_is_refused_before_its_body_is_read(server, tmp_path, capsys):
+  root, url = server
+  (root / 'mobilenet_v2_1.0_224.tgz').write_bytes(b'x' * 1000)
+  before = len(_QuietHandler.requests)
+  cache = tmp_path / 'cache'
+  assert cli.main(['fetch-weights', 'mobilenet_v2', '--url', url + 'mobilenet_v2_1.0_224.tgz',
+                   '--cache-dir', str(cache), '--quiet']) == 1
+  assert capsys.readouterr().err == (
+      f'slimnets: error: {url}mobilenet_v2_1.0_224.tgz is 1000 bytes, the published archive is 78306834 bytes: '
+      'truncated, tampered with, or not the published archive\n')
+  assert len(_QuietHandler.requests) == before + 1
+  assert os.listdir(cache) == []
+
+
+def test_the_published_checksum_lets_the_published_file_through(server, tmp_path, monkeypatch):
+  root, url = server
+  data = _mobilenet_v2_035_archive(root)
+  published = weights._published
+  for digest in (f'sha256:{hashlib.sha256(data).hexdigest()}', f'sha384:{hashlib.sha384(data).hexdigest()}'):
+    monkeypatch.setattr(weights, '_published', lambda network, digest=digest: dataclasses.replace(
+        published(network), size=len(data), digest=digest))
+    cache = tmp_path / digest[:6]
+    path = weights.fetch('mobilenet_v2_035', url=url + 'mobilenet_v2_0.35_224.tgz', cache_dir=str(cache),
+                         progress=False)
+    assert path == str(cache / 'mobilenet_v2_035' / 'mobilenet_v2_0.35_224.ckpt')

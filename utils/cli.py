@@ -308,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
   adapting.set_defaults(parser=adapting, run=_cmd_adapt_checkpoint)
   fetching = commands.add_parser('fetch-weights', help='download and verify a published TF-Slim checkpoint')
   fetching.add_argument('network', help='a network with a published checkpoint, e.g. resnet_v1_50')
-  fetching.add_argument('--url', help='download from this address instead of the official one')
+  fetching.add_argument('--url', help='download from this address instead of the official one (a mirror of '
+                                     'the published archive: its known size and checksum still apply)')
   fetching.add_argument('--cache-dir', help='cache directory (default ~/.cache/slimnets)')
   fetching.add_argument('--quiet', action='store_true', help='no progress bar')
   fetching.set_defaults(parser=fetching, run=_cmd_fetch_weights)

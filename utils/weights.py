@@ -2,12 +2,15 @@
 
 Each checkpoint is a `.tar.gz` archive holding one checkpoint (research/slim's `NAME.ckpt`, DeepLab's
 `FOLDER/model.ckpt`), as the network's registry entry declares it (`NetworkSpec.archive`). `fetch` downloads
-it with a progress bar into a temporary file inside the cache directory, extracts the checkpoint's files there,
-and checks that the checkpoint holds every variable the network creates (with the archive's number of classes,
-or the backbone's where that is not known) at the right shape. Only then is it moved to `CACHE/NAME/`; a failed
+it with a progress bar into a temporary file inside the cache directory, checks its size and checksum against
+the published archive's where public records of them are known (a wrong Content-Length before downloading,
+the checksum before extracting anything), extracts the checkpoint's files there, and checks that the
+checkpoint holds every variable the network creates (with the archive's number of classes, or the backbone's
+where that is not known) at the right shape. Only then is it moved to `CACHE/NAME/`; a failed
 download, a corrupt archive or a checkpoint of the wrong network leaves nothing in the cache.
 """
 
+import hashlib
 import os
 import tarfile
 import urllib.error
@@ -59,17 +62,28 @@ def verify(network: str, checkpoint: str, num_classes: Optional[int] = None) -> 
   return len(expected)
 
 
-def _download(url: str, destination: str, progress: bool) -> None:
+def _download(url: str, destination: str, progress: bool, size: Optional[int] = None,
+              digest: Optional[str] = None) -> None:
+  """Downloads `url` to `destination`, checking its length against the server's Content-Length and, where they
+  are known, against the published archive's `size` and `digest` ('ALGORITHM:HEX')."""
+  algorithm, _, expected_hex = (digest or '').partition(':')
+  hasher = hashlib.new(algorithm) if digest else None
+  not_published = 'truncated, tampered with, or not the published archive'
   try:
-    with urllib.request.urlopen(url, timeout=60) as response, open(destination, 'wb') as out:
+    with urllib.request.urlopen(url, timeout=60) as response:
       total = int(response.headers.get('Content-Length') or 0) or None
+      if size is not None and total is not None and total != size:  # refused before reading the body
+        raise ValueError(f'{url} is {total} bytes, the published archive is {size} bytes: {not_published}')
       received = 0
-      with tqdm(total=total, unit='B', unit_scale=True, desc=os.path.basename(url), disable=not progress) as bar:
+      with open(destination, 'wb') as out, tqdm(total=total, unit='B', unit_scale=True,
+                                                desc=os.path.basename(url), disable=not progress) as bar:
         while True:
           chunk = response.read(1 << 20)
           if not chunk:
             break
           out.write(chunk)
+          if hasher:
+            hasher.update(chunk)
           received += len(chunk)
           bar.update(len(chunk))
       if total is not None and received != total:
@@ -78,6 +92,11 @@ def _download(url: str, destination: str, progress: bool) -> None:
     raise OSError(f'cannot download {url}: HTTP {error.code} {error.reason}') from None
   except (urllib.error.URLError, OSError) as error:
     raise OSError(f'cannot download {url}: {getattr(error, "reason", error)}') from None
+  if size is not None and received != size:
+    raise ValueError(f'{url} gave {received} bytes, the published archive is {size} bytes: {not_published}')
+  if hasher and hasher.hexdigest() != expected_hex:
+    raise ValueError(f'{url} has {algorithm} {hasher.hexdigest()}, the published archive has {expected_hex}: '
+                     f'{not_published}')
 
 
 def _extract_checkpoint(archive: str, checkpoint: str, folder: str) -> str:
@@ -112,7 +131,8 @@ def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = No
 
   Args:
     network: a network with a published checkpoint (see `PUBLISHED`).
-    url: where to download the archive from (default: the official address).
+    url: where to download the archive from (default: the official address); a mirror of the published file,
+      which is checked against the published size and checksum where they are known (`Archive.size`, `digest`).
     cache_dir: the cache (default `~/.cache/slimnets`).
     progress: show a progress bar on stderr.
 
@@ -126,7 +146,7 @@ def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = No
     return target
   with files.staged(os.path.dirname(target), directory=True) as staging:
     archive = os.path.join(staging, '.download-' + os.path.basename(published.url))
-    _download(url or published.url, archive, progress)
+    _download(url or published.url, archive, progress, published.size, published.digest)
     extracted = _extract_checkpoint(archive, published.checkpoint, staging)
     os.remove(archive)
     verify(network, extracted, published.num_classes)
