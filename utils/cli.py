@@ -133,11 +133,43 @@ def _cmd_export(args: argparse.Namespace) -> None:
   from utils import features  # pylint: disable=import-outside-toplevel
   features.check_levels(args.network, args.features)
   output = os.path.abspath(args.output)  # an existing one was refused by _check_usage
+  if args.format == 'openvino':
+    from utils import backends  # pylint: disable=import-outside-toplevel
+    backends.import_openvino()  # missing: one line before the slow build
+  calibration = None
+  if args.quantization == 'int8':
+    from utils import extract  # pylint: disable=import-outside-toplevel
+    extract.check_folder(args.calibration_images)
   backbone = _backbone(args, random_weights_warning=True)
-  _status(args, f'tracing and writing the SavedModel ({args.precision}, batch norm folded)')
-  export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
-  print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> "
-        f"{', '.join(['output', *args.features])}")
+  outputs = ', '.join(['output', *args.features])
+  if args.format == 'savedmodel':
+    _status(args, f'tracing and writing the SavedModel ({args.precision}, batch norm folded)')
+    export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
+    print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> {outputs}")
+  elif args.format == 'openvino':
+    _status(args, f'converting to OpenVINO IR ({args.precision} inference hint, batch norm folded)')
+    export.export_openvino(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
+    print(f"wrote {output}/model.xml, model.bin: images: float32 [batch, height, width, {args.in_channels}] -> "
+          f"{outputs}")
+  else:
+    size = args.input_size or (backbone.default_image_size,) * 2
+    if args.quantization == 'int8':
+      calibration = extract.preprocessed_images(args.calibration_images, args.network, size,
+                                                limit=args.calibration_count)
+    _status(args, f'converting to TFLite ({args.quantization}, {size[0]}x{size[1]}, batch {args.batch})')
+    export.export_tflite(backbone, output, size, batch_size=args.batch, levels=args.features,
+                         quantization=args.quantization, representative=calibration, overwrite=args.overwrite)
+    print(f"wrote {output}: serving_default(images: float32 [{args.batch}, {size[0]}, {size[1]}, "
+          f"{args.in_channels}]) -> {outputs} ({args.quantization})")
+    if calibration:
+      from utils import backends  # pylint: disable=import-outside-toplevel
+      from utils import inference  # pylint: disable=import-outside-toplevel
+      found = backends.agreement(inference.Predictor(backbone), backends.TFLitePredictor(output), calibration,
+                                 args.batch)
+      top1 = (f", top-1 agreement {100 * found['top1_agreement']:.1f}%" if found['top1_agreement'] is not None
+              else '')
+      print(f"int8 against float32 on {found['images']} calibration images: largest difference "
+            f"{100 * found['max_rel_error']:.2f}% of the output's range{top1}")
 
 
 def _check_input_size(args: argparse.Namespace, spec) -> None:
@@ -181,7 +213,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
   _status(args, f'timing {args.runs} runs of batch {args.batch} at {size[0]}x{size[1]} after {args.warmup} warm-up '
                 'runs')
   result = inference.benchmark(backbone, size, batch_size=args.batch, precision=args.precision, runs=args.runs,
-                               warmup=args.warmup)
+                               warmup=args.warmup, backend=args.backend)
   result['output_stride'] = args.output_stride
   if result['message']:
     print(f"slimnets: warning: {result['message']}", file=sys.stderr)
@@ -189,7 +221,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=1))
     return
   stride = f", output stride {args.output_stride}" if args.output_stride else ''
-  line = (f"{args.network}{stride}, {size[0]}x{size[1]}, batch {args.batch}, {result['precision']}: "
+  backend = ' (OpenVINO)' if args.backend == 'openvino' else ''
+  line = (f"{args.network}{stride}, {size[0]}x{size[1]}, batch {args.batch}, {result['precision']}{backend}: "
           f"{result['images_per_second']:.2f} images/s, {result['ms_per_batch_median']:.1f} ms per batch "
           f"(median of {args.runs}; p10 {result['ms_per_batch_p10']:.1f}, p90 {result['ms_per_batch_p90']:.1f})")
   if 'max_rel_error_vs_float32' in result:
@@ -313,10 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
   fetching.add_argument('--cache-dir', help='cache directory (default ~/.cache/slimnets)')
   fetching.add_argument('--quiet', action='store_true', help='no progress bar')
   fetching.set_defaults(parser=fetching, run=_cmd_fetch_weights)
-  exporting = commands.add_parser('export', help='write a SavedModel: images -> output and feature levels')
+  exporting = commands.add_parser('export', help='write a SavedModel, OpenVINO IR or TFLite model: images -> output '
+                                                 'and feature levels')
   exporting.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
   exporting.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
-  exporting.add_argument('--output', required=True, metavar='DIR', help='SavedModel directory to write')
+  exporting.add_argument('--output', required=True, metavar='PATH',
+                         help='SavedModel or OpenVINO directory, or .tflite file, to write')
+  exporting.add_argument('--format', choices=('savedmodel', 'openvino', 'tflite'), default='savedmodel',
+                         help="savedmodel (default); openvino (IR: model.xml and model.bin, needs "
+                              "'slimnets[openvino]'); tflite (one input size)")
   exporting.add_argument('--output-stride', type=_positive_int, metavar='N',
                          help='output stride of the features (default: nominal)')
   exporting.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
@@ -327,7 +365,18 @@ def build_parser() -> argparse.ArgumentParser:
   exporting.add_argument('--features', type=_levels, default=(), metavar='C2,C5',
                          help='feature levels to add as outputs')
   exporting.add_argument('--precision', choices=precision.PRECISIONS, default='float32',
-                         help='compute precision of the SavedModel (its inputs and outputs are float32)')
+                         help='compute precision of the SavedModel, or OpenVINO\'s inference precision hint (inputs '
+                              'and outputs are float32)')
+  exporting.add_argument('--input-size', type=_input_size, metavar='H[,W]',
+                         help="tflite: the input height and width (default: the network's default image size)")
+  exporting.add_argument('--batch', type=_positive_int, default=1, metavar='B', help='tflite: the batch (default 1)')
+  exporting.add_argument('--quantization', choices=('float32', 'float16', 'int8'), default='float32',
+                         help='tflite: float32 (default), float16 weights, or int8 post-training quantization')
+  exporting.add_argument('--calibration-images', metavar='DIR',
+                         help='tflite int8: a folder of JPEG/PNG images to calibrate on (the network\'s '
+                              'preprocessing)')
+  exporting.add_argument('--calibration-count', type=_positive_int, default=100, metavar='N',
+                         help='tflite int8: calibrate on the first N images (default 100)')
   exporting.add_argument('--overwrite', action='store_true', help='replace an existing output directory')
   exporting.add_argument('--quiet', action='store_true', help='no status lines (none are shown off a terminal)')
   exporting.set_defaults(parser=exporting, run=_cmd_export)
@@ -338,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help='untimed runs after the first (default 3)')
   benchmarking.add_argument('--num-classes', type=_non_negative_int, default=0, metavar='K',
                             help='time logits of K classes, pooled globally (default: dense features)')
+  benchmarking.add_argument('--backend', choices=('tensorflow', 'openvino'), default='tensorflow',
+                            help="tensorflow (Predictor, default) or openvino (needs 'slimnets[openvino]')")
   benchmarking.add_argument('--json', action='store_true', help='print one JSON object')
   benchmarking.add_argument('--quiet', action='store_true', help='no status lines (none are shown off a terminal)')
   benchmarking.set_defaults(parser=benchmarking, run=_cmd_benchmark)
@@ -374,6 +425,22 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> Non
                       help="threads per operation (default: TensorFlow's, all cores)")
 
 
+def _check_export_options(args: argparse.Namespace) -> None:
+  """The options of one export format are refused with another, and int8 needs its calibration images."""
+  lite_only = {'--input-size': args.input_size, '--batch': args.batch != 1,
+               '--quantization': args.quantization != 'float32', '--calibration-images': args.calibration_images}
+  given = [option for option, value in lite_only.items() if value]
+  if args.format != 'tflite' and given:
+    raise ValueError(f'{", ".join(given)} {"is" if len(given) == 1 else "are"} for --format tflite, not '
+                     f'{args.format}')
+  if args.format == 'tflite' and args.precision != 'float32':
+    raise ValueError('--precision is for savedmodel and openvino; a TFLite model computes in float32 '
+                     '(--quantization float16 or int8 makes it smaller)')
+  if (args.quantization == 'int8') != bool(args.calibration_images):
+    raise ValueError('--quantization int8 needs --calibration-images DIR, and --calibration-images is for int8 '
+                     'only')
+
+
 def _check_usage(args: argparse.Namespace) -> None:
   """Usage errors (exit status 2, one line) for what the arguments alone refute, before TensorFlow loads:
   an unknown network, an output stride or multi-grid it does not take, an input size below its minimum, a
@@ -387,6 +454,8 @@ def _check_usage(args: argparse.Namespace) -> None:
     _check_input_size(args, spec)
     if args.command == 'fetch-weights':
       spec.published()
+    if args.command == 'export':
+      _check_export_options(args)
     if args.command in ('export', 'adapt-checkpoint'):
       files.check_output(os.path.abspath(args.output), args.overwrite)
   except (ValueError, FileExistsError) as error:
@@ -402,7 +471,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     warnings.showwarning = _show_warning
     try:
       args.run(args)
-    except (ValueError, TypeError, OSError) as error:
+    except (ValueError, TypeError, OSError, ImportError) as error:
       if args.debug:
         raise
       print(f'slimnets: error: {error}', file=sys.stderr)

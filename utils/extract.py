@@ -202,6 +202,20 @@ def _dataset(folder: str, paths: Sequence[str], network: str, size: Tuple[int, i
   return dataset.ignore_errors().batch(batch_size).prefetch(2)
 
 
+def preprocessed_images(folder: str, network: str, size: Tuple[int, int], limit: int = 100) -> List[np.ndarray]:
+  """The first `limit` readable images of `folder` (as `extract` lists them), through the network's evaluation
+  preprocessing at `size`: `[height, width, 3]` float32 arrays, e.g. to calibrate an int8 TFLite export.
+
+  Raises:
+    NotADirectoryError: when `folder` is not a directory. ValueError: when it holds no readable image.
+  """
+  paths = list_images(folder)[:limit]
+  arrays = [image.numpy() for _, batch in _dataset(folder, paths, network, tuple(size), 1) for image in batch]
+  if not arrays:
+    raise ValueError(f'no readable .jpg, .jpeg or .png image in {folder!r}')
+  return arrays
+
+
 def extract(backbone: tf2.Backbone, images: str, output: str, *, levels: Sequence[str] = (), pooled: bool = False,
             input_size: Optional[Tuple[int, int]] = None, batch_size: int = 8, precision: str = 'float32',
             overwrite: bool = False, progress: bool = True, settings: Optional[dict] = None,

@@ -134,31 +134,53 @@ def randomize_batch_norm(backbone: tf2.Backbone, seed: int = 0) -> None:
       variable.assign(rng.uniform(-0.1, 0.1, variable.shape).astype(np.float32))
 
 
+BACKENDS = ('tensorflow', 'openvino')
+
+
+def check_backend(backend: str) -> None:
+  """Raises ValueError for a backend other than those of `BACKENDS`."""
+  if backend not in BACKENDS:
+    raise ValueError(f'backend must be one of {", ".join(BACKENDS)}, got {backend!r}')
+
+
+def make_predictor(backbone: tf2.Backbone, precision: str = 'float32', backend: str = 'tensorflow',
+                   unsupported_reason: Optional[str] = ''):
+  """`Predictor(backbone, precision)`, or with backend 'openvino' `utils.backends.OpenVINOPredictor` (same call)."""
+  check_backend(backend)
+  if backend == 'openvino':
+    from utils import backends  # pylint: disable=import-outside-toplevel
+    return backends.OpenVINOPredictor(backbone, precision, unsupported_reason=unsupported_reason)
+  return Predictor(backbone, precision, unsupported_reason=unsupported_reason)
+
+
 def benchmark(backbone: tf2.Backbone, input_size: Tuple[int, int], batch_size: int = 1, precision: str = 'float32',
               runs: int = 20, warmup: int = 3, seed: int = 0,
-              unsupported_reason: Optional[str] = '') -> Dict[str, object]:
-  """Times `Predictor(backbone, precision)` on random images of the network's input range.
+              unsupported_reason: Optional[str] = '', backend: str = 'tensorflow') -> Dict[str, object]:
+  """Times `Predictor(backbone, precision)` (or the OpenVINO backend's) on random images of the network's input
+  range.
 
   Each timed run is one call, from a float32 numpy batch to float32 numpy outputs. For bfloat16 the outputs
   are compared with those of float32 on the same images (`max_relative_error`). The backbone's weights are
   used as they are: for random weights, call `randomize_batch_norm` first.
 
   Returns:
-    {'network', 'input_size', 'batch', 'precision' (what ran), 'requested_precision', 'runs',
+    {'network', 'input_size', 'batch', 'precision' (what ran), 'requested_precision', 'backend', 'runs',
      'images_per_second' (batch / median), 'ms_per_batch_median', 'ms_per_batch_min', 'ms_per_batch_max',
      'ms_per_batch_p10', 'ms_per_batch_p90', 'max_rel_error_vs_float32' (bfloat16 only), 'message' (or None)}.
 
   Raises:
-    ValueError: for a bad size, batch, run count or precision, or a size the network does not take.
+    ValueError: for a bad size, batch, run count, precision or backend, or a size the network does not take.
+    ImportError: for the OpenVINO backend without openvino.
   """
   check_run_arguments(input_size, batch_size)
+  check_backend(backend)
   checks.check_int('runs', runs, 1)
   checks.check_int('warmup', warmup, 0)
   ran, message = precisions.resolve_precision(precision, unsupported_reason)
   low, high = _input_range(backbone.network)
   images = np.random.RandomState(seed).uniform(low, high, [batch_size, *input_size, backbone.in_channels])
   images = images.astype(np.float32)
-  predictor = Predictor(backbone, ran, unsupported_reason=None)
+  predictor = make_predictor(backbone, ran, backend, unsupported_reason=None)
   first = predictor(images)['output']
   for _ in range(warmup):
     predictor(images)
@@ -170,7 +192,8 @@ def benchmark(backbone: tf2.Backbone, input_size: Tuple[int, int], batch_size: i
   median = statistics.median(times)
   result = {
       'network': backbone.network, 'input_size': list(input_size), 'batch': batch_size, 'precision': ran,
-      'requested_precision': precision, 'runs': runs, 'images_per_second': batch_size * 1000.0 / median,
+      'requested_precision': precision, 'backend': backend, 'runs': runs,
+      'images_per_second': batch_size * 1000.0 / median,
       'ms_per_batch_median': median, 'ms_per_batch_min': min(times), 'ms_per_batch_max': max(times),
       'ms_per_batch_p10': float(np.percentile(times, 10)), 'ms_per_batch_p90': float(np.percentile(times, 90)),
       'message': message,
