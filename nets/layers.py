@@ -19,6 +19,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import tensorflow as tf
 import tf_slim as slim
+from tf_slim.ops import arg_scope as slim_arg_scope
 
 from nets import checks
 
@@ -27,15 +28,101 @@ IntPair = Union[int, Sequence[int]]
 
 _NHWC = 'NHWC'
 
-# Held while a network is built: tf-slim's arg scope stack is one list for the whole process.
-#
-# `slim.arg_scope` pushes onto and pops from a module-level list in tf_slim (not a thread-local one), so two
-# threads building at once would read, and pop, each other's scopes. The network functions, and the entry points
-# that open their arg scope themselves (`nets_factory.get_network_fn`, `utils.tf2.Backbone`, `utils.scratch`),
-# hold this lock from their first scope to the last, which makes concurrent builds in separate graphs give what
-# builds one after another give (Python runs one thread at a time anyway). Code that opens `slim.arg_scope` itself
-# around a network in several threads must hold it too: `with layers.BUILD_LOCK, slim.arg_scope(...): ...`.
-BUILD_LOCK = threading.RLock()
+class _PerThreadArgStack(list):
+  """tf-slim's arg scope stack, one per thread, as TensorFlow keeps its variable and name scopes.
+
+  tf-slim 1.1.0 keeps one module-level list (`tf_slim.ops.arg_scope._ARGSTACK`) for the whole process, and
+  reads it only through its truthiness, `[-1]`, `append` and `pop`. Under a `tf.distribute.MirroredStrategy`
+  the replicas are threads that take turns at every cross-replica call inside the model (synchronized batch
+  norm's all-reduce): with one list they would pop each other's scopes. This stand-in gives each thread its own
+  list; a thread starts with a copy of the main thread's stack as it is then (a replica starts inside the scopes
+  its `strategy.run` was called in).
+  """
+
+  def __init__(self, main_stack: list):
+    super().__init__()
+    self._main_stack = list(main_stack)
+    self._main_thread = threading.main_thread()
+    self._local = threading.local()
+
+  def _stack(self) -> list:
+    if threading.current_thread() is self._main_thread:
+      return self._main_stack
+    stack = getattr(self._local, 'stack', None)
+    if stack is None:
+      stack = self._local.stack = list(self._main_stack) or [{}]
+    return stack
+
+  def __len__(self) -> int:
+    return len(self._stack())
+
+  def __bool__(self) -> bool:
+    return bool(self._stack())
+
+  def __getitem__(self, index):
+    return self._stack()[index]
+
+  def __iter__(self):
+    return iter(self._stack())
+
+  def __repr__(self) -> str:
+    return repr(self._stack())
+
+  def append(self, scope: dict) -> None:
+    self._stack().append(scope)
+
+  def pop(self, index: int = -1) -> dict:
+    return self._stack().pop(index)
+
+
+if not isinstance(slim_arg_scope._ARGSTACK, _PerThreadArgStack):  # pylint: disable=protected-access
+  slim_arg_scope._ARGSTACK = _PerThreadArgStack(slim_arg_scope._ARGSTACK)  # pylint: disable=protected-access
+
+
+class _BuildLock:
+  """A re-entrant lock that can be let go of for a while by the thread holding it (`released`)."""
+
+  def __init__(self):
+    self._lock = threading.Lock()
+    self._owner = None
+    self._depth = 0
+
+  def __enter__(self) -> '_BuildLock':
+    me = threading.get_ident()
+    if self._owner != me:
+      self._lock.acquire()
+      self._owner = me
+    self._depth += 1
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self._depth -= 1
+    if not self._depth:
+      self._owner = None
+      self._lock.release()
+
+  @contextlib.contextmanager
+  def released(self):
+    """Lets go of the lock, however deeply this thread holds it, for the block; takes it back after."""
+    if self._owner != threading.get_ident():
+      yield
+      return
+    depth, self._depth, self._owner = self._depth, 0, None
+    self._lock.release()
+    try:
+      yield
+    finally:
+      self._lock.acquire()
+      self._owner, self._depth = threading.get_ident(), depth
+
+
+# Held while a network is built, so that builds in several threads run one after another (Python runs one
+# thread at a time anyway) and see consistent module state. The arg scope stack is per thread (above), and so
+# are this module's other build-time states; the network functions, and the entry points that open their arg
+# scope themselves (`nets_factory.get_network_fn`, `utils.tf2.Backbone`, `utils.scratch`), hold this lock from
+# their first scope to the last. A thread lets go of it while it waits for other replicas' threads in a
+# cross-replica all-reduce (synchronized batch norm), which they must reach.
+BUILD_LOCK = _BuildLock()
 
 
 # tf-slim layer -> the layer of this module that replaces it, keyed by their shared arg scope key.
@@ -615,7 +702,7 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
                variables_collections=None, outputs_collections=None, trainable: bool = True, batch_weights=None,
                fused=None, data_format: str = _NHWC, zero_debias_moving_mean: bool = False, scope=None,
                renorm: bool = False, renorm_clipping=None, renorm_decay: float = 0.99,
-               adjustment=None) -> tf.Tensor:
+               adjustment=None, synchronized: bool = False) -> tf.Tensor:
   """Batch normalization over all axes but the last (Ioffe & Szegedy, 2015, arXiv:1502.03167).
 
   In training mode the batch statistics normalize the input and the moving averages are updated: the update
@@ -643,6 +730,12 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
     fused: accepted for compatibility; the fused kernel is always used.
     data_format: 'NHWC' only.
     scope: variable scope name, default 'BatchNorm'.
+    synchronized: in training mode under a `tf.distribute` strategy of several replicas, normalize with the
+      statistics of the whole global batch (each replica's sums combined with a cross-replica all-reduce, as
+      Keras's `BatchNormalization(synchronized=True)`), so every replica computes what one device would on the
+      whole batch, moving averages included. Elsewhere (one replica, inference) it changes nothing. An addition
+      of this project (tf-slim has no such argument); set it for a whole network with
+      `slim.arg_scope([slim.batch_norm], synchronized=True)` or `tf2.Backbone(..., synchronized_batch_norm=True)`.
 
   Returns:
     The normalized tensor, with the shape of `inputs`.
@@ -664,7 +757,7 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
         channels, _parameter_dtype(inputs.dtype), center, scale, param_initializers, param_regularizers,
         trainable, variables_collections)
     outputs = _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training,
-                               decay, updates_collections)
+                               decay, updates_collections, _replicas_to_synchronize(synchronized))
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
@@ -704,13 +797,37 @@ def _batch_norm_variables(channels: int, dtype: tf.DType, center: bool, scale: b
   return gamma, beta, variable('moving_mean', zeros, False), variable('moving_variance', ones, False)
 
 
+def _replicas_to_synchronize(synchronized: bool) -> Optional[tf.distribute.ReplicaContext]:
+  """The replica context to all-reduce batch statistics in: with `synchronized`, inside one replica of several."""
+  if not synchronized:
+    return None
+  context = tf.distribute.get_replica_context()  # None in a cross-replica context; the default one: 1 replica
+  return context if context is not None and context.num_replicas_in_sync > 1 else None
+
+
+def _global_batch_moments(rank4: tf.Tensor, replicas: tf.distribute.ReplicaContext) -> tuple:
+  """(mean, variance, count) over the NHW axes of the global batch: one all-reduce of each replica's sums."""
+  values = tf.cast(rank4, tf.float32)
+  channels = checks.static_shape(rank4)[-1]
+  count = tf.cast(tf.reduce_prod(tf.shape(values)[:3]), tf.float32)
+  local = tf.concat([tf.reduce_sum(values, [0, 1, 2]), tf.reduce_sum(tf.square(values), [0, 1, 2]),
+                     tf.reshape(count, [1])], 0)
+  with BUILD_LOCK.released():  # the other replicas' threads build up to this all-reduce meanwhile
+    total = replicas.all_reduce(tf.distribute.ReduceOp.SUM, local)
+  count = total[2 * channels]
+  mean = total[:channels] / count
+  variance = tf.maximum(total[channels:2 * channels] / count - tf.square(mean), 0.0)
+  return mean, variance, count
+
+
 def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training, decay,
-                     updates_collections) -> tf.Tensor:
+                     updates_collections, replicas: Optional[tf.distribute.ReplicaContext] = None) -> tf.Tensor:
   """Normalizes with the fused kernel, reshaping non-4-D inputs to `[-1, 1, 1, channels]`.
 
   In training mode with a python `decay` the kernel itself computes the new moving averages
   (`exponential_avg_factor = 1 - decay`), so each update is one assignment; a tensor `decay` or `is_training`
-  takes the general path below.
+  takes the general path below. With `replicas` (synchronized batch norm) the batch statistics are the global
+  batch's (`_global_batch_moments`) and the moving variance takes their unbiased estimate, as the fused kernel's.
   """
   channels = checks.static_shape(inputs)[-1]
   rank4 = inputs if inputs.shape.rank == 4 else tf.reshape(inputs, [-1, 1, 1, channels])
@@ -718,7 +835,11 @@ def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon,
   offset_t = beta if beta is not None else tf.zeros([channels], moving_mean.dtype)
 
   def with_batch_statistics():
-    return tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, epsilon=epsilon, is_training=True)
+    if replicas is None:
+      return tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, epsilon=epsilon, is_training=True)
+    mean, variance, count = _global_batch_moments(rank4, replicas)
+    outputs = tf.nn.batch_normalization(tf.cast(rank4, tf.float32), mean, variance, offset_t, scale_t, epsilon)
+    return tf.cast(outputs, rank4.dtype), mean, variance * count / tf.maximum(count - 1.0, 1.0)
 
   def with_moving_statistics():
     return tf.compat.v1.nn.fused_batch_norm(rank4, scale_t, offset_t, mean=moving_mean, variance=moving_variance,
@@ -726,7 +847,7 @@ def _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon,
 
   if not tf.is_tensor(is_training) and not is_training:
     return _restore_shape(with_moving_statistics(), inputs)
-  if not tf.is_tensor(is_training) and not tf.is_tensor(decay):
+  if not tf.is_tensor(is_training) and not tf.is_tensor(decay) and replicas is None:
     outputs, new_mean, new_variance = tf.compat.v1.nn.fused_batch_norm(
         rank4, scale_t, offset_t, mean=moving_mean, variance=moving_variance, epsilon=epsilon, is_training=True,
         exponential_avg_factor=1.0 - float(decay))

@@ -300,3 +300,42 @@ def test_batch_norm_folding_is_scoped_to_its_context_and_thread():
     thread.join()
     assert seen == [False]
   assert not layers._FOLDING.active  # pylint: disable=protected-access
+
+
+def test_arg_scopes_are_per_thread_and_a_thread_starts_in_the_main_threads():
+  """tf-slim keeps one arg scope stack per process; here each thread has its own (MirroredStrategy's replicas are
+  threads that take turns inside the model), starting from the main thread's scopes."""
+  seen = {}
+
+  def worker():
+    seen['inherited'] = slim.current_arg_scope().get(slim.arg_scope_func_key(layers.conv2d))
+    with slim.arg_scope([layers.conv2d], padding='SAME'):
+      seen['own'] = dict(slim.current_arg_scope()[slim.arg_scope_func_key(layers.conv2d)])
+      main_entered.set()
+      main_done.wait(10)
+    seen['after'] = slim.current_arg_scope()[slim.arg_scope_func_key(layers.conv2d)]
+
+  main_entered, main_done = threading.Event(), threading.Event()
+  key = slim.arg_scope_func_key(slim.conv2d)
+  with slim.arg_scope([slim.conv2d], padding='VALID', stride=2):
+    thread = threading.Thread(target=worker)
+    thread.start()
+    main_entered.wait(10)
+    assert slim.current_arg_scope()[key] == {'padding': 'VALID', 'stride': 2}  # not the thread's SAME
+    main_done.set()
+    thread.join()
+    assert slim.current_arg_scope()[key] == {'padding': 'VALID', 'stride': 2}
+  assert key not in slim.current_arg_scope()
+  assert seen == {'inherited': {'padding': 'VALID', 'stride': 2}, 'own': {'padding': 'SAME', 'stride': 2},
+                  'after': {'padding': 'VALID', 'stride': 2}}
+
+
+def test_synchronized_batch_norm_is_batch_norm_outside_several_replicas(graph):
+  images = np.random.RandomState(0).normal(size=[4, 5, 5, 3]).astype(np.float32)
+  outputs = {}
+  for synchronized in (False, True):
+    with tf.compat.v1.variable_scope(f's{synchronized}'):
+      outputs[synchronized] = layers.batch_norm(tf.constant(images), is_training=True, updates_collections=None,
+                                                synchronized=synchronized)
+  plain, synchronized = run(graph, [outputs[False], outputs[True]])
+  np.testing.assert_array_equal(plain, synchronized)

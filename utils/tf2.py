@@ -56,6 +56,9 @@ class Backbone(tf.Module):
     num_classes: classes of the logits; None or 0 for features only.
     in_channels: channels the images must have.
     weight_decay: the arg scope's L2 weight decay (default: the network's, e.g. 1e-4 for ResNets).
+    synchronized_batch_norm: in training under a `tf.distribute` strategy, normalize with the statistics of the
+      global batch (`nets.layers.batch_norm(synchronized=True)`): replicas of a few images each then compute
+      what one device would on the whole batch.
     name: name of the module (default: the network name); variable names do not depend on it.
     **network_kwargs: further arguments of the network function: `output_stride`, `multi_grid`, `global_pool`,
       `spatial_squeeze`, `depth_multiplier`, `create_aux_logits`, ...
@@ -68,7 +71,8 @@ class Backbone(tf.Module):
   """
 
   def __init__(self, network: str, num_classes: Optional[int] = None, *, in_channels: int = 3,
-               weight_decay: Optional[float] = None, name: Optional[str] = None, **network_kwargs):
+               weight_decay: Optional[float] = None, synchronized_batch_norm: bool = False,
+               name: Optional[str] = None, **network_kwargs):
     if not tf.compat.v1.executing_eagerly_outside_functions():
       raise RuntimeError('utils.tf2.Backbone needs TF2 behaviour (eager execution), and this program has turned '
                          'it off (tf.compat.v1.disable_v2_behavior() or disable_eager_execution()); in TF1 '
@@ -80,6 +84,7 @@ class Backbone(tf.Module):
     self.network = network
     self.num_classes = num_classes
     self.in_channels = in_channels
+    self.synchronized_batch_norm = bool(synchronized_batch_norm)
     scope_kwargs = {'batch_norm_updates_collections': None}
     if weight_decay is not None:
       scope_kwargs['weight_decay'] = weight_decay
@@ -152,7 +157,8 @@ class Backbone(tf.Module):
     try:
       with layers.BUILD_LOCK, layers.regularizers_collected_into(sink), \
           tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=getter), \
-          slim.arg_scope(self._build.arg_scope):
+          slim.arg_scope(self._build.arg_scope), \
+          slim.arg_scope([layers.batch_norm], synchronized=self.synchronized_batch_norm):
         net, end_points = self._network(images, training)
     except BaseException:
       for name in set(self._variables) - existing:  # a failed first call leaves no variables behind
@@ -232,17 +238,19 @@ class Segmenter(Backbone):
     in_channels: channels the images must have.
     weight_decay: L2 weight of the convolution kernels (DeepLab's default 1e-4).
     fine_tune_batch_norm: with `training=True`, normalize with batch statistics and update the moving averages
-      (DeepLab's switch; off for small batches per replica).
+      (DeepLab's switch; off for small batches per replica, or on with `synchronized_batch_norm`).
     image_pyramid: scales to run at (default (1.0,)).
+    synchronized_batch_norm: as for `Backbone`: batch statistics of the global batch across replicas.
   """
 
   def __init__(self, model_options, *, in_channels: int = 3, weight_decay: float = 0.0001,
                fine_tune_batch_norm: bool = True, image_pyramid: Optional[Sequence[float]] = None,
-               name: Optional[str] = None):
+               synchronized_batch_norm: bool = False, name: Optional[str] = None):
     from nets import deeplab  # pylint: disable=import-outside-toplevel
     if not isinstance(model_options, deeplab.ModelOptions):
       raise ValueError(f'Segmenter: model_options must be a deeplab.ModelOptions, got {type(model_options).__name__}')
-    super().__init__(model_options.model_variant, None, in_channels=in_channels, name=name or 'deeplab')
+    super().__init__(model_options.model_variant, None, in_channels=in_channels,
+                     synchronized_batch_norm=synchronized_batch_norm, name=name or 'deeplab')
     self._build.arg_scope = {}  # DeepLab sets every layer's arguments itself (`nets.deeplab`)
     self.model_options = model_options
     self.weight_decay = weight_decay

@@ -8,6 +8,7 @@ the network's inner end points ('layer_4/depthwise_output' is DeepLab's low-leve
 
 import contextlib
 import functools
+import threading
 from typing import Callable, Dict, Iterator, List, Optional
 
 import tensorflow as tf
@@ -17,18 +18,24 @@ from nets import atrous
 from nets import checks
 from nets import layers
 
-_COLLECTORS: List[Dict[str, tf.Tensor]] = []  # innermost last; guarded by layers.BUILD_LOCK like the arg scopes
+_COLLECTING = threading.local()  # .collectors: the open `collected_outputs` of this thread, innermost last
+
+
+def _collectors() -> List[Dict[str, tf.Tensor]]:
+  if not hasattr(_COLLECTING, 'collectors'):
+    _COLLECTING.collectors = []
+  return _COLLECTING.collectors
 
 
 @contextlib.contextmanager
 def collected_outputs() -> Iterator[Dict[str, tf.Tensor]]:
   """Collects, in order, the tensors the blocks built inside name with `named_output` ({name: tensor})."""
   collected: Dict[str, tf.Tensor] = {}
-  _COLLECTORS.append(collected)
+  _collectors().append(collected)
   try:
     yield collected
   finally:
-    _COLLECTORS.pop()
+    _collectors().pop()
 
 
 def named_output(tensor: tf.Tensor, name: str, endpoints: Optional[dict] = None) -> tf.Tensor:
@@ -36,8 +43,8 @@ def named_output(tensor: tf.Tensor, name: str, endpoints: Optional[dict] = None)
   tensor = tf.identity(tensor, name=name)
   if endpoints is not None:
     endpoints[name] = tensor
-  if _COLLECTORS:
-    _COLLECTORS[-1][name] = tensor
+  if _collectors():
+    _collectors()[-1][name] = tensor
   return tensor
 
 
