@@ -62,7 +62,7 @@ def test_tflite_float32_float16_int8_follow_the_tensorflow_path(backbone, images
   assert 1e-3 < errors['int8'] < 0.15  # measured 0.036 at this depth
   assert 0.45 < sizes['float16'] / sizes['float32'] < 0.6  # float16 weights
   assert sizes['int8'] / sizes['float32'] < 0.4  # int8 weights
-  with pytest.raises(ValueError, match=r'this TFLite model takes images of shape \[2, 33, 35, 3\], got \[1, 33, 35, 3\]'):
+  with pytest.raises(ValueError, match=r'takes images of shape \[2, 33, 35, 3\], got \[1, 33, 35, 3\]'):
     lite(_images(batch=1))
 
 

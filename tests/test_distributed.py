@@ -1,6 +1,6 @@
-"""Synchronized batch norm across tf.distribute replicas: two replicas compute what one device does on the whole
-batch, in one process (MirroredStrategy on two logical CPUs) and across two worker processes
-(MultiWorkerMirroredStrategy, TF_CONFIG on 127.0.0.1)."""
+"""Backbones under tf.distribute: MirroredStrategy on two logical CPUs sums the replicas' gradients; with
+synchronized batch norm two replicas compute what one device does on the whole batch, in one process and across
+two worker processes (MultiWorkerMirroredStrategy, TF_CONFIG on 127.0.0.1)."""
 
 import json
 import os
@@ -15,7 +15,8 @@ pytestmark = pytest.mark.eager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-_MIRRORED = textwrap.dedent('''
+# Two replicas on one machine: the CPU as two logical devices (before TensorFlow initializes it).
+_TWO_CPUS = textwrap.dedent('''
     import json, sys
     import numpy as np
     import tensorflow as tf
@@ -27,6 +28,21 @@ _MIRRORED = textwrap.dedent('''
 
     images = np.random.RandomState(0).uniform(-1, 1, [4, 33, 33, 3]).astype(np.float32)
     labels = np.array([0, 1, 2, 1])
+''')
+
+
+def _run(script, tmp_path):
+  """Runs `script` in a fresh interpreter (the logical devices must be set before TensorFlow starts); returns
+  the JSON of its last output line."""
+  path = tmp_path / 'script.py'
+  path.write_text(script)
+  out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=False,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  assert out.returncode == 0, out.stderr[-3000:]
+  return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+_SYNCHRONIZED = _TWO_CPUS + textwrap.dedent('''
 
     def make(synchronized):
       backbone = tf2.Backbone('resnet_v1_50', 3, depth_multiplier=0.125, synchronized_batch_norm=synchronized)
@@ -57,7 +73,8 @@ _MIRRORED = textwrap.dedent('''
           tf.data.Dataset.from_tensor_slices((images, labels)).batch(4))
       step = tf.function(lambda x, y: strategy.run(lambda x, y: step_on(backbone, optimizer, x, y), args=(x, y)))
       features = step(*next(iter(dataset)))
-      sides[synchronized] = (backbone, np.concatenate([t.numpy() for t in strategy.experimental_local_results(features)]))
+      per_replica = strategy.experimental_local_results(features)
+      sides[synchronized] = (backbone, np.concatenate([t.numpy() for t in per_replica]))
 
     # One device, the whole batch of 4: what synchronized replicas must compute.
     whole, whole_optimizer = make(False)
@@ -74,23 +91,93 @@ _MIRRORED = textwrap.dedent('''
         'features': {{str(s): float(np.abs(f - whole_features).max()) for s, (_, f) in sides.items()}},
         'weights': {{str(s): difference(b, 'weights') for s, (b, _) in sides.items()}},
         'moving': {{str(s): difference(b, 'moving') for s, (b, _) in sides.items()}},
-        'weight_change': max(float(np.abs(whole.variables_by_name[n].numpy() - initial.variables_by_name[n].numpy()).max())
+        'weight_change': max(float(np.abs(whole.variables_by_name[n].numpy()
+                                          - initial.variables_by_name[n].numpy()).max())
                              for n in whole.variables_by_name if 'moving' not in n),
     }}))
 ''')
 
 
-def _run(script, tmp_path, env=None):
-  path = tmp_path / 'script.py'
-  path.write_text(script)
-  out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=False,
-                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **(env or {})))
-  assert out.returncode == 0, out.stderr[-3000:]
-  return json.loads(out.stdout.strip().splitlines()[-1])
+_PER_REPLICA = _TWO_CPUS + textwrap.dedent('''
+    halves = [(images[:2], labels[:2]), (images[2:], labels[2:])]
+
+    def make():
+      backbone = tf2.Backbone('resnet_v1_50', 3, depth_multiplier=0.125)
+      backbone.build()
+      for i, v in enumerate(backbone.variables_by_name.values()):  # the same start on both sides
+        v.assign(np.random.RandomState(i).normal(0, 0.1, v.shape).astype(np.float32))
+      optimizer = keras.optimizers.SGD(0.1, momentum=0.9)  # the README's recipe, momentum included
+      optimizer.build(backbone.trainable_variables)  # its slots, under the strategy's scope like the variables
+      return backbone, optimizer
+
+    def replica_loss(backbone, x, y):  # the loss of one replica's half, scaled to the global batch of 4
+      logits, _ = backbone(x, training=True)
+      return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)) / 4
+
+    strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+    with strategy.scope():
+      backbone, optimizer = make()
+
+    @tf.function
+    def distributed_step(dataset_inputs):
+      def step(x, y):
+        with tf.GradientTape() as tape:
+          loss = replica_loss(backbone, x, y)
+        grads = tape.gradient(loss, backbone.trainable_variables)
+        optimizer.apply_gradients(zip(grads, backbone.trainable_variables))
+      strategy.run(step, args=dataset_inputs)
+
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((images, labels)).batch(4))
+    distributed_step(next(iter(dataset)))
+
+    # One device: the gradient of the summed per-half losses, each half normalized with its own statistics.
+    reference, reference_optimizer = make()
+    moving = [n for n in reference.variables_by_name if 'moving' in n]
+    start = {{n: reference.variables_by_name[n].numpy() for n in moving}}
+    per_half_moving = []
+    with tf.GradientTape() as tape:
+      total = 0.0
+      for x, y in halves:
+        for n in moving:
+          reference.variables_by_name[n].assign(start[n])
+        total += replica_loss(reference, x, y)
+        per_half_moving.append({{n: reference.variables_by_name[n].numpy() for n in moving}})
+    grads = tape.gradient(total, reference.trainable_variables)
+    reference_optimizer.apply_gradients(zip(grads, reference.trainable_variables))
+
+    trainable = [n for n, v in backbone.variables_by_name.items() if v.trainable]
+    initial = make()[0]
+    print(json.dumps({{
+        'kinds': sorted({{type(v).__name__ for v in backbone.variables_by_name.values()}}),
+        'replicas': strategy.num_replicas_in_sync,
+        'max_weight_difference': max(float(np.abs(backbone.variables_by_name[n].numpy()
+                                                  - reference.variables_by_name[n].numpy()).max())
+                                     for n in trainable),
+        'max_weight_change': max(float(np.abs(backbone.variables_by_name[n].numpy()
+                                              - initial.variables_by_name[n].numpy()).max()) for n in trainable),
+        'max_moving_difference': max(float(np.abs(backbone.variables_by_name[n].read_value().numpy()
+                                                  - (per_half_moving[0][n] + per_half_moving[1][n]) / 2).max())
+                                     for n in moving),
+        'names_equal': list(backbone.variables_by_name) == list(reference.variables_by_name),
+        'tf_keras_imported': any(name.split('.')[0] == 'tf_keras' for name in sys.modules),
+    }}))
+''')
+
+
+def test_mirrored_strategy_aggregates_gradients_and_averages_moving_statistics(tmp_path):
+  result = _run(_PER_REPLICA.format(root=ROOT), tmp_path)
+  assert result['replicas'] == 2
+  assert result['kinds'] == ['MirroredVariable', 'SyncOnReadVariable']
+  assert result['names_equal']
+  assert not result['tf_keras_imported']
+  assert result['max_weight_change'] > 1e-3  # the step did move the weights ...
+  assert result['max_weight_difference'] < 1e-5  # ... exactly as the summed gradient of both replicas
+  assert result['max_moving_difference'] < 1e-6  # moving averages: the mean of the replicas' updates
 
 
 def test_synchronized_replicas_compute_the_whole_batch_step(tmp_path):
-  result = _run(_MIRRORED.format(root=ROOT), tmp_path)
+  result = _run(_SYNCHRONIZED.format(root=ROOT), tmp_path)
   assert result['replicas'] == 2
   assert result['weight_change'] > 1e-3  # the step moved the weights
   # Synchronized: batch statistics, gradients and moving averages of the whole batch of 4 (measured: 6e-6,

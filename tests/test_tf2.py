@@ -1,10 +1,5 @@
-"""utils.tf2.Backbone: eager networks with the graph's variable names, training with GradientTape, distribution."""
-
-import json
-import os
-import subprocess
-import sys
-import textwrap
+"""utils.tf2.Backbone: eager networks with the graph's variable names, training with GradientTape (distribution:
+tests/test_distributed.py)."""
 
 import keras
 import numpy as np
@@ -22,7 +17,6 @@ from utils import tf2
 pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
 
 THIN = {'depth_multiplier': 0.125}  # resnet_v1_50 with its real names and 1/8 of its channels
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _graph_network(images, num_classes=None, **kwargs):
@@ -147,100 +141,6 @@ def test_bad_calls_create_no_variables(network, kwargs, call_with, message):
 def test_bad_options(args, kwargs, message):
   with pytest.raises(ValueError, match=message):
     tf2.Backbone(*args, **kwargs)
-
-
-_DISTRIBUTED = textwrap.dedent('''
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices('CPU')[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras
-    sys.path.insert(0, {root!r})
-    from utils import tf2
-
-    images = np.random.RandomState(0).uniform(-1, 1, [4, 33, 33, 3]).astype(np.float32)
-    labels = np.array([0, 1, 2, 1])
-    halves = [(images[:2], labels[:2]), (images[2:], labels[2:])]
-
-    def make():
-      backbone = tf2.Backbone('resnet_v1_50', 3, depth_multiplier=0.125)
-      backbone.build()
-      for i, v in enumerate(backbone.variables_by_name.values()):  # the same start on both sides
-        v.assign(np.random.RandomState(i).normal(0, 0.1, v.shape).astype(np.float32))
-      optimizer = keras.optimizers.SGD(0.1, momentum=0.9)  # the README's recipe, momentum included
-      optimizer.build(backbone.trainable_variables)  # its slots, under the strategy's scope like the variables
-      return backbone, optimizer
-
-    def replica_loss(backbone, x, y):  # the loss of one replica's half, scaled to the global batch of 4
-      logits, _ = backbone(x, training=True)
-      return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)) / 4
-
-    strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
-    with strategy.scope():
-      backbone, optimizer = make()
-
-    @tf.function
-    def distributed_step(dataset_inputs):
-      def step(x, y):
-        with tf.GradientTape() as tape:
-          loss = replica_loss(backbone, x, y)
-        grads = tape.gradient(loss, backbone.trainable_variables)
-        optimizer.apply_gradients(zip(grads, backbone.trainable_variables))
-      strategy.run(step, args=dataset_inputs)
-
-    dataset = strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensor_slices((images, labels)).batch(4))
-    distributed_step(next(iter(dataset)))
-
-    # One device: the gradient of the summed per-half losses, each half normalized with its own statistics.
-    reference, reference_optimizer = make()
-    moving = [n for n in reference.variables_by_name if 'moving' in n]
-    start = {{n: reference.variables_by_name[n].numpy() for n in moving}}
-    per_half_moving = []
-    with tf.GradientTape() as tape:
-      total = 0.0
-      for x, y in halves:
-        for n in moving:
-          reference.variables_by_name[n].assign(start[n])
-        total += replica_loss(reference, x, y)
-        per_half_moving.append({{n: reference.variables_by_name[n].numpy() for n in moving}})
-    grads = tape.gradient(total, reference.trainable_variables)
-    reference_optimizer.apply_gradients(zip(grads, reference.trainable_variables))
-
-    trainable = [n for n, v in backbone.variables_by_name.items() if v.trainable]
-    initial = make()[0]
-    print(json.dumps({{
-        'kinds': sorted({{type(v).__name__ for v in backbone.variables_by_name.values()}}),
-        'replicas': strategy.num_replicas_in_sync,
-        'max_weight_difference': max(float(np.abs(backbone.variables_by_name[n].numpy()
-                                                  - reference.variables_by_name[n].numpy()).max())
-                                     for n in trainable),
-        'max_weight_change': max(float(np.abs(backbone.variables_by_name[n].numpy()
-                                              - initial.variables_by_name[n].numpy()).max()) for n in trainable),
-        'max_moving_difference': max(float(np.abs(backbone.variables_by_name[n].read_value().numpy()
-                                                  - (per_half_moving[0][n] + per_half_moving[1][n]) / 2).max())
-                                     for n in moving),
-        'names_equal': list(backbone.variables_by_name) == list(reference.variables_by_name),
-        'tf_keras_imported': any(name.split('.')[0] == 'tf_keras' for name in sys.modules),
-    }}))
-''')
-
-
-def test_mirrored_strategy_aggregates_gradients_and_averages_moving_statistics(tmp_path):
-  script = tmp_path / 'distributed.py'
-  script.write_text(_DISTRIBUTED.format(root=ROOT))
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
-  out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=False)
-  assert out.returncode == 0, out.stderr[-3000:]
-  result = json.loads(out.stdout.strip().splitlines()[-1])
-  assert result['replicas'] == 2
-  assert result['kinds'] == ['MirroredVariable', 'SyncOnReadVariable']
-  assert result['names_equal']
-  assert not result['tf_keras_imported']
-  assert result['max_weight_change'] > 1e-3  # the step did move the weights ...
-  assert result['max_weight_difference'] < 1e-5  # ... exactly as the summed gradient of both replicas
-  assert result['max_moving_difference'] < 1e-6  # moving averages: the mean of the replicas' updates
 
 
 def test_bfloat16_images_compute_with_casts_of_the_float32_variables():

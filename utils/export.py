@@ -5,7 +5,9 @@ height and width free) and returns `output` (the network's main output: logits, 
 plus one output per requested feature level, named by the level ('C2', 'C5', ...), all float32. It runs the
 network in inference mode, with batch norm folded into the convolutions (`layers.batch_norm_folded_for_inference`),
 in float32 or bfloat16, with the weights as constants of the graph (as `inference.Predictor` runs them; the
-SavedModel has no variables to fine-tune: export the checkpoint for that). Load it with `tf.saved_model.load(path).signatures['serving_default'](images=...)`.
+SavedModel has no variables to fine-tune: fine-tune from the checkpoint). Load it with
+`tf.saved_model.load(path).signatures['serving_default'](images=...)`. `export_openvino` and `export_tflite`
+write the same function as an OpenVINO IR and a TFLite model.
 
 A `tf2.Segmenter` (DeepLab) exports instead `logits` (float32 `[batch, height, width, classes]`, bilinearly
 upsampled to the image size with aligned corners) and `labels` (int64 `[batch, height, width]`, their argmax),
