@@ -99,8 +99,10 @@ def test_openvino_in_memory_and_exported_ir_follow_the_tensorflow_path(backbone,
     assert sorted(outputs) == ['C2', 'output']
     for name in ('output', 'C2'):
       assert inference.max_relative_error(outputs[name], reference[name]) < 1e-4
-  with pytest.warns(RuntimeWarning) if precision.bfloat16_unsupported_reason() else contextlib.nullcontext():
-    bf16 = backends.OpenVINOPredictor(path, 'bfloat16')
+  unsupported = precision.bfloat16_unsupported_reason()
+  with pytest.warns(RuntimeWarning) if unsupported else contextlib.nullcontext():
+    bf16 = backends.OpenVINOPredictor(path)  # the precision it was exported with
+  assert bf16.precision == ('float32' if unsupported else 'bfloat16')
   assert inference.max_relative_error(bf16(images)['output'], reference['output']) < 0.05
   with pytest.raises(ValueError, match='levels= is for a backbone'):
     backends.OpenVINOPredictor(path, levels=['C2'])

@@ -45,18 +45,15 @@ class OpenVINOPredictor:
   Args:
     model: a `tf2.Backbone` (converted now, weights as they are), or the folder `export.export_openvino` wrote.
     precision: 'float32' or 'bfloat16' (OpenVINO's inference precision; bfloat16 where the CPU lacks it warns
-      as `Predictor` does and runs float32).
+      as `Predictor` does and runs float32); None: the exported model's own (its `--precision`), or float32.
     levels: with a backbone, feature levels to return as well.
     threads: CPU threads for inference (default: OpenVINO's, all cores).
     unsupported_reason: as for `precision.resolve_precision`.
   """
 
-  def __init__(self, model: Union[tf2.Backbone, str], precision: str = 'float32', levels: Sequence[str] = (),
+  def __init__(self, model: Union[tf2.Backbone, str], precision: Optional[str] = None, levels: Sequence[str] = (),
                threads: Optional[int] = None, unsupported_reason: Optional[str] = ''):
     import warnings  # pylint: disable=import-outside-toplevel
-    self.precision, message = precisions.resolve_precision(precision, unsupported_reason)
-    if message:
-      warnings.warn(message, RuntimeWarning, stacklevel=2)
     ov = import_openvino()
     if isinstance(model, tf2.Backbone):
       model = openvino_model(model, levels)
@@ -64,6 +61,13 @@ class OpenVINOPredictor:
       raise ValueError('levels= is for a backbone; an exported model has the levels it was exported with')
     else:
       model = ov.Core().read_model(os.path.join(model, 'model.xml'))
+    if precision is None:
+      key = ['runtime_options', 'INFERENCE_PRECISION_HINT']
+      hint = model.get_rt_info(key).astype(str) if model.has_rt_info(key) else 'f32'
+      precision = {code: name for name, code in OPENVINO_PRECISIONS.items()}.get(hint, 'float32')
+    self.precision, message = precisions.resolve_precision(precision, unsupported_reason)
+    if message:
+      warnings.warn(message, RuntimeWarning, stacklevel=2)
     config = {'INFERENCE_PRECISION_HINT': OPENVINO_PRECISIONS[self.precision]}
     if threads:
       config['INFERENCE_NUM_THREADS'] = threads
