@@ -47,10 +47,11 @@ def test_tflite_float32_float16_int8_follow_the_tensorflow_path(backbone, images
   images = np.stack(calibration[6:])  # of the range int8 was calibrated for
   reference = inference.Predictor(backbone, levels=['C2'])(images)
   sizes, errors = {}, {}
-  for quantization in export.QUANTIZATIONS:
+  for quantization in precision.QUANTIZATIONS:
     path = export.export_tflite(backbone, str(tmp_path / f'{quantization}.tflite'), (33, 35), batch_size=2,
                                 levels=['C2'], quantization=quantization, representative=calibration)
-    assert sorted(os.listdir(tmp_path)) == sorted(f'{q}.tflite' for q in export.QUANTIZATIONS[:len(sizes) + 1])
+    written = precision.QUANTIZATIONS[:len(sizes) + 1]
+    assert sorted(os.listdir(tmp_path)) == sorted(f'{q}.tflite' for q in written)  # nothing staged left behind
     lite = backends.TFLitePredictor(path)
     assert lite.input_shape == (2, 33, 35, 3)
     outputs = lite(images)

@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
   exporting.add_argument('--input-size', type=_input_size, metavar='H[,W]',
                          help="tflite: the input height and width (default: the network's default image size)")
   exporting.add_argument('--batch', type=_positive_int, default=1, metavar='B', help='tflite: the batch (default 1)')
-  exporting.add_argument('--quantization', choices=('float32', 'float16', 'int8'), default='float32',
+  exporting.add_argument('--quantization', choices=precision.QUANTIZATIONS, default='float32',
                          help='tflite: float32 (default), float16 weights, or int8 post-training quantization')
   exporting.add_argument('--calibration-images', metavar='DIR',
                          help='tflite int8: a folder of JPEG/PNG images to calibrate on (the network\'s '
@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help='untimed runs after the first (default 3)')
   benchmarking.add_argument('--num-classes', type=_non_negative_int, default=0, metavar='K',
                             help='time logits of K classes, pooled globally (default: dense features)')
-  benchmarking.add_argument('--backend', choices=('tensorflow', 'openvino'), default='tensorflow',
+  benchmarking.add_argument('--backend', choices=precision.BACKENDS, default='tensorflow',
                             help="tensorflow (Predictor, default) or openvino (needs 'slimnets[openvino]')")
   benchmarking.add_argument('--json', action='store_true', help='print one JSON object')
   benchmarking.add_argument('--quiet', action='store_true', help='no status lines (none are shown off a terminal)')

@@ -115,9 +115,6 @@ def export_openvino(backbone: tf2.Backbone, output: str, levels: Sequence[str] =
   return output
 
 
-QUANTIZATIONS = ('float32', 'float16', 'int8')
-
-
 def export_tflite(backbone: tf2.Backbone, output: str, input_size: Tuple[int, int], *, batch_size: int = 1,
                   levels: Sequence[str] = (), quantization: str = 'float32',
                   representative: Optional[Iterable[np.ndarray]] = None, overwrite: bool = False) -> str:
@@ -138,8 +135,9 @@ def export_tflite(backbone: tf2.Backbone, output: str, input_size: Tuple[int, in
     ValueError: for a bad quantization, size or batch, or 'int8' without images. FileExistsError: as
       `export_saved_model`.
   """
-  if quantization not in QUANTIZATIONS:
-    raise ValueError(f'quantization must be one of {", ".join(QUANTIZATIONS)}, got {quantization!r}')
+  if quantization not in precisions.QUANTIZATIONS:
+    raise ValueError(f'quantization must be one of {", ".join(precisions.QUANTIZATIONS)}, '
+                     f'got {quantization!r}')
   inference.check_run_arguments(input_size, batch_size)
   if quantization == 'int8' and representative is None:
     raise ValueError("quantization='int8' needs representative images to calibrate on")

@@ -134,13 +134,10 @@ def randomize_batch_norm(backbone: tf2.Backbone, seed: int = 0) -> None:
       variable.assign(rng.uniform(-0.1, 0.1, variable.shape).astype(np.float32))
 
 
-BACKENDS = ('tensorflow', 'openvino')
-
-
 def check_backend(backend: str) -> None:
-  """Raises ValueError for a backend other than those of `BACKENDS`."""
-  if backend not in BACKENDS:
-    raise ValueError(f'backend must be one of {", ".join(BACKENDS)}, got {backend!r}')
+  """Raises ValueError for a backend other than those of `precision.BACKENDS`."""
+  if backend not in precisions.BACKENDS:
+    raise ValueError(f'backend must be one of {", ".join(precisions.BACKENDS)}, got {backend!r}')
 
 
 def make_predictor(backbone: tf2.Backbone, precision: str = 'float32', backend: str = 'tensorflow',
