@@ -11,10 +11,14 @@ converts that function in memory (`openvino_model`); `pip install 'slimnets[open
 """
 
 import os
+import warnings
 from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
+import tensorflow as tf
 
+from utils import export
+from utils import inference
 from utils import precision as precisions
 from utils import tf2
 
@@ -33,7 +37,6 @@ def import_openvino():
 def openvino_model(backbone: tf2.Backbone, levels: Sequence[str] = ()):
   """The backbone's float32 serving function (`export.serving_function`) as an `openvino.Model`, with the
   input `images` (dynamic batch, height and width) and the outputs named as the SavedModel's."""
-  from utils import export  # pylint: disable=import-outside-toplevel
   ov = import_openvino()
   serve = export.serving_function(backbone, levels, 'float32')
   return ov.convert_model(serve.get_concrete_function())
@@ -53,7 +56,6 @@ class OpenVINOPredictor:
 
   def __init__(self, model: Union[tf2.Backbone, str], precision: Optional[str] = None, levels: Sequence[str] = (),
                threads: Optional[int] = None, unsupported_reason: Optional[str] = ''):
-    import warnings  # pylint: disable=import-outside-toplevel
     ov = import_openvino()
     if isinstance(model, tf2.Backbone):
       model = openvino_model(model, levels)
@@ -74,13 +76,12 @@ class OpenVINOPredictor:
     self._compiled = ov.Core().compile_model(model, 'CPU', config)
     self._request = self._compiled.create_infer_request()
     # An output port may carry several names (with no classes, 'output' and the last level are one tensor).
-    self._names = [(index, sorted(port.get_names())) for index, port in enumerate(self._compiled.outputs)]
+    self._outputs = [(port, sorted(port.get_names())) for port in self._compiled.outputs]
 
   def __call__(self, images) -> Dict[str, np.ndarray]:
     """{'output': ..., level: ...} as float32 arrays for float32 `[batch, h, w, C]` images."""
     results = self._request.infer({0: np.asarray(images, np.float32)})
-    values = [results[self._compiled.outputs[index]] for index, _ in self._names]
-    return {name: np.array(values[i], np.float32) for i, (_, names) in enumerate(self._names) for name in names}
+    return {name: np.array(results[port], np.float32) for port, names in self._outputs for name in names}
 
 
 def _lite_interpreter(path: str, threads: Optional[int]):
@@ -89,8 +90,6 @@ def _lite_interpreter(path: str, threads: Optional[int]):
     from ai_edge_litert import interpreter as litert  # pylint: disable=import-outside-toplevel
     return litert.Interpreter(model_path=path, num_threads=threads)
   except ImportError:
-    import warnings  # pylint: disable=import-outside-toplevel
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
     with warnings.catch_warnings():
       warnings.filterwarnings('ignore', message=r'(?s).*tf\.lite\.Interpreter is deprecated')
       return tf.lite.Interpreter(model_path=path, num_threads=threads)
@@ -126,7 +125,6 @@ def agreement(reference, candidate, images: Sequence[np.ndarray], batch_size: in
      over the batches, 'top1_agreement': the fraction of images whose arg max class is the same, where 'output'
      is `[batch, classes]` logits, else None}.
   """
-  from utils import inference  # pylint: disable=import-outside-toplevel
   errors, same, count, logits = [], 0, 0, True
   for start in range(0, len(images) - batch_size + 1, batch_size):
     batch = np.stack(images[start:start + batch_size]).astype(np.float32)
