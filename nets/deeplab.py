@@ -21,7 +21,7 @@ resnet_v1_50/101) is applied inside, unless `preprocess_images` is False.
 """
 
 import dataclasses
-from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_slim as slim
@@ -51,8 +51,7 @@ _FAMILIES = {
                       'call': {'regularize_depthwise': False}},
 }
 _MOBILENET_V2_FINAL_ENDPOINT = 'layer_18'
-MODEL_VARIANTS = ('mobilenet_v2', 'resnet_v1_50', 'resnet_v1_50_beta', 'resnet_v1_101', 'resnet_v1_101_beta',
-                  'xception_41', 'xception_65', 'xception_71')
+MODEL_VARIANTS = nets_factory.DEEPLAB_VARIANTS
 _MERGE_METHODS = ('max', 'avg')
 
 
@@ -238,28 +237,36 @@ def extract_features(images: tf.Tensor, model_options: ModelOptions, weight_deca
   Returns:
     (features, the backbone's end points).
   """
+  features, _, end_points = _features_and_aspp(images, model_options, weight_decay, reuse, is_training,
+                                                fine_tune_batch_norm)
+  return features, end_points
+
+
+def _features_and_aspp(images, model_options: ModelOptions, weight_decay: float, reuse, is_training,
+                       fine_tune_batch_norm: bool) -> tuple:
+  """(ASPP output or the backbone's without ASPP, the backbone's output, its end points)."""
   bn_training = is_training if fine_tune_batch_norm else False  # is_training may be a bool tensor
-  features, end_points = _backbone(images, model_options, weight_decay, reuse, bn_training)
+  backbone, end_points = _backbone(images, model_options, weight_decay, reuse, bn_training)
   if not model_options.aspp_with_batch_norm:
-    return features, end_points
+    return backbone, backbone, end_points
   conv, norm = _head_scope(weight_decay, reuse, bn_training)
   depth = model_options.aspp_convs_filters
   with conv, norm:
     branches = []
     if model_options.add_image_level_feature:
-      branches.append(_image_pooling(features, model_options, depth))
-    branches.append(layers.conv2d(features, depth, 1, scope=ASPP_SCOPE + '0'))
+      branches.append(_image_pooling(backbone, model_options, depth))
+    branches.append(layers.conv2d(backbone, depth, 1, scope=ASPP_SCOPE + '0'))
     for i, rate in enumerate(model_options.atrous_rates or (), 1):
       if model_options.aspp_with_separable_conv:
-        branches.append(split_separable_conv2d(features, depth, rate=rate, weight_decay=weight_decay,
+        branches.append(split_separable_conv2d(backbone, depth, rate=rate, weight_decay=weight_decay,
                                                scope=f'{ASPP_SCOPE}{i}'))
       else:
-        branches.append(layers.conv2d(features, depth, 3, rate=rate, scope=f'{ASPP_SCOPE}{i}'))
+        branches.append(layers.conv2d(backbone, depth, 3, rate=rate, scope=f'{ASPP_SCOPE}{i}'))
     net = tf.concat(branches, 3)
     if model_options.aspp_with_concat_projection:
       net = layers.conv2d(net, depth, 1, scope=CONCAT_PROJECTION_SCOPE)
       net = layers.dropout(net, keep_prob=0.9, is_training=is_training, scope=CONCAT_PROJECTION_SCOPE + '_dropout')
-  return net, end_points
+  return net, backbone, end_points
 
 
 def _image_pooling(features: tf.Tensor, options: ModelOptions, depth: int) -> tf.Tensor:
@@ -293,13 +300,12 @@ def refine_by_decoder(features: tf.Tensor, end_points: Mapping[str, tf.Tensor], 
       raise ValueError('refine_by_decoder: pass crop_size (the image height and width) or images')
     static = checks.static_shape(images)[1:3]
     crop_size = static if None not in static else tf.unstack(tf.shape(images)[1:3])
-  spec = nets_factory.get_spec(model_variant)
   conv, norm = _head_scope(weight_decay, reuse, is_training if fine_tune_batch_norm else False)
   with conv, norm, tf.compat.v1.variable_scope(DECODER_SCOPE, DECODER_SCOPE, [features]):
     net = features
     for stage, stride in enumerate(decoder_output_stride):
       suffix = f'_{stage}' if stage else ''
-      low = _located(end_points, spec.decoder_end_point(stride))
+      low = end_points[low_level_feature(end_points, model_variant, stride)]
       projected = layers.conv2d(low, _PROJECTED_FILTERS, 1, scope=f'feature_projection0{suffix}')
       size = [scale_dimension(n, 1.0 / stride) for n in crop_size]
       static = [None if tf.is_tensor(n) else n for n in size]
@@ -319,15 +325,17 @@ def refine_by_decoder(features: tf.Tensor, end_points: Mapping[str, tf.Tensor], 
   return net
 
 
-def _located(end_points: Mapping[str, tf.Tensor], name: str) -> tf.Tensor:
-  """`end_points[name]`, or the one end point named `<another scope>/<name without its scope>`."""
+def low_level_feature(end_points: Mapping[str, tf.Tensor], model_variant: str, stride: int) -> str:
+  """The key of the backbone end point the decoder takes at `stride` (declared by the registry entry; found
+  under another scope too, as `<scope>/<the rest of its name>`)."""
+  name = nets_factory.get_spec(model_variant).decoder_end_point(stride)
   if name in end_points:
-    return end_points[name]
+    return name
   rest = name.partition('/')[2]
   found = [key for key in end_points if rest and key.endswith('/' + rest)]
   if len(found) != 1:
     raise ValueError(f'the backbone\'s end points hold no {name!r} (the decoder\'s low-level feature)')
-  return end_points[found[0]]
+  return found[0]
 
 
 def get_branch_logits(features: tf.Tensor, num_classes: int, atrous_rates: Optional[Sequence[int]] = None,
@@ -348,20 +356,38 @@ def get_branch_logits(features: tf.Tensor, num_classes: int, atrous_rates: Optio
       return tf.add_n(branches)
 
 
-def _get_logits(images, options: ModelOptions, weight_decay, reuse, is_training, fine_tune_batch_norm) -> dict:
-  features, end_points = extract_features(images, options, weight_decay, reuse, is_training, fine_tune_batch_norm)
-  if options.decoder_output_stride is not None:
-    features = refine_by_decoder(features, end_points, crop_size=options.crop_size,
-                                 decoder_output_stride=options.decoder_output_stride,
-                                 decoder_use_separable_conv=options.decoder_use_separable_conv,
-                                 decoder_filters=options.decoder_filters, model_variant=options.model_variant,
-                                 weight_decay=weight_decay, reuse=reuse, is_training=is_training,
-                                 fine_tune_batch_norm=fine_tune_batch_norm, images=images)
-  return {output: get_branch_logits(features, classes, options.atrous_rates,
-                                    aspp_with_batch_norm=options.aspp_with_batch_norm,
-                                    kernel_size=options.logits_kernel_size, weight_decay=weight_decay, reuse=reuse,
-                                    scope_suffix=output)
-          for output, classes in sorted(options.outputs_to_num_classes.items())}
+def logits_and_end_points(images: tf.Tensor, model_options: ModelOptions, weight_decay: float = 0.0001,
+                          reuse=None, is_training: bool = False, fine_tune_batch_norm: bool = False
+                          ) -> Tuple[Dict[str, tf.Tensor], Dict[str, tf.Tensor]]:
+  """The logits of each output at the images' own scale, and the model's end points.
+
+  Returns:
+    ({output: logits at the decoder's (or backbone's) stride}, end points): the backbone's end points, then
+    'backbone' (its output), 'aspp' (the ASPP output, when built), 'decoder' (when built) and
+    'logits/<output>' for each output.
+  """
+  features, backbone, end_points = _features_and_aspp(images, model_options, weight_decay, reuse, is_training,
+                                                      fine_tune_batch_norm)
+  end_points = dict(end_points)
+  end_points['backbone'] = backbone
+  if model_options.aspp_with_batch_norm:
+    end_points[ASPP_SCOPE] = features
+  if model_options.decoder_output_stride is not None:
+    features = refine_by_decoder(features, end_points, crop_size=model_options.crop_size,
+                                 decoder_output_stride=model_options.decoder_output_stride,
+                                 decoder_use_separable_conv=model_options.decoder_use_separable_conv,
+                                 decoder_filters=model_options.decoder_filters,
+                                 model_variant=model_options.model_variant, weight_decay=weight_decay, reuse=reuse,
+                                 is_training=is_training, fine_tune_batch_norm=fine_tune_batch_norm, images=images)
+    end_points[DECODER_SCOPE] = features
+  logits = {}
+  for output, classes in sorted(model_options.outputs_to_num_classes.items()):
+    logits[output] = get_branch_logits(features, classes, model_options.atrous_rates,
+                                       aspp_with_batch_norm=model_options.aspp_with_batch_norm,
+                                       kernel_size=model_options.logits_kernel_size, weight_decay=weight_decay,
+                                       reuse=reuse, scope_suffix=output)
+    end_points[f'{LOGITS_SCOPE_NAME}/{output}'] = logits[output]
+  return logits, end_points
 
 
 def multi_scale_logits(images: tf.Tensor, model_options: ModelOptions,
@@ -412,8 +438,8 @@ def multi_scale_logits(images: tf.Tensor, model_options: ModelOptions,
           options = model_options._replace(
               crop_size=size, image_pooling_crop_size=pool and [scale_dimension(n, scale) for n in pool])
       with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True if i else None):
-        logits = _get_logits(scaled, options, weight_decay, True if i else None, is_training,
-                             fine_tune_batch_norm)
+        logits, _ = logits_and_end_points(scaled, options, weight_decay, True if i else None, is_training,
+                                          fine_tune_batch_norm)
       for output in sorted(logits):
         logits[output] = resize_bilinear(logits[output], logits_size, logits[output].dtype)
         if len(pyramid) == 1:

@@ -629,6 +629,21 @@ def flatten(inputs: tf.Tensor, outputs_collections=None, scope=None) -> tf.Tenso
 
 
 _FOLDING = threading.local()
+_MOVING_AVERAGES = threading.local()
+
+
+@contextlib.contextmanager
+def moving_average_decay(decay):
+  """Within this context (in this thread), `batch_norm` in training mode updates its moving averages with
+  `decay` (a float or a scalar float tensor) instead of its own, e.g. 0 to take one batch's statistics, or
+  k / (k + 1) at the k-th of several batches to average theirs (`utils.tf2.update_batch_norm_statistics`)."""
+  previous = getattr(_MOVING_AVERAGES, 'decay', None)
+  _MOVING_AVERAGES.decay = decay
+  try:
+    yield
+  finally:
+    _MOVING_AVERAGES.decay = previous
+
 
 
 @contextlib.contextmanager
@@ -756,8 +771,10 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
     gamma, beta, moving_mean, moving_variance = _batch_norm_variables(
         channels, _parameter_dtype(inputs.dtype), center, scale, param_initializers, param_regularizers,
         trainable, variables_collections)
+    override = getattr(_MOVING_AVERAGES, 'decay', None)
     outputs = _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training,
-                               decay, updates_collections, _replicas_to_synchronize(synchronized))
+                               decay if override is None else override, updates_collections,
+                               _replicas_to_synchronize(synchronized))
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)

@@ -145,7 +145,8 @@ class NetworkSpec:
       network has one (`base_fn`), and `base_defaults`, the keyword arguments that make it this network's.
     decoder_end_points: ((stride, end point), ...): the low-level features DeepLab's decoder takes from this
       backbone at each decoder output stride (research/deeplab's `networks_to_feature_maps`), under the default
-      scope; () where DeepLab has none.
+      scope; () where DeepLab has none. The networks that declare them are DeepLab's model variants
+      (`DEEPLAB_VARIANTS`).
   """
   name: str
   function: str
@@ -384,8 +385,9 @@ def _mobilenet_v2(multiplier: float, suffix: str, channels: Tuple[int, ...]) -> 
       archive=_archive(f'https://storage.googleapis.com/mobilenet_v2/checkpoints/{checkpoint}.tgz',
                       f'{checkpoint}.ckpt', 1001),
       base_function='nets.mobilenet.mobilenet_v2:mobilenet_base', base_defaults=(('depth_multiplier', multiplier),),
+      # DeepLab's 'mobilenet_v2' model variant; its other depths are `ModelOptions.depth_multiplier`.
       decoder_end_points=((4, 'layer_4/depthwise_output'), (8, 'layer_7/depthwise_output'),
-                          (16, 'layer_14/depthwise_output')))
+                          (16, 'layer_14/depthwise_output')) if not suffix else ())
 
 
 def _mobilenet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
@@ -551,6 +553,8 @@ REGISTRY = {spec.name: spec for spec in [
         archive=_archive(f'{_TF_MODELS}inception_v4_2016_09_09.tar.gz', 'inception_v4.ckpt', 1001),
         base_function='nets.inception_v4:inception_v4_base'),
 ]}
+# research/deeplab's model variants: the backbones DeepLab's heads are put on (those with decoder features).
+DEEPLAB_VARIANTS = tuple(name for name, spec in REGISTRY.items() if spec.decoder_end_points)
 
 class _View(collections.abc.Mapping):
   """A read-only name -> object view of the registry, importing each network's module on first access."""

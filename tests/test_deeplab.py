@@ -106,7 +106,8 @@ def test_multi_scale_logits_are_merged_by_max_and_predictions_are_argmax(graph):
 
 
 @pytest.mark.parametrize('changes, message', [
-    ({'model_variant': 'inception_v3'}, "model_variant must be one of mobilenet_v2, resnet_v1_50, "),
+    ({'model_variant': 'inception_v3'}, 'model_variant must be one of resnet_v1_50, resnet_v1_101, resnet_v1_50_beta, '
+                                        'resnet_v1_101_beta, mobilenet_v2, xception_41, xception_65, xception_71, got'),
     ({'model_variant': 'xception_65', 'output_stride': 12},
      'output_stride must be one of [2, 4, 8, 16, 32] for xception_65, got 12'),
     ({'model_variant': 'xception_65', 'output_stride': 16, 'decoder_output_stride': (2,)},
@@ -204,3 +205,180 @@ def test_exported_segmenter_serves_per_pixel_logits_and_labels_in_a_fresh_proces
   np.testing.assert_array_equal(np.array(served['labels']), np.array(served['logits']).argmax(-1))
   with pytest.raises(ValueError, match='a Segmenter exports its logits and labels, not feature levels'):
     export.export_saved_model(segmenter, str(tmp_path / 'other'), levels=['C5'])
+
+
+def _static_conv_flops(graph):
+  """2 x multiply-adds of every convolution from its static shapes (batch 1; space-to-batch phases included)."""
+  total = 0
+  for op in graph.get_operations():
+    if op.type in ('Conv2D', 'DepthwiseConv2dNative'):
+      kernel_h, kernel_w, channels, _ = op.inputs[1].shape.as_list()
+      per_output = kernel_h * kernel_w * (channels if op.type == 'Conv2D' else 1)
+      total += 2 * int(np.prod(op.outputs[0].shape.as_list())) * per_output
+  return total
+
+
+@pytest.mark.parametrize('build', sorted(_BUILDS))
+def test_describe_counts_deeplabs_parameters_and_flops(build):
+  from utils import describe  # pylint: disable=import-outside-toplevel
+  from utils import scratch  # pylint: disable=import-outside-toplevel
+  options = _options(build)
+  found = describe.describe_segmenter(options, 321)
+  trainable = sum(int(np.prod(shape)) for _, shape, is_trainable in _BUILDS[build]['variables'] if is_trainable)
+  assert found['parameters'] == trainable
+  assert found['flops'] == _static_conv_flops(scratch.build_segmenter(options, (321, 321)).graph)
+  assert found['warnings'] == []  # 321 = 20 * 16 + 1 = 40 * 8 + 1: everything aligned
+  assert found['stages'][-1]['shape'] == [1, 321, 321, 21]
+  assert found['logits_stride'] == 320 // (_BUILDS[build]['logits_shape'][1] - 1)  # 4, 16 and 8
+
+
+def test_describe_deeplab_v3_on_resnet_v1_50_beta_by_hand():
+  from utils import describe  # pylint: disable=import-outside-toplevel
+  found = describe.describe_segmenter(_options('deeplab_v3_resnet_v1_50_beta'), 321)
+  # Root: three 3x3 convs (the first strided) and a 3x3/2 pool: 3, 7, 11, 15 at stride 4. Each 3x3 conv at
+  # stride j and rate d adds 2*d*j: block1 3 units at 4 (15 + 24 = 39), block2 4 at 8 (103), block3 6 at 16 (295),
+  # block4 at 16 with rates 2 * (1, 2, 4) (295 + 448 = 743). ASPP's rate-18 branch adds 2*18*16 = 576: 1319.
+  # The 21 -> 321 upsampling interpolates between pixels 16 apart: 1319 + 16.
+  rows = {row['stage']: row for row in found['stages']}
+  assert [row['stage'] for row in found['stages']] == ['backbone', 'aspp', 'logits', 'upsampled logits']
+  assert rows['backbone']['end_point'] == 'resnet_v1_50/block4'
+  assert [(rows[s]['shape'], rows[s]['stride'], rows[s]['receptive_field'], rows[s]['image_level']) for s in rows] == [
+      ([1, 21, 21, 2048], [16, 16], [743, 743], False),
+      ([1, 21, 21, 256], [16, 16], [1319, 1319], True),
+      ([1, 21, 21, 21], [16, 16], [1319, 1319], True),
+      ([1, 321, 321, 21], [1, 1], [1335, 1335], True)]
+  assert (found['model'], found['logits_stride'], found['receptive_field']) == ('deeplab_v3', 16, [1335, 1335])
+  assert (found['multi_grid'], found['atrous_rates'], found['image_pooling']) == ([1, 2, 4], [6, 12, 18], True)
+
+
+def test_describe_deeplab_v3_plus_warns_when_the_decoder_joins_misaligned_maps():
+  from utils import describe  # pylint: disable=import-outside-toplevel
+  options = deeplab.ModelOptions({'semantic': 3}, atrous_rates=(2,), output_stride=16, model_variant='mobilenet_v2',
+                                 decoder_output_stride=(4,), depth_multiplier=0.25)
+  aligned = describe.describe_segmenter(options, 65)
+  assert aligned['warnings'] == [] and aligned['logits_stride'] == 4
+  rows = {row['stage']: row for row in aligned['stages']}
+  assert rows['decoder feature (stride 4)']['end_point'] == 'layer_4/depthwise_output'
+  assert (rows['decoder']['shape'], rows['decoder']['stride']) == ([1, 17, 17, 256], [4, 4])
+  # 64: features 4x4 upsampled to 16x16 move by 16 * 3/15 = 3.2 pixels, the stride-4 feature by 4.
+  found = describe.describe_segmenter(options, 64)
+  rows = {row['stage']: row for row in found['stages']}
+  assert rows['aspp']['stride'] == [16, 16] and rows['decoder']['stride'] is None
+  assert rows['upsampled logits']['receptive_field'] is None and found['logits_stride'] is None
+  assert found['warnings'][0].startswith("'decoder' depends on the input through ConcatV2 op 'decoder/concat': "
+                                         'cannot join maps of size 16 and 16, stride 3.2 and 4')
+  assert found['warnings'][1] == (
+      "input 64x64 is not of the form k*16+1, so DeepLab's aligned-corner resizes do not map pixel centres onto "
+      'pixel centres and the logits are not aligned with the image; aligned sizes nearby: 49x49, 49x65, 65x49, '
+      '65x65')
+  assert found['flops'] < aligned['flops']
+  text = describe.format_segmenter_text(found)
+  assert text.splitlines()[0] == ('deeplab_v3+ on mobilenet_v2: input 64x64x3, output stride 16, atrous rates 2, '
+                                  'decoder stride 4, 3 classes (semantic)')
+  assert '+ image: each pixel also sees the image pooling branch' in text
+
+
+def test_describe_segmenter_arguments_are_checked():
+  from utils import describe  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ValueError, match=r"input_size \(65, 65\) is not the model options' crop_size \(321, 321\)"):
+    describe.describe_segmenter(_options('deeplab_v3_plus_mobilenet_v2'), 65)
+  with pytest.raises(ValueError, match='model_options must be a deeplab.ModelOptions, got str'):
+    describe.describe_segmenter('xception_65')
+
+
+def test_cli_describe_deeplab(capsys):
+  from utils import cli  # pylint: disable=import-outside-toplevel
+  argv = ['describe', 'mobilenet_v2', '--deeplab', '--atrous-rates', '6,12,18', '--decoder-output-stride', '4',
+          '--input-size', '129']
+  assert cli.main(argv + ['--json']) == 0
+  found = json.loads(capsys.readouterr().out)
+  assert (found['model'], found['output_stride'], found['outputs'], found['logits_stride']) == (
+      'deeplab_v3+', 16, {'semantic': 21}, 4)  # DeepLab's defaults: output stride 16, 21 classes
+  assert [(row['end_point'], row['shape']) for row in found['stages']] == [
+      ('layer_18', [1, 9, 9, 320]), ('layer_4/depthwise_output', [1, 33, 33, 144]), ('aspp', [1, 9, 9, 256]),
+      ('decoder', [1, 33, 33, 256]), ('logits/semantic', [1, 33, 33, 21]),
+      ('logits at the input size', [1, 129, 129, 21])]
+  assert cli.main(argv + ['--no-image-pooling', '--num-classes', '5']) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0] == ('deeplab_v3+ on mobilenet_v2: input 129x129x3, output stride 16, atrous rates 6,12,18, '
+                      'decoder stride 4, no image pooling, 5 classes (semantic)')
+  assert lines[2].split()[:2] == ['stage', 'end'] and '+ image' not in '\n'.join(lines)
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['describe', 'vgg_16', '--deeplab'],
+     "--deeplab: vgg_16 is not one of DeepLab's model variants (resnet_v1_50, resnet_v1_101, resnet_v1_50_beta, "
+     'resnet_v1_101_beta, mobilenet_v2, xception_41, xception_65, xception_71)'),
+    (['describe', 'xception_65', '--atrous-rates', '6,12,18'], '--atrous-rates is for --deeplab segmenters'),
+    (['describe', 'xception_65', '--deeplab', '--decoder-output-stride', '16'],
+     '--decoder-output-stride 16 must be below the output stride 16'),
+    (['describe', 'xception_65', '--deeplab', '--decoder-output-stride', '2'],
+     'xception_65 has no DeepLab decoder feature at stride 2; it has one at strides [4, 8, 16]'),
+    (['describe', 'mobilenet_v2', '--deeplab', '--num-classes', '0'],
+     '--deeplab: --num-classes must be a positive number of classes, got 0'),
+    (['export', '--network', 'mobilenet_v2', '--deeplab', '--features', 'C5', '--output', 'unused'],
+     '--features is for backbones: a --deeplab segmenter exports its logits and labels'),
+])
+def test_cli_deeplab_usage_errors(capsys, argv, message):
+  from utils import cli  # pylint: disable=import-outside-toplevel
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(argv)
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err == f'slimnets {argv[0]}: error: {message} (see --help)\n'
+
+
+@pytest.mark.eager
+def test_cli_export_of_a_deeplab_checkpoint_serves_its_logits_and_labels(tmp_path, capsys):
+  from utils import cli  # pylint: disable=import-outside-toplevel
+  from utils import inference  # pylint: disable=import-outside-toplevel
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  options = deeplab.ModelOptions({'semantic': 5}, output_stride=16, model_variant='mobilenet_v2',
+                                 decoder_output_stride=(4,))
+  segmenter = tf2.Segmenter(options).build()
+  inference.randomize_batch_norm(segmenter, seed=8)
+  checkpoint = segmenter.save(str(tmp_path / 'deeplab.ckpt'))
+  output = tmp_path / 'served'
+  assert cli.main(['export', '--network', 'mobilenet_v2', '--deeplab', '--decoder-output-stride', '4',
+                   '--num-classes', '5', '--checkpoint', checkpoint, '--output', str(output)]) == 0
+  captured = capsys.readouterr()
+  assert captured.out.strip() == (
+      f'wrote {output}: serving_default(images: float32 [batch, height, width, 3]) -> logits, labels')
+  assert f'restored {len(segmenter.variables_by_name)} variables from {checkpoint}' in captured.err
+  serve = tf.saved_model.load(str(output)).signatures['serving_default']
+  images = np.random.RandomState(9).uniform(0, 255, [2, 49, 45, 3]).astype(np.float32)
+  served = serve(images=tf.constant(images))
+  logits, _ = segmenter(images)
+  np.testing.assert_allclose(served['logits'].numpy(), deeplab.resize_bilinear(logits, [49, 45]).numpy(),
+                             rtol=1e-4, atol=1e-4)
+  np.testing.assert_array_equal(served['labels'].numpy(), served['logits'].numpy().argmax(-1))
+
+
+def test_graph_mode_training_as_deeplabs_train_py(graph):
+  import tf_slim as slim  # pylint: disable=import-outside-toplevel
+  from utils import segmentation  # pylint: disable=import-outside-toplevel
+  rng = np.random.RandomState(6)
+  blocks = rng.uniform(0, 255, [4, 5, 5, 3]).astype(np.float32)
+  images = np.repeat(np.repeat(blocks, 8, axis=1), 8, axis=2)[:, :33, :33]  # 8x8 blocks of one colour
+  labels = (images[..., 0] > 128).astype(np.int32) + (images[..., 1] > 128)  # each block's class from its colour
+  labels[:, :4] = 255  # unlabelled rows
+  options = deeplab.ModelOptions({'semantic': 3}, crop_size=(33, 33), atrous_rates=(1,), output_stride=16,
+                                 model_variant='mobilenet_v2', depth_multiplier=0.25, decoder_output_stride=(4,))
+  outputs = deeplab.multi_scale_logits(tf.constant(images), options, image_pyramid=(1.0, 0.5), is_training=True,
+                                       fine_tune_batch_norm=True)
+  losses = segmentation.add_softmax_cross_entropy_loss_for_each_scale(outputs['semantic'], tf.constant(labels), 3)
+  assert [loss.op.name.split('/')[0] for loss in losses] == ['loss_logits_1.00', 'loss_logits_0.50', 'loss_merged_logits']
+  assert graph.get_collection(tf.compat.v1.GraphKeys.LOSSES) == losses
+  total = tf.compat.v1.losses.get_total_loss()  # the three losses and the weight decay
+  global_step = tf.compat.v1.train.get_or_create_global_step()
+  learning_rate = segmentation.poly_learning_rate(global_step, 0.05, 20)
+  train_op = slim.learning.create_train_op(total, tf.compat.v1.train.MomentumOptimizer(learning_rate, 0.9),
+                                           global_step=global_step)  # with the batch norm updates of UPDATE_OPS
+  moving_mean = next(v for v in tf.compat.v1.global_variables() if v.op.name == 'MobilenetV2/Conv/BatchNorm/moving_mean')
+  with tf.compat.v1.Session(graph=graph) as session:
+    session.run(tf.compat.v1.global_variables_initializer())
+    first = session.run(losses[-1])
+    for _ in range(20):
+      session.run(train_op)
+    last, step, mean = session.run([losses[-1], global_step, moving_mean])
+  assert step == 20 and np.abs(mean).max() > 0
+  assert last < 0.7 * first, (first, last)

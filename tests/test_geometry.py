@@ -1,5 +1,7 @@
 """utils.geometry: sizes, strides, receptive fields and alignment read off built graphs."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -174,3 +176,63 @@ def test_dilated_depthwise_convolution_on_an_input_of_unknown_size(graph, shape)
     assert geo['depthwise'] == geo['dense']
     assert geo['depthwise'].receptive_field == (5, 5) and geo['depthwise'].stride == (1, 1)
   assert geo['depthwise'].size == (19, 21) and geo['depthwise'].start == (-2, -2)
+
+
+def _resized(net, size):
+  return tf.raw_ops.ResizeBilinear(images=net, size=size, align_corners=True)
+
+
+def test_bilinear_upsampling_with_aligned_corners(graph):
+  images = tf.compat.v1.placeholder(tf.float32, [1, 9, 9, 2])
+  net = layers.conv2d(images, 3, 3, stride=2, scope='down')  # 5x5, stride 2, field 3 from -1
+  upsampled = _resized(net, [9, 9])  # each output pixel sits at i / 2 of the 5x5 map
+  subsampled = _resized(net, [3, 3])  # pixels 0, 2, 4 of the 5x5 map: no interpolation
+  geo = geometry.trace(images, {'net': net, 'up': upsampled, 'sub': subsampled})
+  assert (geo['net'].stride, geo['net'].receptive_field, geo['net'].start) == ((2, 2), (3, 3), (-1, -1))
+  # Odd output pixels interpolate two input pixels 2 apart: field 3 + 2, centred on the interpolated position.
+  assert (geo['up'].size, geo['up'].stride, geo['up'].receptive_field, geo['up'].start) == (
+      (9, 9), (1, 1), (5, 5), (-2, -2))
+  assert geo['up'].aligned((9, 9)) and geo['net'].aligned((9, 9))
+  assert (geo['sub'].stride, geo['sub'].receptive_field, geo['sub'].start) == ((4, 4), (3, 3), (-1, -1))
+  assert not geo['up'].image_level
+
+
+def test_bilinear_resize_to_sizes_not_of_the_form_k_stride_plus_1_gives_fractional_strides(graph):
+  images = tf.compat.v1.placeholder(tf.float32, [1, 9, 9, 2])
+  net = layers.conv2d(images, 3, 3, stride=2, scope='down')
+  geo = geometry.trace(images, {'up': _resized(net, [8, 7])})['up']
+  assert geo.stride == (Fraction(8, 7), Fraction(8, 6)) and geo.receptive_field == (5, 5)
+  assert [geometry.number_text(s) for s in geo.stride] == ['1.143', '1.333']
+  assert geometry.number_text(Fraction(8, 2)) == '4' and not geo.aligned((8, 7))
+  other = layers.conv2d(tf.image.resize(images, [8, 7]), 3, 1, scope='other')  # half-pixel centres
+  with pytest.raises(geometry.GeometryError, match='only resizing with aligned corners is mapped'):
+    geometry.trace(images, {'other': other})
+  stride_1 = layers.conv2d(images, 3, [2, 3], padding='VALID', scope='stride_1')  # 8x7 at stride 1
+  joined = tf.concat([_resized(net, [8, 7]), stride_1], 3)
+  with pytest.raises(geometry.GeometryError, match=r'cannot join maps of size 8 and 8, stride 1.143 and 1'):
+    geometry.trace(images, {'joined': joined})
+  # FLOPs: convolutions after such a join (or a resize that is not mapped) are counted from their static shapes.
+  layers.conv2d(joined, 4, 3, scope='after')
+  flops = 2 * (5 * 5 * 3 * 9 * 2 + 8 * 7 * 3 * 2 + 8 * 7 * 3 * 6 * 2 + 8 * 7 * 4 * 9 * 6)
+  assert geometry.conv_flops(images) == flops
+
+
+@pytest.mark.parametrize('pool', ['mean', 'avg_pool'])
+def test_an_image_level_feature_broadcast_to_the_map_marks_it(graph, pool):
+  # DeepLab's image pooling: global average, 1x1 convolution, resized to the feature map and concatenated.
+  images = tf.compat.v1.placeholder(tf.float32, [1, 17, 17, 2])
+  features = layers.conv2d(images, 4, 3, stride=4, scope='features')  # 5x5, stride 4, field 3
+  pooled = (tf.reduce_mean(features, [1, 2], keepdims=True) if pool == 'mean' else
+            layers.avg_pool2d(features, [5, 5], padding='VALID'))
+  image_level = _resized(layers.conv2d(pooled, 4, 1, scope='image_pooling'), [5, 5])
+  local = layers.conv2d(features, 4, 3, scope='local')  # field 3 + 2 * 4 = 11
+  joined = tf.concat([image_level, local], 3)
+  projected = layers.conv2d(joined, 4, 1, scope='projection')
+  geo = geometry.trace(images, {'local': local, 'projected': projected})
+  assert geo['local'].receptive_field == (11, 11) and not geo['local'].image_level
+  assert (geo['projected'].stride, geo['projected'].receptive_field) == ((4, 4), (11, 11))
+  assert geo['projected'].image_level and geo['projected'].aligned((17, 17))
+  with pytest.raises(geometry.GeometryError, match='one image-level feature broadcast to a map'):
+    geometry.trace(images, {'image_level': image_level})
+  # The 1x1 convolution runs on the pooled pixel, the projection on all 5x5.
+  assert geometry.conv_flops(images) == 2 * (25 * 4 * 9 * 2 + 4 * 4 + 25 * 4 * 9 * 4 + 25 * 4 * 8)

@@ -202,3 +202,39 @@ def test_tf2_checkpoints_of_a_backbone_restore_by_name_in_eager_and_graph_code(t
       with tf.compat.v1.Session() as sess:
         sess.run(tf.compat.v1.global_variables_initializer())
         np.testing.assert_allclose(sess.run(net), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.eager
+def test_update_batch_norm_statistics_averages_each_batchs_statistics():
+  backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, depth_multiplier=0.125).build(33)
+  rng = np.random.RandomState(3)
+  first, second = (rng.uniform(-1, 1, [3, 33, 33, 3]).astype(np.float32) for _ in range(2))
+  names = [name for name in backbone.variables_by_name if name.endswith(('moving_mean', 'moving_variance'))]
+  weights = {name: v.numpy() for name, v in backbone.variables_by_name.items() if v.trainable}
+
+  def statistics(batches):
+    assert tf2.update_batch_norm_statistics(backbone, batches) == len(batches)
+    return {name: backbone.variables_by_name[name].numpy() for name in names}
+
+  # In training mode each batch's statistics depend on the weights and images only, not on the moving averages:
+  # over both batches each layer gets the mean of what each batch alone gives.
+  alone = [statistics([first]), statistics([second])]
+  both = statistics([first, second])
+  assert len(names) == 2 * 53 and any(np.abs(alone[0][n] - alone[1][n]).max() > 1e-2 for n in names)
+  for name in names:
+    np.testing.assert_allclose(both[name], (alone[0][name] + alone[1][name]) / 2, rtol=1e-5, atol=1e-6)
+  mean = backbone.variables_by_name['resnet_v1_50/conv1/BatchNorm/moving_mean'].numpy()
+  assert not np.allclose(mean, 0.0)  # moved from its initial zeros
+  for name, value in weights.items():
+    np.testing.assert_array_equal(backbone.variables_by_name[name].numpy(), value)
+  with pytest.raises(ValueError, match='update_batch_norm_statistics: batches holds no batch'):
+    tf2.update_batch_norm_statistics(backbone, [])
+
+
+@pytest.mark.eager
+def test_update_batch_norm_statistics_needs_a_segmenter_that_fine_tunes_batch_norm():
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+  options = deeplab.ModelOptions({'semantic': 3}, model_variant='mobilenet_v2', depth_multiplier=0.25)
+  frozen = tf2.Segmenter(options, fine_tune_batch_norm=False)
+  with pytest.raises(ValueError, match=r'keeps batch norm frozen in training \(fine_tune_batch_norm=False\)'):
+    tf2.update_batch_norm_statistics(frozen, [np.zeros([2, 33, 33, 3], np.float32)])

@@ -105,6 +105,11 @@ def _cmd_list(args: argparse.Namespace) -> None:
 
 def _cmd_describe(args: argparse.Namespace) -> None:
   from utils import describe  # pylint: disable=import-outside-toplevel
+  if args.deeplab:
+    description = describe.describe_segmenter(_deeplab_options(args), input_size=args.input_size,
+                                              in_channels=args.in_channels)
+    print(json.dumps(description, indent=1) if args.json else describe.format_segmenter_text(description))
+    return
   description = describe.describe(args.network, input_size=args.input_size, output_stride=args.output_stride,
                                   multi_grid=args.multi_grid, in_channels=args.in_channels,
                                   num_classes=args.num_classes)
@@ -141,7 +146,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
     from utils import extract  # pylint: disable=import-outside-toplevel
     extract.check_folder(args.calibration_images)
   backbone = _backbone(args, random_weights_warning=True)
-  outputs = ', '.join(['output', *args.features])
+  outputs = 'logits, labels' if args.deeplab else ', '.join(['output', *args.features])
   if args.format == 'savedmodel':
     _status(args, f'tracing and writing the SavedModel ({args.precision}, batch norm folded)')
     export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
@@ -152,10 +157,10 @@ def _cmd_export(args: argparse.Namespace) -> None:
     print(f"wrote {output}/model.xml, model.bin: images: float32 [batch, height, width, {args.in_channels}] -> "
           f"{outputs}")
   else:
-    size = args.input_size or (backbone.default_image_size,) * 2
-    if args.quantization == 'int8':
-      calibration = extract.preprocessed_images(args.calibration_images, args.network, size,
-                                                limit=args.calibration_count)
+    size = args.input_size or ((_DEEPLAB_CROP,) * 2 if args.deeplab else (backbone.default_image_size,) * 2)
+    if args.quantization == 'int8':  # a segmenter takes [0, 255] images and preprocesses them itself
+      calibration = extract.preprocessed_images(args.calibration_images, None if args.deeplab else args.network,
+                                                size, limit=args.calibration_count)
     _status(args, f'converting to TFLite ({args.quantization}, {size[0]}x{size[1]}, batch {args.batch})')
     export.export_tflite(backbone, output, size, batch_size=args.batch, levels=args.features,
                          quantization=args.quantization, representative=calibration, overwrite=args.overwrite)
@@ -172,9 +177,51 @@ def _cmd_export(args: argparse.Namespace) -> None:
             f"{100 * found['max_rel_error']:.2f}% of the output's range{top1}")
 
 
+_DEEPLAB_CLASSES = 21  # PASCAL VOC's, the default of DeepLab's model zoo and flags
+_DEEPLAB_OUTPUT_STRIDE = 16  # DeepLab's flag default
+_DEEPLAB_CROP = 513  # DeepLab's default crop size (export, evaluation)
+
+
+def _deeplab_options(args: argparse.Namespace):
+  """The `deeplab.ModelOptions` of --deeplab and its options (--atrous-rates, --decoder-output-stride, ...)."""
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+  return deeplab.ModelOptions(
+      {'semantic': args.num_classes or _DEEPLAB_CLASSES}, atrous_rates=args.atrous_rates,
+      output_stride=args.output_stride or _DEEPLAB_OUTPUT_STRIDE, model_variant=args.network,
+      multi_grid=args.multi_grid, decoder_output_stride=args.decoder_output_stride,
+      add_image_level_feature=not args.no_image_pooling)
+
+
+def _check_deeplab_usage(args: argparse.Namespace, spec) -> None:
+  """DeepLab's options need --deeplab and one of its model variants, a decoder stride below the output stride."""
+  from nets import nets_factory  # pylint: disable=import-outside-toplevel
+  given = [option for option, value in (('--atrous-rates', args.atrous_rates),
+                                         ('--decoder-output-stride', args.decoder_output_stride),
+                                         ('--no-image-pooling', args.no_image_pooling)) if value]
+  if not args.deeplab:
+    if given:
+      raise ValueError(f'{", ".join(given)} {"is" if len(given) == 1 else "are"} for --deeplab segmenters')
+    return
+  if args.num_classes == 0:
+    raise ValueError('--deeplab: --num-classes must be a positive number of classes, got 0')
+  if spec.name not in nets_factory.DEEPLAB_VARIANTS:
+    raise ValueError(f'--deeplab: {spec.name} is not one of DeepLab\'s model variants '
+                     f'({", ".join(nets_factory.DEEPLAB_VARIANTS)})')
+  if getattr(args, 'features', ()):
+    raise ValueError('--features is for backbones: a --deeplab segmenter exports its logits and labels')
+  stride = args.output_stride or _DEEPLAB_OUTPUT_STRIDE
+  if stride not in spec.output_strides:
+    raise ValueError(f'--deeplab: {spec.name} has no output stride {stride}; it has {list(spec.output_strides)}')
+  for decoder_stride in args.decoder_output_stride or ():
+    spec.decoder_end_point(decoder_stride)
+    if decoder_stride >= stride:
+      raise ValueError(f'--decoder-output-stride {decoder_stride} must be below the output stride {stride}')
+
+
 def _check_input_size(args: argparse.Namespace, spec) -> None:
   """--input-size below the network's declared minimum (with --num-classes: with its head) is a usage error."""
-  minimum, reason = spec.minimum_input_size(bool(getattr(args, 'num_classes', 0)))
+  head = bool(getattr(args, 'num_classes', 0)) and not getattr(args, 'deeplab', False)
+  minimum, reason = spec.minimum_input_size(head)
   size = getattr(args, 'input_size', None) or (spec.default_image_size,) * 2
   if min(size) < minimum:
     raise ValueError(f'{args.network}: inputs of {size[0]}x{size[1]} are too small: the minimum is '
@@ -186,9 +233,16 @@ def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
   from nets import nets_factory  # pylint: disable=import-outside-toplevel
   from utils import tf2  # pylint: disable=import-outside-toplevel
   num_classes = getattr(args, 'num_classes', 0) or None
-  options = nets_factory.get_spec(args.network).build_options(num_classes, args.output_stride, args.multi_grid)
-  _status(args, f'building {args.network}' + (f' and restoring {args.checkpoint}' if args.checkpoint else ''))
-  backbone = tf2.Backbone(args.network, num_classes, in_channels=getattr(args, 'in_channels', 3), **options)
+  restoring = f' and restoring {args.checkpoint}' if args.checkpoint else ''
+  if getattr(args, 'deeplab', False):
+    model_options = _deeplab_options(args)
+    _status(args, f'building DeepLab {"v3+" if model_options.decoder_output_stride else "v3"} on {args.network}'
+            + restoring)
+    backbone = tf2.Segmenter(model_options, in_channels=args.in_channels).build()
+  else:
+    options = nets_factory.get_spec(args.network).build_options(num_classes, args.output_stride, args.multi_grid)
+    _status(args, f'building {args.network}' + restoring)
+    backbone = tf2.Backbone(args.network, num_classes, in_channels=getattr(args, 'in_channels', 3), **options)
   if not args.checkpoint and random_weights_warning:
     print('slimnets: warning: no --checkpoint given: the network has random weights', file=sys.stderr)
   if args.checkpoint:
@@ -299,6 +353,18 @@ class _Parser(argparse.ArgumentParser):
     self.exit(2, f'{self.prog}: error: {message} (see --help)\n')
 
 
+def _add_deeplab_arguments(parser: argparse.ArgumentParser) -> None:
+  group = parser.add_argument_group(
+      'DeepLab segmenters', 'with --deeplab, the network is the backbone of a DeepLab v3 (v3+ with '
+      '--decoder-output-stride) model with DeepLab\'s names; --output-stride defaults to 16 and --num-classes to 21')
+  group.add_argument('--deeplab', action='store_true', help='a DeepLab segmenter on the network')
+  group.add_argument('--atrous-rates', type=_int_list, metavar='A,B,C',
+                     help='rates of the 3x3 ASPP branches, e.g. 6,12,18 at output stride 16 (default: none)')
+  group.add_argument('--decoder-output-stride', type=_int_list, metavar='N',
+                     help="the v3+ decoder's stride, e.g. 4 (default: no decoder)")
+  group.add_argument('--no-image-pooling', action='store_true', help='leave out the image pooling branch of ASPP')
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(prog='slimnets', description='TF-Slim style backbones for classification and dense prediction.')
   parser.add_argument('--debug', action='store_true', help='show tracebacks of failures')
@@ -324,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
   describing.add_argument('--num-classes', type=_non_negative_int, metavar='K',
                           help='add a classification head of K classes, pooled globally (default: features only)')
   describing.add_argument('--json', action='store_true', help='print one JSON object instead of tables')
+  _add_deeplab_arguments(describing)
   describing.set_defaults(parser=describing, run=_cmd_describe)
   adapting = commands.add_parser(
       'adapt-checkpoint', help='rewrite a checkpoint for other input channels or another number of classes')
@@ -360,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
   exporting.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
                          help="multi-grid rates of the last block's units")
   exporting.add_argument('--in-channels', type=_positive_int, default=3, metavar='C', help='input channels (default 3)')
-  exporting.add_argument('--num-classes', type=_non_negative_int, default=0, metavar='K',
+  exporting.add_argument('--num-classes', type=_non_negative_int, metavar='K',
                          help='output logits of K classes, pooled globally (default: dense features)')
   exporting.add_argument('--features', type=_levels, default=(), metavar='C2,C5',
                          help='feature levels to add as outputs')
@@ -379,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help='tflite int8: calibrate on the first N images (default 100)')
   exporting.add_argument('--overwrite', action='store_true', help='replace an existing output directory')
   exporting.add_argument('--quiet', action='store_true', help='no status lines (none are shown off a terminal)')
+  _add_deeplab_arguments(exporting)
   exporting.set_defaults(parser=exporting, run=_cmd_export)
   benchmarking = commands.add_parser('benchmark', help='inference speed (images/s) in float32 or bfloat16')
   _add_inference_arguments(benchmarking, batch=1)
@@ -451,6 +519,8 @@ def _check_usage(args: argparse.Namespace) -> None:
   try:
     spec = nets_factory.get_spec(args.network)
     spec.check_usage(getattr(args, 'output_stride', None), getattr(args, 'multi_grid', None))
+    if hasattr(args, 'deeplab'):
+      _check_deeplab_usage(args, spec)
     _check_input_size(args, spec)
     if args.command == 'fetch-weights':
       spec.published()

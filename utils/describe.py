@@ -155,3 +155,168 @@ def format_text(description: dict) -> str:
             f'minimum input size: {minimum["size"]}x{minimum["size"]} ({minimum["reason"]})']
   lines += [f'warning: {w}' for w in d['warnings']]
   return '\n'.join(lines)
+
+
+def _number(value):
+  """A geometry number for JSON: an int, or a float where a resize made it a fraction of a pixel."""
+  return value if isinstance(value, int) else round(float(value), 3)
+
+
+def _segmenter_input_size(model_options, input_size) -> Tuple[int, int]:
+  if input_size is None:
+    return tuple(model_options.crop_size) if model_options.crop_size else (_DEEPLAB_CROP, _DEEPLAB_CROP)
+  size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+  if len(size) != 2 or not all(checks.is_int(n) for n in size):
+    raise ValueError(f'input_size must be a positive int or (height, width), got {input_size!r}')
+  if model_options.crop_size and tuple(model_options.crop_size) != size:
+    raise ValueError(f'input_size {size} is not the model options\' crop_size {tuple(model_options.crop_size)}')
+  return size
+
+
+_DEEPLAB_CROP = 513  # research/deeplab's default crop size for evaluation and export
+
+
+def describe_segmenter(model_options, input_size=None, in_channels: int = 3) -> dict:
+  """Describes a DeepLab model (`nets.deeplab.ModelOptions`) built at one input size, as `describe` does a network.
+
+  The rows are the model's stages: the backbone's output, the decoder's low-level features, the ASPP output,
+  the decoder output, the logits of each output and the first output's logits upsampled to the input (as
+  `predict_labels` and the export serve them), each with its shape, stride and receptive field. Maps that also
+  see DeepLab's image pooling branch are marked `image_level`: each of their pixels depends on the whole image,
+  beyond the receptive field given (that of the convolutions).
+
+  Args:
+    model_options: the model; its `crop_size`, if set, must be the input size.
+    input_size: an int or (height, width); default: `crop_size`, else DeepLab's 513.
+    in_channels: input channels.
+
+  Returns:
+    A JSON-ready dict: 'model' ('deeplab_v3' or 'deeplab_v3+'), 'model_variant', 'input_shape', 'output_stride',
+    'atrous_rates', 'multi_grid', 'decoder_output_stride', 'image_pooling', 'outputs' ({name: classes}),
+    'logits_stride' (computed), 'receptive_field' (of the upsampled logits), 'parameters', 'flops',
+    'minimum_input_size', 'stages' (list of {stage, end_point, shape, stride, receptive_field, image_level,
+    channels}; stride and receptive field None where they are not defined, see 'warnings') and 'warnings'.
+  """
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+  if not isinstance(model_options, deeplab.ModelOptions):
+    raise ValueError(f'model_options must be a deeplab.ModelOptions, got {type(model_options).__name__}')
+  size = _segmenter_input_size(model_options, input_size)
+  checks.check_int('in_channels', in_channels)
+  spec = nets_factory.get_spec(model_options.model_variant)
+  minimum, reason = spec.minimum_input_size(False)
+  if min(size) < minimum:
+    raise ValueError(f'{spec.name}: inputs of {size[0]}x{size[1]} are too small: the minimum is '
+                     f'{minimum}x{minimum} ({reason})')
+  options = model_options._replace(crop_size=size)  # pools as DeepLab does at a known crop size
+  built = scratch.build_segmenter(options, size, in_channels)
+  end_points = built.end_points
+  backbone = min((name for name, tensor in end_points.items() if tensor is end_points['backbone'] and name != 'backbone'),
+                 key=len)  # e.g. 'xception_65/exit_flow/block2' rather than its last layer's alias
+  stages = [('backbone', backbone)]
+  stages += [(f'decoder feature (stride {stride})',
+              deeplab.low_level_feature(end_points, options.model_variant, stride))
+             for stride in options.decoder_output_stride or ()]
+  stages += [(name, name) for name in (deeplab.ASPP_SCOPE, deeplab.DECODER_SCOPE) if name in end_points]
+  outputs = sorted(options.outputs_to_num_classes)
+  stages += [('logits', f'{deeplab.LOGITS_SCOPE_NAME}/{output}') for output in outputs]
+  tensors = {**{point: end_points[point] for _, point in stages}, _UPSAMPLED: built.net}
+  stages.append(('upsampled logits', _UPSAMPLED))
+  warnings, geometries = [], {}
+  with built.graph.as_default():
+    for name, tensor in tensors.items():
+      try:
+        geometries[name] = geometry.trace(built.images, {name: tensor})[name]
+      except geometry.GeometryError as error:
+        if not warnings:
+          warnings.append(f'{error}: the maps joined there do not line up pixel for pixel, so from there on the '
+                          'stride and receptive field are not defined')
+    flops = geometry.conv_flops(built.images)
+  rows = []
+  for stage, name in stages:
+    geo, tensor = geometries.get(name), tensors[name]
+    rows.append({'stage': stage, 'end_point': name, 'shape': tensor.shape.as_list(),
+                 'stride': [_number(v) for v in geo.stride] if geo else None,
+                 'receptive_field': [_number(v) for v in geo.receptive_field] if geo else None,
+                 'image_level': geo.image_level if geo else None, 'channels': int(tensor.shape[-1])})
+  upsampled = geometries.get(_UPSAMPLED)
+  if not upsampled or not upsampled.aligned(size):
+    warnings.append(_segmenter_alignment_warning(options, size, in_channels))
+  logits = geometries.get(f'{deeplab.LOGITS_SCOPE_NAME}/{outputs[0]}')
+  return {
+      'model': 'deeplab_v3+' if options.decoder_output_stride else 'deeplab_v3',
+      'model_variant': options.model_variant,
+      'input_shape': [1, size[0], size[1], in_channels],
+      'output_stride': options.output_stride,
+      'atrous_rates': list(options.atrous_rates) if options.atrous_rates else None,
+      'multi_grid': list(options.multi_grid) if options.multi_grid else None,
+      'decoder_output_stride': list(options.decoder_output_stride) if options.decoder_output_stride else None,
+      'image_pooling': bool(options.aspp_with_batch_norm and options.add_image_level_feature),
+      'outputs': dict(options.outputs_to_num_classes),
+      'logits_stride': _number(logits.stride[0]) if logits and logits.stride[0] == logits.stride[1] else (
+          [_number(v) for v in logits.stride] if logits else None),
+      'receptive_field': [_number(v) for v in upsampled.receptive_field] if upsampled else None,
+      'parameters': built.parameters(),
+      'flops': flops,
+      'minimum_input_size': {'size': minimum, 'reason': reason},
+      'stages': rows,
+      'warnings': warnings,
+  }
+
+
+_UPSAMPLED = 'logits at the input size'
+
+
+def _segmenter_alignment_warning(options, size: Tuple[int, int], in_channels: int) -> str:
+  """Why the logits are not corner-aligned with the image, with the aligned sizes nearby that were checked."""
+  stride = options.output_stride
+  per_axis = [sorted({(n - 1) // stride * stride + 1, -(-(n - 1) // stride) * stride + 1} - {1}) for n in size]
+  nearby = []
+  for candidate in itertools.product(*per_axis):
+    built = scratch.build_segmenter(options._replace(crop_size=candidate), candidate, in_channels)
+    with built.graph.as_default():
+      try:
+        if geometry.trace(built.images, {'net': built.net})['net'].aligned(candidate):
+          nearby.append(candidate)
+      except geometry.GeometryError:
+        pass
+  text = (f'input {size[0]}x{size[1]} is not of the form k*{stride}+1, so DeepLab\'s aligned-corner resizes do not '
+          'map pixel centres onto pixel centres and the logits are not aligned with the image')
+  if nearby:
+    text += '; aligned sizes nearby: ' + ', '.join(f'{h}x{w}' for h, w in nearby)
+  return text
+
+
+def format_segmenter_text(description: dict) -> str:
+  """A segmenter's description as a table of its stages, then totals and warnings."""
+  d = description
+  shape = 'x'.join(map(str, d['input_shape'][1:]))
+  options = [f'input {shape}', f'output stride {d["output_stride"]}']
+  if d['atrous_rates']:
+    options.append('atrous rates ' + ','.join(map(str, d['atrous_rates'])))
+  if d['multi_grid']:
+    options.append('multi-grid ' + ','.join(map(str, d['multi_grid'])))
+  if d['decoder_output_stride']:
+    options.append('decoder stride ' + ','.join(map(str, d['decoder_output_stride'])))
+  if not d['image_pooling']:
+    options.append('no image pooling')
+  options.append(', '.join(f'{classes} classes ({name})' for name, classes in d['outputs'].items()))
+  lines = [f'{d["model"]} on {d["model_variant"]}: {", ".join(options)}', '']
+
+  def field(row):
+    if row['receptive_field'] is None:
+      return '-'
+    return _pair_text(row['receptive_field']) + (' + image' if row['image_level'] else '')
+
+  lines += tables.table(('stage', 'end point', 'shape', 'stride', 'receptive field', 'channels'),
+                        [(row['stage'], row['end_point'], 'x'.join(str(n) for n in row['shape'][1:]),
+                          _pair_text(row['stride']) if row['stride'] else '-', field(row), str(row['channels']))
+                         for row in d['stages']], text_columns=2)
+  minimum = d['minimum_input_size']
+  lines += ['']
+  if any(row['image_level'] for row in d['stages']):
+    lines.append('+ image: each pixel also sees the image pooling branch, so it depends on the whole image')
+  lines += [f'trainable parameters: {d["parameters"]:,}',
+            f'FLOPs (2 x multiply-adds of the convolutions, one image): {d["flops"]:,}',
+            f'minimum input size: {minimum["size"]}x{minimum["size"]} ({minimum["reason"]})']
+  lines += [f'warning: {w}' for w in d['warnings']]
+  return '\n'.join(lines)

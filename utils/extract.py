@@ -188,8 +188,12 @@ def _unreadable_reason(path: str) -> str:
   return 'could not be read or decoded'
 
 
-def _dataset(folder: str, paths: Sequence[str], network: str, size: Tuple[int, int], batch_size: int):
-  preprocess = preprocessing.get_preprocessing(network)
+def _dataset(folder: str, paths: Sequence[str], network: Optional[str], size: Tuple[int, int], batch_size: int):
+  if network is None:  # pixels in [0, 255], resized (bilinear, aligned corners as DeepLab resizes)
+    preprocess = lambda image, height, width, is_training: tf.raw_ops.ResizeBilinear(
+        images=tf.cast(image, tf.float32)[tf.newaxis], size=[height, width], align_corners=True)[0]
+  else:
+    preprocess = preprocessing.get_preprocessing(network)
 
   def load(index, path):
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
@@ -202,9 +206,11 @@ def _dataset(folder: str, paths: Sequence[str], network: str, size: Tuple[int, i
   return dataset.ignore_errors().batch(batch_size).prefetch(2)
 
 
-def preprocessed_images(folder: str, network: str, size: Tuple[int, int], limit: int = 100) -> List[np.ndarray]:
+def preprocessed_images(folder: str, network: Optional[str], size: Tuple[int, int],
+                        limit: int = 100) -> List[np.ndarray]:
   """The first `limit` readable images of `folder` (as `extract` lists them), through the network's evaluation
   preprocessing at `size`: `[height, width, 3]` float32 arrays, e.g. to calibrate an int8 TFLite export.
+  `network` None: resized only, pixels in [0, 255] (for a DeepLab segmenter, which preprocesses inside).
 
   Raises:
     NotADirectoryError: when `folder` is not a directory. ValueError: when it holds no readable image.

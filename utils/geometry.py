@@ -11,6 +11,12 @@ creation order, and each spatial op maps the geometry of its input to that of it
     explicit padding by p at the beginning: size n -> n + p + q, start a -> a - p * j
     global mean: a pool whose kernel and stride are the whole map
 
+    bilinear resize with aligned corners from n to m pixels (DeepLab's): stride j -> j * (n - 1) / (m - 1);
+      where output pixels fall between input pixels, receptive r -> r + j and start a -> a - j / 2 (the field of
+      the two pixels interpolated, centred on the interpolated position)
+    a 1-pixel map resized to any size (DeepLab's image pooling branch) is the same feature at every pixel: joined
+      with other maps, it marks them `image_level` (each pixel also sees the whole image)
+
 Pointwise ops keep the geometry; ops joining several spatial inputs (add, concat on channels) take the union of
 their receptive fields. Any other op on the path to a requested tensor raises `GeometryError`, so the numbers
 are either computed from the ops that are there or not given at all.
@@ -18,10 +24,12 @@ are either computed from the ops that are there or not given at all.
 The receptive field is the theoretical one (padding included): with SAME padding a feature near the border sees
 part of its field outside the image. A feature map's corners are *aligned* with the image corners when the
 centre of its first pixel is the image's first pixel and the centre of its last pixel the image's last one;
-for networks that pad SAME this holds exactly for inputs of size k * stride + 1.
+for networks that pad SAME this holds exactly for inputs of size k * stride + 1. A resize between sizes that are
+not of that form gives strides and starts that are fractions of a pixel (`fractions.Fraction`), as they are.
 """
 
 import dataclasses
+import fractions
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -36,6 +44,9 @@ _POINTWISE = frozenset([
 ])
 _WINDOWED = frozenset(['Conv2D', 'DepthwiseConv2dNative', 'MaxPool', 'AvgPool'])
 _PADS = frozenset(['Pad', 'PadV2', 'MirrorPad'])
+_RESIZE = 'ResizeBilinear'
+# Ops whose first input is the map and whose others are computed from its Shape (not spatial inputs).
+_SIZED_BY_SHAPE = frozenset(['SpaceToBatchND', 'BatchToSpaceND', _RESIZE])
 
 
 class GeometryError(ValueError):
@@ -49,6 +60,7 @@ class _Axis:
   stride: int
   receptive_field: int
   start: Optional[int]
+  image_level: bool = False
 
   def window(self, kernel: int, stride: int, rate: int, padding: str) -> '_Axis':
     effective = rate * (kernel - 1) + 1
@@ -63,22 +75,48 @@ class _Axis:
       if size is None and stride == 1:
         pad_begin = (effective - 1) // 2
     start = None if self.start is None or pad_begin is None else self.start - pad_begin * self.stride
-    return _Axis(size, self.stride * stride, self.receptive_field + (effective - 1) * self.stride, start)
+    return _Axis(size, self.stride * stride, self.receptive_field + (effective - 1) * self.stride, start,
+                 self.image_level)
 
   def pad(self, begin: int, end: int) -> '_Axis':
     size = None if self.size is None else self.size + begin + end
     start = None if self.start is None else self.start - begin * self.stride
-    return _Axis(size, self.stride, self.receptive_field, start)
+    return dataclasses.replace(self, size=size, start=start)
+
+  def resized(self, size: int) -> '_Axis':
+    """Bilinear resizing with aligned corners to `size` pixels (this map has more than one)."""
+    if self.size is None:
+      raise GeometryError('resizing needs a known input size')
+    if size < 2:
+      raise GeometryError(f'a resize of {self.size} pixels to {size} keeps no stride')
+    stride = _exact(fractions.Fraction(self.size - 1, size - 1) * self.stride)
+    if (self.size - 1) % (size - 1) == 0:  # every output pixel is an input pixel
+      return dataclasses.replace(self, size=size, stride=stride)
+    start = None if self.start is None else _exact(self.start - fractions.Fraction(self.stride, 2))
+    return dataclasses.replace(self, size=size, stride=stride, receptive_field=self.receptive_field + self.stride,
+                               start=start)
 
   def union(self, other: '_Axis') -> '_Axis':
     if self.size != other.size or self.stride != other.stride:
-      raise GeometryError(f'cannot join maps of size {self.size} and {other.size}, stride {self.stride} and '
-                          f'{other.stride}')
+      raise GeometryError(f'cannot join maps of size {self.size} and {other.size}, stride '
+                          f'{number_text(self.stride)} and {number_text(other.stride)}')
     if self.start is None or other.start is None:
-      return _Axis(self.size, self.stride, max(self.receptive_field, other.receptive_field), None)
+      return _Axis(self.size, self.stride, max(self.receptive_field, other.receptive_field), None,
+                   self.image_level or other.image_level)
     start = min(self.start, other.start)
     end = max(self.start + self.receptive_field, other.start + other.receptive_field)
-    return _Axis(self.size, self.stride, end - start, start)
+    return _Axis(self.size, self.stride, end - start, start, self.image_level or other.image_level)
+
+
+def number_text(value) -> str:
+  """A stride, size or start for people: '16', '3.848' (a fractional one, to 3 decimals)."""
+  value = _exact(value)
+  return str(value) if isinstance(value, int) else f'{float(value):.3f}'.rstrip('0')
+
+
+def _exact(value):
+  """A whole `Fraction` as an int (so that geometry without fractional resizes stays in ints)."""
+  return int(value) if isinstance(value, fractions.Fraction) and value.denominator == 1 else value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,14 +126,18 @@ class Geometry:
   Attributes:
     size: (height, width) of the map, or None where the input size is unknown.
     stride: (h, w) distance in input pixels between neighbouring map pixels.
-    receptive_field: (h, w) extent in input pixels seen by one map pixel, padding included.
+    receptive_field: (h, w) extent in input pixels seen by one map pixel, padding included (the largest, where
+      bilinear upsampling interpolates between pixels).
     start: (h, w) input coordinate of the first pixel seen by map pixel (0, 0); negative inside the padding.
       None where it depends on an unknown input size.
+    image_level: each map pixel also sees an image-level feature (a global pool broadcast back to the map, as
+      DeepLab's image pooling), so it depends on the whole image; `receptive_field` is that of the other paths.
   """
   size: Optional[Pair]
   stride: Pair
   receptive_field: Pair
   start: Optional[Pair]
+  image_level: bool = False
 
   def center(self, index: Pair = (0, 0)) -> Optional[Tuple[float, float]]:
     """Input coordinates of the centre of the receptive field of map pixel `index`."""
@@ -116,7 +158,8 @@ class Geometry:
 def _from_axes(h: _Axis, w: _Axis) -> Geometry:
   size = None if h.size is None or w.size is None else (h.size, w.size)
   start = None if h.start is None or w.start is None else (h.start, w.start)
-  return Geometry(size, (h.stride, w.stride), (h.receptive_field, w.receptive_field), start)
+  return Geometry(size, (h.stride, w.stride), (h.receptive_field, w.receptive_field), start,
+                  h.image_level or w.image_level)
 
 
 class _Unknown:
@@ -133,6 +176,13 @@ class _Phased:
   on the phases is the dilated convolution of the padded map; BatchToSpaceND joins the phases and crops."""
   axes: tuple
   block: Tuple[int, int]
+  op: tf.Operation
+
+
+@dataclasses.dataclass(frozen=True)
+class _Broadcast:
+  """A map of `size` holding one feature at every pixel: a 1-pixel map resized (an image-level feature)."""
+  size: Pair
   op: tf.Operation
 
 
@@ -210,10 +260,57 @@ def _map_phased(op: tf.Operation, spatial: Sequence, axes: Mapping):
   raise GeometryError(f'{op.type} op {op.name!r} on space-to-batch phases is not mapped')
 
 
+def _resize_target(op: tf.Operation, axes: Mapping) -> Pair:
+  if not op.get_attr('align_corners') or op.get_attr('half_pixel_centers'):
+    raise GeometryError(f'ResizeBilinear op {op.name!r}: only resizing with aligned corners is mapped')
+  height, width = (int(n) for n in _with_known_shapes(op.inputs[1], axes, 'size', op).reshape(-1))
+  return height, width
+
+
+def _map_broadcast(op: tf.Operation, spatial: Sequence, axes: Mapping):
+  """Resizes, and ops on image-level maps (`_Broadcast`), which are constant over their pixels."""
+  if op.type == _RESIZE:
+    source, target = spatial[0], _resize_target(op, axes)
+    if not isinstance(source, (tuple, _Broadcast)):
+      raise GeometryError(f'ResizeBilinear op {op.name!r}: the resized map is not an image map')
+    if isinstance(source, _Broadcast) or source[0].size == source[1].size == 1:
+      return _Broadcast(target, op)
+    return source[0].resized(target[0]), source[1].resized(target[1])
+  broadcasts = [s for s in spatial if isinstance(s, _Broadcast)]
+  maps = [s for s in spatial if isinstance(s, tuple)]
+  if op.type in ('Conv2D', 'DepthwiseConv2dNative') and not maps:
+    if op.inputs[1].shape.as_list()[:2] != [1, 1] or tuple(op.get_attr('strides')) != (1, 1, 1, 1):
+      raise GeometryError(f'{op.type} op {op.name!r}: only a 1x1 convolution of stride 1 on an image-level '
+                          'map is mapped')
+    return broadcasts[0]
+  if op.type not in _POINTWISE and op.type != 'ConcatV2':
+    raise GeometryError(f'{op.type} op {op.name!r} on an image-level map is not mapped')
+  if not maps:
+    return broadcasts[0]
+  h, w = _joined(op, maps)
+  if any(b.size != (h.size, w.size) for b in broadcasts):
+    raise GeometryError(f'{op.type} op {op.name!r} joins an image-level map of another size')
+  return dataclasses.replace(h, image_level=True), dataclasses.replace(w, image_level=True)
+
+
+def _joined(op: tf.Operation, maps: Sequence) -> Tuple[_Axis, _Axis]:
+  """The union of the maps that `op` (pointwise, or a concatenation on channels) joins."""
+  if op.type == 'ConcatV2':
+    axis = int(_static_value(op.inputs[-1], 'axis', op)) % 4
+    if axis != 3:
+      raise GeometryError(f'ConcatV2 op {op.name!r} joins along axis {axis}, not channels')
+  h, w = maps[0]
+  for other_h, other_w in maps[1:]:
+    h, w = h.union(other_h), w.union(other_w)
+  return h, w
+
+
 def _map_op(op: tf.Operation, spatial: Sequence, axes: Mapping) -> Sequence:
   """The output axes of `op`, given (h, w) axes or None for each of its inputs (`axes`: those found so far)."""
   if op.type == 'SpaceToBatchND' or any(isinstance(s, _Phased) for s in spatial):
     return _map_phased(op, spatial, axes)
+  if op.type == _RESIZE or any(isinstance(s, _Broadcast) for s in spatial):
+    return _map_broadcast(op, spatial, axes)
   if op.type in _WINDOWED:
     h, w = spatial[0]
     padding = op.get_attr('padding').decode()
@@ -238,17 +335,9 @@ def _map_op(op: tf.Operation, spatial: Sequence, axes: Mapping) -> Sequence:
     if h.size is None or w.size is None:
       raise GeometryError(f'Mean op {op.name!r}: a global mean needs a known input size')
     return h.window(h.size, h.size, 1, 'VALID'), w.window(w.size, w.size, 1, 'VALID')
-  if op.type == 'ConcatV2':
-    axis = int(_static_value(op.inputs[-1], 'axis', op)) % 4
-    if axis != 3:
-      raise GeometryError(f'ConcatV2 op {op.name!r} joins along axis {axis}, not channels')
-  elif op.type not in _POINTWISE:
+  if op.type not in _POINTWISE and op.type != 'ConcatV2':
     return _Unknown(op)
-  joined = [axes for axes in spatial if axes is not None]
-  h, w = joined[0]
-  for other_h, other_w in joined[1:]:
-    h, w = h.union(other_h), w.union(other_w)
-  return h, w
+  return _joined(op, [axes for axes in spatial if axes is not None])
 
 
 def trace_tensors(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> Dict[tf.Tensor, object]:
@@ -270,8 +359,9 @@ def trace_tensors(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> Dict[
     if op.type == 'IdentityN':  # e.g. around an op with a custom gradient: output i is input i
       axes.update((output, s) for output, s in zip(op.outputs, spatial) if s is not None)
       continue
-    # Space-to-batch ops take their paddings from the map's Shape: only the map itself is a spatial input.
-    maps = spatial[:1] if op.type in ('SpaceToBatchND', 'BatchToSpaceND') else spatial
+    # Space-to-batch ops and resizes take their paddings or sizes from a map's Shape: only the map itself is a
+    # spatial input.
+    maps = spatial[:1] if op.type in _SIZED_BY_SHAPE else spatial
     unknown = next((s for s in maps if isinstance(s, _Unknown)), None)
     if unknown is not None:
       result = unknown
@@ -297,6 +387,9 @@ def _geometry_of(name: str, tensor: tf.Tensor, axes: Mapping) -> Geometry:
   if isinstance(found, _Phased):
     raise GeometryError(f'{name!r} is a space-to-batch intermediate of {found.op.type} op {found.op.name!r}, '
                         'not an image map')
+  if isinstance(found, _Broadcast):
+    raise GeometryError(f'{name!r} is one image-level feature broadcast to a map by {found.op.type} op '
+                        f'{found.op.name!r}: it has no stride')
   return _from_axes(*found)
 
 
@@ -326,17 +419,34 @@ def conv_flops(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> int:
   """Floating point operations of the convolutions that depend on `inputs`, as 2 x multiply-adds per image.
 
   Counts every `Conv2D` (and depthwise) op fed by `inputs`, logits included; batch norm, activations, pooling
-  and additions are not counted, as is usual for such totals.
+  and additions are not counted, as is usual for such totals. A convolution whose geometry is not mapped (e.g.
+  after maps of different strides were joined) is counted from its static shape, measured at `inputs`' own size.
+
+  Raises:
+    GeometryError: for a convolution whose output size is known neither way.
   """
   axes = trace_tensors(inputs, input_size)
+  own_size = input_size is None or tuple(input_size) == tuple(inputs.shape.as_list()[1:3])
   total = 0
   for op in inputs.graph.get_operations():
     if op.type not in ('Conv2D', 'DepthwiseConv2dNative'):
       continue
     found = axes.get(op.outputs[0])
-    if not isinstance(found, (tuple, _Phased)):
+    if found is None:
       continue
-    if isinstance(found, _Phased):  # on space-to-batch phases: the batch holds the phases of each image
+    kernel_h, kernel_w, in_channels, _ = op.inputs[1].shape.as_list()
+    out_channels = op.outputs[0].shape.as_list()[-1]
+    per_output = kernel_h * kernel_w * (in_channels if op.type == 'Conv2D' else 1)
+    if isinstance(found, _Unknown):
+      static = op.outputs[0].shape.as_list()
+      batch = inputs.shape.as_list()[0]
+      if not own_size or None in static or not batch:
+        raise GeometryError(f'counting FLOPs: the output size of {op.type} op {op.name!r} is not known')
+      total += 2 * static[0] * static[1] * static[2] // batch * out_channels * per_output
+      continue
+    if isinstance(found, _Broadcast):
+      h, w = (_Axis(n, 1, 1, None) for n in found.size)
+    elif isinstance(found, _Phased):  # on space-to-batch phases: the batch holds the phases of each image
       phases = found.block[0] * found.block[1]
       h, w = (dataclasses.replace(a, size=None if a.size is None else a.size // b)
               for a, b in zip(found.axes, found.block))
@@ -345,11 +455,7 @@ def conv_flops(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> int:
       h, w = found
     if h.size is None or w.size is None:
       raise GeometryError('counting FLOPs needs a known input size')
-    kernel_h, kernel_w, in_channels, multiplier = op.inputs[1].shape.as_list()
-    out_channels = op.outputs[0].shape.as_list()[-1]
-    per_output = kernel_h * kernel_w * (in_channels if op.type == 'Conv2D' else 1)
     total += 2 * h.size * w.size * out_channels * per_output
-    del multiplier
   return total
 
 

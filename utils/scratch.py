@@ -68,6 +68,33 @@ def build(network: str, input_size: Optional[Tuple[Optional[int], Optional[int]]
   spec.check_arguments(network_kwargs)
   if input_size is None:
     input_size = (spec.default_image_size, spec.default_image_size)
+
+  def network_fn(images):
+    with slim.arg_scope(spec.arg_scope()):
+      return spec.fn(images, num_classes, is_training=False, **network_kwargs)
+
+  return _build(network_fn, input_size, in_channels, batch)
+
+
+def build_segmenter(model_options, input_size: Tuple[Optional[int], Optional[int]], in_channels: int = 3,
+                    batch: Optional[int] = 1) -> ScratchBuild:
+  """Builds a DeepLab model (`nets.deeplab.ModelOptions`) at one scale, in inference mode, without variables.
+
+  `net` is the first output's logits bilinearly resized to the image size (as `predict_labels` and the export
+  serve them); the end points are `deeplab.logits_and_end_points`'.
+  """
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+
+  def network_fn(images):
+    logits, end_points = deeplab.logits_and_end_points(images, model_options)
+    first = logits[sorted(logits)[0]]
+    return deeplab.resize_bilinear(first, tf.shape(images)[1:3], first.dtype), end_points
+
+  return _build(network_fn, input_size, in_channels, batch)
+
+
+def _build(network_fn, input_size, in_channels: int, batch: Optional[int]) -> ScratchBuild:
+  """`network_fn(images) -> (net, end_points)` built in a new graph under the recording getter."""
   variables = {}
 
   def record(getter, name, shape=None, dtype=tf.float32, trainable=True, **_):
@@ -79,6 +106,6 @@ def build(network: str, input_size: Optional[Tuple[Optional[int], Optional[int]]
   with graph.as_default():
     images = tf.compat.v1.placeholder(tf.float32, [batch, *input_size, in_channels], name='images')
     with tf.compat.v1.variable_scope('', custom_getter=record):
-      with layers.BUILD_LOCK, slim.arg_scope(spec.arg_scope()):
-        net, end_points = spec.fn(images, num_classes, is_training=False, **network_kwargs)
+      with layers.BUILD_LOCK:
+        net, end_points = network_fn(images)
   return ScratchBuild(graph, images, net, dict(end_points), variables)

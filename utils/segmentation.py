@@ -11,7 +11,7 @@ is DeepLab's default schedule. `MeanIoU` accumulates a confusion matrix over bat
     miou, per_class = metric.result()
 """
 
-from typing import Optional, Tuple
+from typing import Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -88,6 +88,38 @@ def softmax_cross_entropy(logits: tf.Tensor, labels: tf.Tensor, num_classes: int
   else:
     present = tf.reduce_sum(tf.cast(keep > 0, tf.float32))
   return tf.math.divide_no_nan(tf.reduce_sum(losses), present)
+
+
+def add_softmax_cross_entropy_loss_for_each_scale(scales_to_logits, labels: tf.Tensor, num_classes: int,
+                                                  ignore_label: int = IGNORE_LABEL, loss_weight: float = 1.0,
+                                                  upsample_logits: bool = True, top_k_percent_pixels: float = 1.0,
+                                                  scope: Optional[str] = None) -> list:
+  """DeepLab's graph-mode loss: `softmax_cross_entropy` of each scale's logits, added to the losses collection.
+
+  With `tf.compat.v1.losses.get_total_loss()` (these losses plus the layers' weight decay) and
+  `tf_slim.learning.create_train_op(total_loss, optimizer)` (which runs the batch norm updates of UPDATE_OPS)
+  this is DeepLab's train.py on `deeplab.multi_scale_logits(..., is_training=True)`.
+
+  Args:
+    scales_to_logits: {scale name: logits} of one output, e.g. `multi_scale_logits(...)['semantic']`.
+    labels, num_classes, ignore_label, loss_weight, upsample_logits, top_k_percent_pixels: as
+      `softmax_cross_entropy`.
+    scope: name scope of the losses (default 'loss'); each is '<scope>_<scale name>'.
+
+  Returns:
+    The losses, one per scale, in the order of `scales_to_logits` (eagerly, nothing is collected).
+  """
+  if not isinstance(scales_to_logits, Mapping) or not scales_to_logits:
+    raise ValueError('add_softmax_cross_entropy_loss_for_each_scale: scales_to_logits must map scale names to '
+                     f'logits, got {scales_to_logits!r}')
+  losses = []
+  for name, logits in scales_to_logits.items():
+    with tf.name_scope(f'{scope or "loss"}_{name}'):
+      loss = softmax_cross_entropy(logits, labels, num_classes, ignore_label=ignore_label, loss_weight=loss_weight,
+                                   upsample_logits=upsample_logits, top_k_percent_pixels=top_k_percent_pixels)
+    tf.compat.v1.losses.add_loss(loss)
+    losses.append(loss)
+  return losses
 
 
 def poly_learning_rate(step, base_learning_rate: float, training_number_of_steps: int, power: float = 0.9,
