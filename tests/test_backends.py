@@ -81,9 +81,39 @@ def test_agreement_reports_error_and_top1_of_logits():
   reference = lambda batch: {'output': np.array([[1.0, 2.0, 0.0]] * len(batch))}  # class 1
   flipped = lambda batch: {'output': np.array([[1.0, 0.5, 1.5]] * len(batch))}  # class 2, off by 2 of 2
   found = backends.agreement(reference, flipped, [np.zeros([4, 4, 3])] * 5, batch_size=2)
-  assert found == {'images': 4, 'max_rel_error': 0.75, 'top1_agreement': 0.0}
+  assert found == {'images': 4, 'max_rel_error': 0.75, 'top1_agreement': 0.0, 'pixel_agreement': None}
   dense = lambda batch: {'output': np.ones([len(batch), 2, 2, 3])}
   assert backends.agreement(dense, dense, [np.zeros([4, 4, 3])] * 2)['top1_agreement'] is None
+  # A segmenter's per-pixel logits: the labels of 1 pixel in 4 differ.
+  logits = np.zeros([1, 2, 2, 3])
+  logits[..., 0] = 1.0
+  other = logits.copy()
+  other[0, 1, 1] = [0.0, 2.0, 0.0]
+  found = backends.agreement(lambda batch: {'logits': logits}, lambda batch: {'logits': other}, [np.zeros([2, 2, 3])])
+  assert found == {'images': 1, 'max_rel_error': 2.0, 'top1_agreement': None, 'pixel_agreement': 0.75}
+
+
+def test_a_deeplab_segmenter_runs_on_tflite_and_openvino(tmp_path, images_folder):
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+  options = deeplab.ModelOptions({'semantic': 4}, atrous_rates=(2,), output_stride=16, model_variant='mobilenet_v2',
+                                 depth_multiplier=0.25, decoder_output_stride=(4,))
+  segmenter = tf2.Segmenter(options).build()
+  inference.randomize_batch_norm(segmenter, seed=2)
+  images = np.random.RandomState(4).uniform(0, 255, [1, 33, 41, 3]).astype(np.float32)
+  reference = inference.Predictor(segmenter)(images)
+  logits, _ = segmenter(images)  # not folded, eager: the Predictor's outputs are the export's
+  np.testing.assert_allclose(reference['logits'], deeplab.resize_bilinear(logits, [33, 41]).numpy(), rtol=1e-4,
+                             atol=1e-4)
+  assert reference['labels'].shape == (1, 33, 41) and reference['labels'].dtype == np.int64
+  path = export.export_tflite(segmenter, str(tmp_path / 'segmenter.tflite'), (33, 41))
+  lite = backends.TFLitePredictor(path)(images)
+  assert inference.max_relative_error(lite['logits'], reference['logits']) < 1e-5
+  np.testing.assert_array_equal(lite['labels'], reference['labels'])
+  calibration = extract.preprocessed_images(images_folder, None, (33, 41), limit=2)  # [0, 255], resized only
+  assert 100 < max(image.max() for image in calibration) <= 255 and calibration[0].shape == (33, 41, 3)
+  pytest.importorskip('openvino')
+  found = backends.agreement(inference.Predictor(segmenter), backends.OpenVINOPredictor(segmenter), calibration)
+  assert found['max_rel_error'] < 1e-4 and found['pixel_agreement'] > 0.999 and found['top1_agreement'] is None
 
 
 def test_openvino_in_memory_and_exported_ir_follow_the_tensorflow_path(backbone, tmp_path):

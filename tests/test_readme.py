@@ -49,7 +49,7 @@ def test_readme_outputs_are_the_tools_own(capsys):
   from utils import cli  # pylint: disable=import-outside-toplevel
   with open(os.path.join(ROOT, 'README.md')) as f:
     quoted = list(_quoted_outputs(f.read()))
-  assert len(quoted) == 6
+  assert len(quoted) == 7
   for argv, expected in quoted:
     try:
       cli.main(argv)

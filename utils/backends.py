@@ -122,16 +122,25 @@ def agreement(reference, candidate, images: Sequence[np.ndarray], batch_size: in
 
   Returns:
     {'images': how many were compared, 'max_rel_error': the largest `inference.max_relative_error` of 'output'
-     over the batches, 'top1_agreement': the fraction of images whose arg max class is the same, where 'output'
-     is `[batch, classes]` logits, else None}.
+     (a segmenter's 'logits') over the batches, 'top1_agreement': the fraction of images whose arg max class is
+     the same, where 'output' is `[batch, classes]` logits, else None, 'pixel_agreement': for a segmenter, the
+     fraction of pixels with the same label, else None}.
   """
-  errors, same, count, logits = [], 0, 0, True
+  errors, count, classified, same, pixels, same_pixels = [], 0, 0, 0, 0, 0
   for start in range(0, len(images) - batch_size + 1, batch_size):
     batch = np.stack(images[start:start + batch_size]).astype(np.float32)
-    want, got = reference(batch)['output'], candidate(batch)['output']
+    expected, found = reference(batch), candidate(batch)
+    key = 'output' if 'output' in expected else 'logits'
+    want, got = expected[key], found[key]
     errors.append(inference.max_relative_error(got, want))
-    logits = logits and want.ndim == 2
-    same += int(np.sum(np.argmax(got, -1) == np.argmax(want, -1))) if want.ndim == 2 else 0
+    agree = int(np.sum(np.argmax(got, -1) == np.argmax(want, -1)))
+    if key == 'logits':  # a segmenter's, per pixel
+      same_pixels += agree
+      pixels += int(np.prod(want.shape[:-1]))
+    elif want.ndim == 2:  # [batch, classes]
+      same += agree
+      classified += batch_size
     count += batch_size
   return {'images': count, 'max_rel_error': max(errors) if errors else None,
-          'top1_agreement': same / count if count and logits else None}
+          'top1_agreement': same / classified if classified else None,
+          'pixel_agreement': same_pixels / pixels if pixels else None}

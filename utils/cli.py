@@ -173,6 +173,8 @@ def _cmd_export(args: argparse.Namespace) -> None:
                                  args.batch)
       top1 = (f", top-1 agreement {100 * found['top1_agreement']:.1f}%" if found['top1_agreement'] is not None
               else '')
+      if found['pixel_agreement'] is not None:
+        top1 = f", labels agree on {100 * found['pixel_agreement']:.1f}% of the pixels"
       print(f"int8 against float32 on {found['images']} calibration images: largest difference "
             f"{100 * found['max_rel_error']:.2f}% of the output's range{top1}")
 

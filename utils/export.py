@@ -43,12 +43,7 @@ def serving_function(backbone: tf2.Backbone, levels: Sequence[str] = (), precisi
   weights = inference.frozen_weights(backbone)
 
   def serve(images):
-    outputs = inference.folded_outputs(backbone, images, precision, levels, weights=inference.as_constants(weights))
-    if isinstance(backbone, tf2.Segmenter):
-      from nets import deeplab  # pylint: disable=import-outside-toplevel
-      logits = deeplab.resize_bilinear(outputs['output'], tf.shape(images)[1:3])
-      return {'logits': logits, 'labels': tf.argmax(logits, 3)}
-    return outputs
+    return inference.folded_outputs(backbone, images, precision, levels, weights=inference.as_constants(weights))
 
   spec = tf.TensorSpec([*input_shape, backbone.in_channels], tf.float32, name='images')
   return tf.function(serve, input_signature=[spec])

@@ -35,10 +35,15 @@ def folded_outputs(backbone: tf2.Backbone, images: tf.Tensor, precision: str = '
 
   Returns:
     {'output': the network's output, level: each of `levels`, 'pooled': the last level averaged over height and
-     width (with `pooled`)}, all float32.
+     width (with `pooled`)}, all float32. A `tf2.Segmenter`: {'logits': the first output's logits bilinearly
+     upsampled to the image size (aligned corners), float32; 'labels': their argmax, int64}.
   """
   with layers.batch_norm_folded_for_inference():
     net, end_points = backbone(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights)
+  if isinstance(backbone, tf2.Segmenter):
+    from nets import deeplab  # pylint: disable=import-outside-toplevel
+    logits = deeplab.resize_bilinear(net, tf.shape(images)[1:3])
+    return {'logits': logits, 'labels': tf.argmax(logits, 3)}
   found = backbone.feature_levels(end_points) if levels or pooled else {}
   outputs = {'output': net, **{level: found[level] for level in levels}}
   if pooled:
@@ -93,7 +98,8 @@ class Predictor:
                           weights=as_constants(self._weights))
 
   def __call__(self, images) -> Dict[str, np.ndarray]:
-    """{'output': ..., level: ..., ['pooled': ...]} as float32 arrays for float32 `[batch, h, w, C]` images."""
+    """{'output': ..., level: ..., ['pooled': ...]} as float32 arrays for float32 `[batch, h, w, C]` images (a
+    Segmenter's: 'logits' and 'labels', see `folded_outputs`)."""
     images = tf.convert_to_tensor(images, tf.float32)
     return {key: value.numpy() for key, value in self._function(images).items()}
 
