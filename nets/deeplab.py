@@ -17,7 +17,9 @@ Scope and variable names are DeepLab's, so its checkpoints restore by name:
     logits = outputs['semantic']['merged_logits']   # [batch, 129, 129, 21]
 
 Images are in [0, 255]: the backbone's DeepLab preprocessing (to [-1, 1], or ImageNet mean subtraction for
-resnet_v1_50/101) is applied inside, unless `preprocess_images` is False.
+resnet_v1_50/101) is applied inside, unless `preprocess_images` is False. `logits_and_end_points` gives one
+scale's logits with the stages' tensors ('backbone', 'aspp', 'decoder', 'logits/<output>'), which
+`utils.describe.describe_segmenter` reads.
 """
 
 import dataclasses

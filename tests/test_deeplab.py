@@ -203,6 +203,10 @@ def test_exported_segmenter_serves_per_pixel_logits_and_labels_in_a_fresh_proces
   assert np.array(served['logits']).shape == (2, 37, 41, 4)
   np.testing.assert_allclose(np.array(served['logits']), want, rtol=1e-4, atol=1e-4)
   np.testing.assert_array_equal(np.array(served['labels']), np.array(served['logits']).argmax(-1))
+  # bfloat16 (batch norm folded, computed in bfloat16, float32 in and out): within 5% of the logits' range.
+  half = export.export_saved_model(segmenter, str(tmp_path / 'bfloat16'), precision='bfloat16')
+  found = tf.saved_model.load(half).signatures['serving_default'](images=tf.constant(images))['logits'].numpy()
+  assert found.dtype == np.float32 and inference.max_relative_error(found, want) < 0.05
   with pytest.raises(ValueError, match='a Segmenter exports its logits and labels, not feature levels'):
     export.export_saved_model(segmenter, str(tmp_path / 'other'), levels=['C5'])
 

@@ -87,6 +87,8 @@ class _Axis:
     """Bilinear resizing with aligned corners to `size` pixels (this map has more than one)."""
     if self.size is None:
       raise GeometryError('resizing needs a known input size')
+    if self.size == 1:
+      raise GeometryError(f'a resize of 1 pixel to {size} on one axis only is not mapped')
     if size < 2:
       raise GeometryError(f'a resize of {self.size} pixels to {size} keeps no stride')
     stride = _exact(fractions.Fraction(self.size - 1, size - 1) * self.stride)
