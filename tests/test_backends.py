@@ -105,6 +105,9 @@ def test_a_deeplab_segmenter_runs_on_tflite_and_openvino(tmp_path, images_folder
   np.testing.assert_allclose(reference['logits'], deeplab.resize_bilinear(logits, [33, 41]).numpy(), rtol=1e-4,
                              atol=1e-4)
   assert reference['labels'].shape == (1, 33, 41) and reference['labels'].dtype == np.int64
+  with pytest.raises(ValueError, match=r"a Segmenter gives its logits and labels, not feature levels; got "
+                                       r"levels=\['C5'\]"):
+    inference.Predictor(segmenter, levels=['C5'])(images)
   path = export.export_tflite(segmenter, str(tmp_path / 'segmenter.tflite'), (33, 41))
   lite = backends.TFLitePredictor(path)(images)
   assert inference.max_relative_error(lite['logits'], reference['logits']) < 1e-5

@@ -38,6 +38,9 @@ def folded_outputs(backbone: tf2.Backbone, images: tf.Tensor, precision: str = '
      width (with `pooled`)}, all float32. A `tf2.Segmenter`: {'logits': the first output's logits bilinearly
      upsampled to the image size (aligned corners), float32; 'labels': their argmax, int64}.
   """
+  if isinstance(backbone, tf2.Segmenter) and (levels or pooled):
+    raise ValueError(f'a Segmenter gives its logits and labels, not feature levels; got levels={list(levels)}'
+                     f'{", pooled=True" if pooled else ""}')
   with layers.batch_norm_folded_for_inference():
     net, end_points = backbone(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights)
   if isinstance(backbone, tf2.Segmenter):
