@@ -23,6 +23,7 @@ scale's logits with the stages' tensors ('backbone', 'aspp', 'decoder', 'logits/
 """
 
 import dataclasses
+import re
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
@@ -38,6 +39,10 @@ IMAGE_POOLING_SCOPE = 'image_pooling'
 ASPP_SCOPE = 'aspp'
 CONCAT_PROJECTION_SCOPE = 'concat_projection'
 DECODER_SCOPE = 'decoder'
+# The top scopes of DeepLab's heads (ASPP's branches are aspp0, aspp1, aspp1_depthwise, ...): with the
+# backbone's scope, what a DeepLab model's variables live under (`is_head_scope`).
+_HEAD_SCOPES = (LOGITS_SCOPE_NAME, IMAGE_POOLING_SCOPE, CONCAT_PROJECTION_SCOPE, DECODER_SCOPE)
+_ASPP_BRANCH = re.compile(ASPP_SCOPE + r'\d+(_depthwise|_pointwise)?')
 
 _MEAN_RGB = (123.15, 115.90, 103.06)  # DeepLab's ImageNet mean for resnet_v1_50/101 (not research/slim's)
 _PROJECTED_FILTERS = 48  # the decoder's projection of the low-level feature
@@ -157,6 +162,11 @@ class ModelOptions:
   def _replace(self, **changes) -> 'ModelOptions':
     """A copy with `changes` (namedtuple style, as DeepLab's code calls it)."""
     return dataclasses.replace(self, **changes)
+
+
+def is_head_scope(scope: str) -> bool:
+  """Whether `scope` (a variable name's first part) is one of DeepLab's head scopes, e.g. 'decoder', 'aspp1'."""
+  return scope in _HEAD_SCOPES or bool(_ASPP_BRANCH.fullmatch(scope))
 
 
 def scale_dimension(dim, scale: float):

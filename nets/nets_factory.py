@@ -203,6 +203,12 @@ class NetworkSpec:
     return points[stride]
 
   @property
+  def head_scopes(self) -> Tuple[str, ...]:
+    """The scopes of its classification heads ('resnet_v1_50/logits', 'InceptionV3/AuxLogits', 'vgg_16/fc8'):
+    the first two parts of each class variable's name. A build without classes has none of their variables."""
+    return tuple(dict.fromkeys('/'.join(name.split('/')[:2]) for name in self.class_variables))
+
+  @property
   def label_offset(self) -> int:
     """1 when the ImageNet head has a background class first (1001 classes), else 0."""
     return self.num_classes - 1000

@@ -211,3 +211,53 @@ def test_restore_into_a_dense_build_at_another_size(rgb_checkpoint):
       sess.run(tf.compat.v1.global_variables_initializer())
       conv1 = sess.run(tf.compat.v1.global_variables()[0])
   np.testing.assert_array_equal(conv1, checkpoints.read(rgb_checkpoint)['resnet_v1_50/conv1/weights'])
+
+
+def test_a_features_only_build_leaves_out_the_checkpoints_head_with_one_line(rgb_checkpoint):
+  with tf.Graph().as_default():
+    _build()
+    report = checkpoints.restore(rgb_checkpoint)
+  assert report.head == ['resnet_v1_50/logits/biases', 'resnet_v1_50/logits/weights'] and not report.unbuilt
+  assert report.head_line() == ("left out the checkpoint's classification head (resnet_v1_50/logits: 2 "
+                                'variables): the model is built without classes')
+  assert 'unused in the checkpoint (2 of a classification head the model is built without)' in report.summary()
+
+
+def _has_checkpoint_initializers() -> bool:
+  return any('checkpoint_initializer' in op.name for op in tf.compat.v1.get_default_graph().get_operations())
+
+
+def test_checkpoint_variables_the_model_does_not_build_are_an_error(tmp_path, rgb_checkpoint):
+  values = checkpoints.read(rgb_checkpoint)
+  extra = {**values, 'resnet_v1_50/block5/conv/weights': np.ones([1, 1, 8, 8], np.float32),
+           'resnet_v1_50/block5/conv/BatchNorm/beta': np.ones([8], np.float32),
+           'resnet_v1_50/conv1/weights/Momentum': values['resnet_v1_50/conv1/weights'],  # a slot: not an error
+           'global_step': np.array(7, np.int64)}  # outside the model's scope: not an error
+  path = checkpoints.write(extra, str(tmp_path / 'extra'))
+  with tf.Graph().as_default():
+    _build(num_classes=1001)
+    with pytest.raises(checkpoints.RestoreError, match=(
+        r"checkpoint '.*extra' holds 2 variables under the model's scopes that the model does not build "
+        r'\(resnet_v1_50/block5: 2 variables\): the model is built with other options than the checkpoint was '
+        r'trained with .*\. Build the model the checkpoint was trained as, exclude them, or pass allow_unused=True')):
+      checkpoints.restore(path)
+    assert not _has_checkpoint_initializers()  # nothing restored
+    report = checkpoints.restore(path, allow_unused=True)
+    assert report.unbuilt == ['resnet_v1_50/block5/conv/BatchNorm/beta', 'resnet_v1_50/block5/conv/weights']
+    assert report.unused == ['global_step', 'resnet_v1_50/block5/conv/BatchNorm/beta',
+                             'resnet_v1_50/block5/conv/weights', 'resnet_v1_50/conv1/weights/Momentum']
+    assert len(report.restored) == 267 and not report.head
+    assert not checkpoints.restore(path, exclude=['resnet_v1_50/block5']).unbuilt
+
+
+def test_a_resnet_checkpoint_in_a_beta_network_is_named(rgb_checkpoint):
+  from nets import resnet_v1_beta  # pylint: disable=import-outside-toplevel
+  with tf.Graph().as_default():
+    with slim.arg_scope(resnet_v1_beta.resnet_arg_scope()):
+      resnet_v1_beta.resnet_v1_50_beta(tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3]), 1001,
+                                       is_training=False, depth_multiplier=0.125)
+    with pytest.raises(checkpoints.RestoreError, match=(
+        r"2 variables have other shapes in checkpoint .* \(it looks like a resnet_v1_50 checkpoint: it holds "
+        r"'resnet_v1_50/conv1/weights', the first convolution of that network, which this model does not have: the "
+        r'stems differ\)\. Adapt the checkpoint')):
+      checkpoints.restore(rgb_checkpoint)

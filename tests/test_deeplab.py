@@ -386,3 +386,60 @@ def test_graph_mode_training_as_deeplabs_train_py(graph):
     last, step, mean = session.run([losses[-1], global_step, moving_mean])
   assert step == 20 and np.abs(mean).max() > 0
   assert last < 0.7 * first, (first, last)
+
+
+_THIN_V3_PLUS = dict(atrous_rates=(6, 12, 18), output_stride=16, model_variant='mobilenet_v2',
+                     decoder_output_stride=(4,), depth_multiplier=0.25, aspp_convs_filters=16, decoder_filters=16)
+_THIN_FLAGS = ['--network', 'mobilenet_v2', '--deeplab', '--atrous-rates', '6,12,18', '--depth-multiplier', '0.25',
+               '--aspp-convs-filters', '16', '--decoder-filters', '16', '--num-classes', '3']
+
+
+@pytest.mark.eager
+def test_a_v3_plus_checkpoint_is_refused_by_a_v3_model_in_the_library_and_the_cli(tmp_path, capsys):
+  from utils import checkpoints  # pylint: disable=import-outside-toplevel
+  from utils import cli  # pylint: disable=import-outside-toplevel
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  options = deeplab.ModelOptions({'semantic': 3}, **_THIN_V3_PLUS)
+  segmenter = tf2.Segmenter(options).build()
+  checkpoint = segmenter.save(str(tmp_path / 'v3plus.ckpt'))
+  decoder = sorted(name for name in segmenter.variables_by_name if name.startswith('decoder/'))
+  assert len(decoder) == 25  # 5 layers: a kernel and batch norm's 4 variables each
+  v3 = tf2.Segmenter(options._replace(decoder_output_stride=None))
+  with pytest.raises(checkpoints.RestoreError, match=(
+      r"holds 25 variables under the model's scopes that the model does not build \(decoder/decoder_conv0_depthwise: "
+      r'5 variables, decoder/decoder_conv0_pointwise: 5 variables, decoder/decoder_conv1_depthwise: 5 variables, '
+      r'decoder/decoder_conv1_pointwise: 5 variables, decoder/feature_projection0: 5 variables\)')):
+    v3.restore(checkpoint)
+  assert v3.restore(checkpoint, allow_unused=True).unbuilt == decoder
+
+  served = str(tmp_path / 'served')
+  assert cli.main(['export', *_THIN_FLAGS, '--checkpoint', checkpoint, '--output', served]) == 1
+  assert capsys.readouterr().err.endswith(
+      "decoder/feature_projection0: 5 variables): the model is built with other options than the checkpoint was "
+      'trained with (a DeepLab decoder_output_stride, atrous rates or image pooling?). Give the options the '
+      'checkpoint was trained with (with --deeplab: --decoder-output-stride, --atrous-rates, --no-image-pooling), '
+      'or pass --allow-unused to leave them out\n')
+  assert not os.path.exists(served)
+  assert cli.main(['export', *_THIN_FLAGS, '--checkpoint', checkpoint, '--output', served, '--allow-unused']) == 0
+  assert ('slimnets: --allow-unused: left out 25 variables of the checkpoint that the model does not build '
+          '(decoder/decoder_conv0_depthwise: 5 variables,') in capsys.readouterr().err
+  assert cli.main(['export', *_THIN_FLAGS, '--checkpoint', checkpoint, '--output', str(tmp_path / 'plus'),
+                   '--decoder-output-stride', '4']) == 0
+  assert capsys.readouterr().err.splitlines()[-1] == (
+      f'restored {len(segmenter.variables_by_name)} variables from {checkpoint}')
+
+
+@pytest.mark.eager
+def test_an_imagenet_backbone_checkpoint_starts_a_segmenter_leaving_out_its_head(tmp_path):
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  imagenet = tf2.Backbone('mobilenet_v2', 1001).build(33)
+  checkpoint = imagenet.save(str(tmp_path / 'mobilenet_v2.ckpt'))
+  segmenter = tf2.Segmenter(deeplab.ModelOptions({'semantic': 3}, output_stride=16, model_variant='mobilenet_v2'))
+  report = segmenter.restore(checkpoint)
+  assert report.head == ['MobilenetV2/Logits/Conv2d_1c_1x1/biases', 'MobilenetV2/Logits/Conv2d_1c_1x1/weights']
+  # DeepLab builds MobileNet v2 up to layer_18: the last 1x1 convolution is unused, not an error
+  assert not report.unbuilt and sorted(set(report.unused) - set(report.head)) == [
+      'MobilenetV2/Conv_1/BatchNorm/beta', 'MobilenetV2/Conv_1/BatchNorm/gamma',
+      'MobilenetV2/Conv_1/BatchNorm/moving_mean', 'MobilenetV2/Conv_1/BatchNorm/moving_variance',
+      'MobilenetV2/Conv_1/weights']
+  assert all(name.split('/')[0] != 'MobilenetV2' for name in report.missing)

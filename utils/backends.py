@@ -7,7 +7,7 @@
 
 Both run the network `utils.export.serving_function` traces (weights as constants, batch norm folded), so
 their outputs are the TensorFlow path's within each runtime's rounding (tests/test_backends.py). OpenVINO
-converts that function in memory (`openvino_model`); `pip install 'slimnets[openvino]'` installs it.
+converts that function in memory (`openvino_model`); `pip install openvino` (or `pip install '.[openvino]'` in a slimnets checkout) installs it.
 """
 
 import os
@@ -30,7 +30,8 @@ def import_openvino():
   try:
     import openvino  # pylint: disable=import-outside-toplevel
   except ImportError:
-    raise ImportError("the OpenVINO backend needs the openvino package: pip install 'slimnets[openvino]'") from None
+    raise ImportError("the OpenVINO backend needs the openvino package: pip install openvino (or, in a slimnets "
+                      "checkout, pip install '.[openvino]', the project's extra)") from None
   return openvino
 
 

@@ -18,6 +18,7 @@ Adapting rewrites a checkpoint for a network that differs from the one it was tr
   a 1001-class head (background first) becomes a 1000-class head by dropping the background row.
 """
 
+import collections
 import dataclasses
 import fnmatch
 import os
@@ -30,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from nets import checks
+from nets import deeplab
 from nets import nets_factory
 from utils import files
 
@@ -150,23 +152,48 @@ class RestoreReport:
     skipped: excluded by the caller.
     missing: in the model but not in the checkpoint (left to their initializers).
     mismatched: name -> (model shape, checkpoint shape), not loaded.
-    unused: in the checkpoint but not in the model.
+    unused: in the checkpoint but not in the model (optimizer slots, `global_step` and the like included).
+    head: those of `unused` that form a classification head (`logits`, `AuxLogits`, VGG's `fc8`) of a network
+      the model builds without classes: left out on purpose.
+    unbuilt: those of `unused` under the model's scopes that the model does not build (accepted with
+      `allow_unused`; otherwise an error).
   """
   restored: List[str]
   skipped: List[str]
   missing: List[str]
   mismatched: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]]
   unused: List[str]
+  head: List[str] = dataclasses.field(default_factory=list)
+  unbuilt: List[str] = dataclasses.field(default_factory=list)
 
   def summary(self) -> str:
     return (f'{len(self.restored)} restored, {len(self.skipped)} skipped, {len(self.missing)} missing, '
-            f'{len(self.mismatched)} shape-mismatched, {len(self.unused)} unused in the checkpoint')
+            f'{len(self.mismatched)} shape-mismatched, {len(self.unused)} unused in the checkpoint'
+            + (f' ({len(self.head)} of a classification head the model is built without)' if self.head else ''))
+
+  def head_line(self) -> Optional[str]:
+    """One line saying which classification head of the checkpoint was left out, or None."""
+    if not self.head:
+      return None
+    return (f'left out the checkpoint\'s classification head ({scopes_text(self.head)}): the model is built '
+            'without classes')
 
   def __str__(self) -> str:
     return self.summary()
 
   def __repr__(self) -> str:  # the lists are attributes; hundreds of names are no way to show a result
     return f'<RestoreReport: {self.summary()}>'
+
+
+class RestoreError(ValueError):
+  """A refused restore (nothing was restored): `problem` says what is wrong, `option` names the `restore`
+  argument that would accept it ('allow_mismatch', 'allow_missing', 'allow_unused'), so that a command line
+  can name its own remedies."""
+
+  def __init__(self, problem: str, option: str, remedy: str):
+    super().__init__(f'{problem}. {remedy}')
+    self.problem = problem
+    self.option = option
 
 
 def _article(word: str) -> str:
@@ -177,28 +204,91 @@ def _variable_name(variable) -> str:
   return variable.name[:-2] if variable.name.endswith(':0') else variable.name
 
 
+def scopes_text(names: Sequence[str], limit: int = 8) -> str:
+  """Variable names in short: 'decoder/feature_projection0: 5 variables, ...': names grouped by their first two parts."""
+  counts = collections.Counter('/'.join(name.split('/')[:2]) for name in names)
+  parts = [f'{scope}: {count} variable{"s" if count > 1 else ""}' for scope, count in sorted(counts.items())]
+  more = f', and {len(parts) - limit} more scopes' if len(parts) > limit else ''
+  return ', '.join(parts[:limit]) + more
+
+
+def _top(name: str) -> str:
+  return name.split('/', 1)[0]
+
+
+def _is_slot(name: str, names) -> bool:
+  """Whether `name` lies under another variable's name: an optimizer slot ('.../weights/Momentum') or a moving
+  average ('.../weights/ExponentialMovingAverage') of it."""
+  parts = name.split('/')
+  return any('/'.join(parts[:i]) in names for i in range(1, len(parts)))
+
+
+def _unbuilt(unused: Sequence[str], model: Sequence[str], in_checkpoint, exclude: Sequence[str]
+             ) -> Tuple[List[str], List[str]]:
+  """(checkpoint variables under the model's scopes that the model does not build, checkpoint variables of a
+  classification head the model is built without).
+
+  A backbone's scopes are the first parts of its variables' names. A DeepLab model's (one with a DeepLab head
+  scope) are all of DeepLab's head scopes, built or not: a v3 model owns 'decoder' too, so a v3+ checkpoint's
+  decoder counts; its backbone's scope does not, since DeepLab builds some backbones only in part from ImageNet
+  checkpoints (MobileNet v2 up to layer_18). Slots of variables and excluded names do not count.
+  """
+  tops = {_top(name) for name in model}
+  segmenter = any(deeplab.is_head_scope(top) for top in tops)
+  heads = [scope for spec in nets_factory.REGISTRY.values() for scope in spec.head_scopes
+           if _top(scope) in tops and not any(name.startswith(scope + '/') for name in model)]
+  candidates = [name for name in unused if not _is_slot(name, in_checkpoint) and not _excluded(name, exclude)]
+  head = [name for name in candidates if any(name.startswith(scope + '/') for scope in heads)]
+  owned = [name for name in candidates if name not in head
+           and (deeplab.is_head_scope(_top(name)) if segmenter else _top(name) in tops)]
+  return owned, head
+
+
+def _looks_like(in_checkpoint, model) -> str:
+  """' It looks like a resnet_v1_50 checkpoint ...' when the checkpoint holds the first convolution of registry
+  networks that the model lacks (the stems differ, e.g. ResNet v1 and v1 beta), else ''."""
+  names = [spec.name for spec in nets_factory.REGISTRY.values()
+           if all(v in in_checkpoint for v in spec.input_variables) and not any(v in model for v in
+                                                                                spec.input_variables)]
+  if not names:
+    return ''
+  first = nets_factory.get_spec(names[0]).input_variables[0]
+  return (f' (it looks like {_article(names[0])} {" or ".join(names)} checkpoint: it holds {first!r}, the first '
+          'convolution of that network, which this model does not have: the stems differ)')
+
+
 def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequence[str] = (),
-            allow_missing: bool = True, allow_mismatch: bool = False) -> RestoreReport:
+            allow_missing: bool = True, allow_mismatch: bool = False, allow_unused: bool = False) -> RestoreReport:
   """Restores `variables` from `checkpoint` by name.
 
   In graph mode the matched variables' initializers are set to read the checkpoint
   (`tf.compat.v1.train.init_from_checkpoint`), so they load when the variables are initialized; in eager mode
   they are assigned at once.
 
+  A checkpoint variable under the model's own scopes that the model does not build is an error (unless
+  `allow_unused`): it means the model was built with other options than the checkpoint's (a DeepLab v3 model
+  given a v3+ checkpoint would drop its decoder). The model's scopes are a backbone's top scope, or DeepLab's
+  head scopes for a DeepLab model. The one exception is the classification head of a network the model builds
+  without classes (`resnet_v1_50/logits`, `InceptionV3/AuxLogits`, ...), left out and reported in
+  `RestoreReport.head`. Optimizer slots, moving averages and variables outside the model's scopes
+  (`global_step`) are reported in `unused` only.
+
   Args:
     checkpoint: a checkpoint prefix, one of its files, or a directory.
     variables: the variables to restore; default: the global variables of the default graph.
-    exclude: glob patterns or scopes of variable names to leave out, e.g. `['*/logits', 'InceptionV3/AuxLogits']`.
+    exclude: glob patterns or scopes of variable names to leave out, e.g. `['*/logits', 'InceptionV3/AuxLogits']`
+      (model variables and checkpoint variables alike).
     allow_missing: accept model variables absent from the checkpoint (reported in `missing`).
     allow_mismatch: accept (and skip) variables whose shapes differ; otherwise that is an error.
+    allow_unused: accept checkpoint variables under the model's scopes that the model does not build.
 
   Returns:
     A `RestoreReport`.
 
   Raises:
-    ValueError: for an unreadable checkpoint, a checkpoint holding none of the variables (another network?),
-      shape mismatches without `allow_mismatch`, or missing variables without `allow_missing`; nothing is
-      restored then.
+    ValueError: for an unreadable checkpoint, or a checkpoint holding none of the variables (another network?).
+    RestoreError: (a ValueError) for shape mismatches without `allow_mismatch`, missing variables without
+      `allow_missing`, or unbuilt ones without `allow_unused`; nothing is restored then.
   """
   prefix = resolve(checkpoint)
   reader = _reader(prefix)
@@ -222,15 +312,26 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
     example = next(iter(sorted(in_checkpoint)), None)
     raise ValueError(f'checkpoint {checkpoint!r} holds none of the {len(by_name)} model variables (it holds '
                      f'{len(in_checkpoint)} others, e.g. {example!r}): is it for another network or scope?')
+  report.unbuilt, report.head = _unbuilt(report.unused, by_name, in_checkpoint, exclude)
+  looks_like = _looks_like(in_checkpoint, by_name)
   if report.mismatched and not allow_mismatch:
     details = '; '.join(f'{name}: model {list(a)}, checkpoint {list(b)}' for name, (a, b) in
                         sorted(report.mismatched.items())[:5])
-    raise ValueError(f'{len(report.mismatched)} variables have other shapes in checkpoint {checkpoint!r}: {details}. '
-                     'Adapt the checkpoint (slimnets adapt-checkpoint: input channels, classes), exclude them, '
-                     'or pass allow_mismatch=True to leave them initialized afresh')
+    raise RestoreError(f'{len(report.mismatched)} variables have other shapes in checkpoint {checkpoint!r}: '
+                       f'{details}{looks_like}', 'allow_mismatch',
+                       'Adapt the checkpoint (slimnets adapt-checkpoint: input channels, classes), exclude them, '
+                       'or pass allow_mismatch=True to leave them initialized afresh')
+  if report.unbuilt and not allow_unused:
+    raise RestoreError(f'checkpoint {checkpoint!r} holds {len(report.unbuilt)} variables under the model\'s scopes '
+                       f'that the model does not build ({scopes_text(report.unbuilt)}){looks_like}: the model is '
+                       'built with other options than the checkpoint was trained with (a DeepLab '
+                       'decoder_output_stride, atrous rates or image pooling?)', 'allow_unused',
+                       'Build the model the checkpoint was trained as, exclude them, or pass allow_unused=True to '
+                       'leave them out')
   if report.missing and not allow_missing:
-    raise ValueError(f'{len(report.missing)} model variables are not in checkpoint {checkpoint!r}, e.g. '
-                     f'{report.missing[:3]}; exclude them or pass allow_missing=True')
+    raise RestoreError(f'{len(report.missing)} model variables are not in checkpoint {checkpoint!r}, e.g. '
+                       f'{report.missing[:3]}{looks_like}', 'allow_missing',
+                       'Exclude them or pass allow_missing=True to leave them initialized afresh')
   values = {name: _tensor(reader, keys[name], checkpoint) for name in report.restored}  # fails early if cut
   if tf.executing_eagerly():
     for name, value in values.items():

@@ -44,7 +44,8 @@ def _native_stderr_silenced():
   """Native (C++) writes to stderr go to /dev/null, while Python's `sys.stderr` still reaches the terminal.
 
   The JPEG and PNG decoders print lines of their own for each corrupt image ('Premature end of JPEG data',
-  'Input file read error'), which extract reports in one line instead; `--debug` keeps them.
+  'Input file read error'), which extract reports in one line instead, and TFLite's quantizer prints its
+  settings ('fully_quantize: 0, inference_type: 6, ...'); `--debug` keeps them.
   """
   try:
     python_on_fd_2 = sys.stderr.fileno() == 2
@@ -136,6 +137,7 @@ def _cmd_fetch_weights(args: argparse.Namespace) -> None:
 def _cmd_export(args: argparse.Namespace) -> None:
   from utils import export  # pylint: disable=import-outside-toplevel
   from utils import features  # pylint: disable=import-outside-toplevel
+  from utils import inference  # pylint: disable=import-outside-toplevel
   features.check_levels(args.network, args.features)
   output = os.path.abspath(args.output)  # an existing one was refused by _check_usage
   if args.format == 'openvino':
@@ -157,18 +159,18 @@ def _cmd_export(args: argparse.Namespace) -> None:
     print(f"wrote {output}/model.xml, model.bin: images: float32 [batch, height, width, {args.in_channels}] -> "
           f"{outputs}")
   else:
-    size = args.input_size or ((_DEEPLAB_CROP,) * 2 if args.deeplab else (backbone.default_image_size,) * 2)
+    size = args.input_size or inference.default_input_size(backbone)
     if args.quantization == 'int8':  # a segmenter takes [0, 255] images and preprocesses them itself
       calibration = extract.preprocessed_images(args.calibration_images, None if args.deeplab else args.network,
                                                 size, limit=args.calibration_count)
     _status(args, f'converting to TFLite ({args.quantization}, {size[0]}x{size[1]}, batch {args.batch})')
-    export.export_tflite(backbone, output, size, batch_size=args.batch, levels=args.features,
-                         quantization=args.quantization, representative=calibration, overwrite=args.overwrite)
+    with contextlib.nullcontext() if args.debug else _native_stderr_silenced():  # the converter's own lines
+      export.export_tflite(backbone, output, size, batch_size=args.batch, levels=args.features,
+                           quantization=args.quantization, representative=calibration, overwrite=args.overwrite)
     print(f"wrote {output}: serving_default(images: float32 [{args.batch}, {size[0]}, {size[1]}, "
           f"{args.in_channels}]) -> {outputs} ({args.quantization})")
     if calibration:
       from utils import backends  # pylint: disable=import-outside-toplevel
-      from utils import inference  # pylint: disable=import-outside-toplevel
       found = backends.agreement(inference.Predictor(backbone), backends.TFLitePredictor(output), calibration,
                                  args.batch)
       top1 = (f", top-1 agreement {100 * found['top1_agreement']:.1f}%" if found['top1_agreement'] is not None
@@ -181,36 +183,38 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
 _DEEPLAB_CLASSES = 21  # PASCAL VOC's, the default of DeepLab's model zoo and flags
 _DEEPLAB_OUTPUT_STRIDE = 16  # DeepLab's flag default
-_DEEPLAB_CROP = 513  # DeepLab's default crop size (export, evaluation)
+_DEEPLAB_CLASSES_HELP = f'with --deeplab: the segmenter\'s classes (default {_DEEPLAB_CLASSES})'
 
 
 def _deeplab_options(args: argparse.Namespace):
   """The `deeplab.ModelOptions` of --deeplab and its options (--atrous-rates, --decoder-output-stride, ...)."""
   from nets import deeplab  # pylint: disable=import-outside-toplevel
+  given = {field: getattr(args, field) for _, field in _DEEPLAB_FLAGS if field and getattr(args, field) is not None}
   return deeplab.ModelOptions(
-      {'semantic': args.num_classes or _DEEPLAB_CLASSES}, atrous_rates=args.atrous_rates,
-      output_stride=args.output_stride or _DEEPLAB_OUTPUT_STRIDE, model_variant=args.network,
-      multi_grid=args.multi_grid, decoder_output_stride=args.decoder_output_stride,
-      add_image_level_feature=not args.no_image_pooling)
+      {'semantic': getattr(args, 'num_classes', None) or _DEEPLAB_CLASSES}, output_stride=args.output_stride or _DEEPLAB_OUTPUT_STRIDE,
+      model_variant=args.network, multi_grid=args.multi_grid, add_image_level_feature=not args.no_image_pooling,
+      **given)
 
 
 def _check_deeplab_usage(args: argparse.Namespace, spec) -> None:
   """DeepLab's options need --deeplab and one of its model variants, a decoder stride below the output stride."""
   from nets import nets_factory  # pylint: disable=import-outside-toplevel
-  given = [option for option, value in (('--atrous-rates', args.atrous_rates),
-                                         ('--decoder-output-stride', args.decoder_output_stride),
-                                         ('--no-image-pooling', args.no_image_pooling)) if value]
+  given = [flag for flag, _ in _DEEPLAB_FLAGS if getattr(args, flag[2:].replace('-', '_')) not in (None, False)]
   if not args.deeplab:
     if given:
       raise ValueError(f'{", ".join(given)} {"is" if len(given) == 1 else "are"} for --deeplab segmenters')
     return
-  if args.num_classes == 0:
+  if getattr(args, 'num_classes', None) == 0:
     raise ValueError('--deeplab: --num-classes must be a positive number of classes, got 0')
   if spec.name not in nets_factory.DEEPLAB_VARIANTS:
     raise ValueError(f'--deeplab: {spec.name} is not one of DeepLab\'s model variants '
                      f'({", ".join(nets_factory.DEEPLAB_VARIANTS)})')
-  if getattr(args, 'features', ()):
-    raise ValueError('--features is for backbones: a --deeplab segmenter exports its logits and labels')
+  if getattr(args, 'features', ()) or getattr(args, 'pooled', False):
+    gives = 'exports its logits and labels' if args.command == 'export' else 'gives its labels'
+    raise ValueError(f'{"--features" if getattr(args, "features", ()) else "--pooled"} is for backbones: a --deeplab '
+                     f'segmenter {gives}')
+  if args.depth_multiplier is not None and spec.name != 'mobilenet_v2':
+    raise ValueError(f'--depth-multiplier is for DeepLab\'s mobilenet_v2, not {spec.name}')
   stride = args.output_stride or _DEEPLAB_OUTPUT_STRIDE
   if stride not in spec.output_strides:
     raise ValueError(f'--deeplab: {spec.name} has no output stride {stride}; it has {list(spec.output_strides)}')
@@ -248,9 +252,29 @@ def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
   if not args.checkpoint and random_weights_warning:
     print('slimnets: warning: no --checkpoint given: the network has random weights', file=sys.stderr)
   if args.checkpoint:
-    report = backbone.restore(args.checkpoint, allow_missing=False)
+    from utils import checkpoints  # pylint: disable=import-outside-toplevel
+    try:
+      report = backbone.restore(args.checkpoint, allow_missing=False, allow_unused=args.allow_unused)
+    except checkpoints.RestoreError as error:
+      raise ValueError(f'{error.problem}. {_RESTORE_REMEDIES[error.option]}') from None
     print(f'restored {len(report.restored)} variables from {args.checkpoint}', file=sys.stderr)
+    if report.head:
+      print(f'slimnets: {report.head_line()}', file=sys.stderr)
+    if report.unbuilt:
+      print(f'slimnets: --allow-unused: left out {len(report.unbuilt)} variables of the checkpoint that the model '
+            f'does not build ({checkpoints.scopes_text(report.unbuilt)})', file=sys.stderr)
   return backbone
+
+
+# What the command line offers where the library's restore takes allow_mismatch / allow_missing / allow_unused.
+_RESTORE_REMEDIES = {
+    'allow_mismatch': 'Give the options the checkpoint was trained with (--num-classes, --in-channels, and with '
+                      '--deeplab --depth-multiplier, --aspp-convs-filters, --decoder-filters), or adapt it: slimnets '
+                      'adapt-checkpoint (input channels, classes)',
+    'allow_missing': 'Give the options the checkpoint was trained with, or a checkpoint of this model',
+    'allow_unused': 'Give the options the checkpoint was trained with (with --deeplab: --decoder-output-stride, '
+                    '--atrous-rates, --no-image-pooling), or pass --allow-unused to leave them out',
+}
 
 
 def _configure_threads(args: argparse.Namespace) -> None:
@@ -265,7 +289,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
   backbone = _backbone(args)
   if not args.checkpoint:
     inference.randomize_batch_norm(backbone)  # fresh batch norm would time a network no training leaves
-  size = args.input_size or (backbone.default_image_size,) * 2
+  size = args.input_size or inference.default_input_size(backbone)
   _status(args, f'timing {args.runs} runs of batch {args.batch} at {size[0]}x{size[1]} after {args.warmup} warm-up '
                 'runs')
   result = inference.benchmark(backbone, size, batch_size=args.batch, precision=args.precision, runs=args.runs,
@@ -294,19 +318,22 @@ def _cmd_extract(args: argparse.Namespace) -> None:
   extract.check_folder(args.images)
   backbone = _backbone(args, random_weights_warning=True)
   checkpoint = os.path.abspath(args.checkpoint) if args.checkpoint else None
-  with contextlib.nullcontext() if args.debug else _native_stderr_silenced():
-    report = extract.extract(
-        backbone, args.images, args.output, levels=args.features, pooled=args.pooled, input_size=args.input_size,
-        batch_size=args.batch, precision=args.precision, overwrite=args.overwrite, progress=_shows_progress(args),
-        settings={'checkpoint': checkpoint},
-        on_skip=lambda path, reason: tqdm.write(f'slimnets: warning: skipped {path}: {reason}', file=sys.stderr))
+  try:
+    with contextlib.nullcontext() if args.debug else _native_stderr_silenced():
+      report = extract.extract(
+          backbone, args.images, args.output, levels=args.features, pooled=args.pooled, input_size=args.input_size,
+          batch_size=args.batch, precision=args.precision, overwrite=args.overwrite, progress=_shows_progress(args),
+          settings={'checkpoint': checkpoint},
+          on_skip=lambda path, reason: tqdm.write(f'slimnets: warning: skipped {path}: {reason}', file=sys.stderr))
+  except KeyboardInterrupt as interrupt:
+    finished = getattr(interrupt, 'finished', 0)
+    interrupt.kept = (f'the {finished} finished images are kept; the same command resumes with the rest '
+                      '(--overwrite starts afresh)' if finished else
+                      'no image was finished; nothing half-written is left')
+    raise
   done_before = f' ({report.resumed} done by an earlier run)' if report.resumed else ''
   print(f'extracted {report.written} images{done_before}, skipped {len(report.skipped)} unreadable, '
         f'{report.precision}: {report.output}')
-
-
-_cmd_extract.kept_when_interrupted = ('the finished batches are kept; the same command resumes with the rest '
-                                     '(--overwrite starts afresh)')
 
 
 def _levels(text: str) -> tuple:
@@ -365,6 +392,28 @@ def _add_deeplab_arguments(parser: argparse.ArgumentParser) -> None:
   group.add_argument('--decoder-output-stride', type=_int_list, metavar='N',
                      help="the v3+ decoder's stride, e.g. 4 (default: no decoder)")
   group.add_argument('--no-image-pooling', action='store_true', help='leave out the image pooling branch of ASPP')
+  group.add_argument('--depth-multiplier', type=_positive_float, metavar='M',
+                     help="MobileNet v2's channel multiplier, e.g. 0.5 (default 1)")
+  group.add_argument('--aspp-convs-filters', type=_positive_int, metavar='N',
+                     help='channels of the ASPP branches (default 256)')
+  group.add_argument('--decoder-filters', type=_positive_int, metavar='N',
+                     help='channels of the decoder (default 256)')
+
+
+# The DeepLab options of the command line: (flag, ModelOptions field); given without --deeplab they are usage errors.
+_DEEPLAB_FLAGS = (('--atrous-rates', 'atrous_rates'), ('--decoder-output-stride', 'decoder_output_stride'),
+                  ('--no-image-pooling', None), ('--depth-multiplier', 'depth_multiplier'),
+                  ('--aspp-convs-filters', 'aspp_convs_filters'), ('--decoder-filters', 'decoder_filters'))
+
+
+def _positive_float(text: str) -> float:
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected a number > 0, got {text!r}') from None
+  if not value > 0:
+    raise argparse.ArgumentTypeError(f'must be > 0, got {text!r}')
+  return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -390,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
   describing.add_argument('--in-channels', type=_positive_int, default=3, metavar='C',
                           help='input channels (default 3)')
   describing.add_argument('--num-classes', type=_non_negative_int, metavar='K',
-                          help='add a classification head of K classes, pooled globally (default: features only)')
+                          help='add a classification head of K classes, pooled globally (default: features only); '
+                               + _DEEPLAB_CLASSES_HELP)
   describing.add_argument('--json', action='store_true', help='print one JSON object instead of tables')
   _add_deeplab_arguments(describing)
   describing.set_defaults(parser=describing, run=_cmd_describe)
@@ -418,19 +468,20 @@ def build_parser() -> argparse.ArgumentParser:
   exporting = commands.add_parser('export', help='write a SavedModel, OpenVINO IR or TFLite model: images -> output '
                                                  'and feature levels')
   exporting.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
-  exporting.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
+  _add_checkpoint_arguments(exporting)
   exporting.add_argument('--output', required=True, metavar='PATH',
                          help='SavedModel or OpenVINO directory, or .tflite file, to write')
   exporting.add_argument('--format', choices=('savedmodel', 'openvino', 'tflite'), default='savedmodel',
                          help="savedmodel (default); openvino (IR: model.xml and model.bin, needs "
-                              "'slimnets[openvino]'); tflite (one input size)")
+                              "the openvino package); tflite (one input size)")
   exporting.add_argument('--output-stride', type=_positive_int, metavar='N',
                          help='output stride of the features (default: nominal)')
   exporting.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
                          help="multi-grid rates of the last block's units")
   exporting.add_argument('--in-channels', type=_positive_int, default=3, metavar='C', help='input channels (default 3)')
   exporting.add_argument('--num-classes', type=_non_negative_int, metavar='K',
-                         help='output logits of K classes, pooled globally (default: dense features)')
+                         help='output logits of K classes, pooled globally (default: dense features); '
+                              + _DEEPLAB_CLASSES_HELP)
   exporting.add_argument('--features', type=_levels, default=(), metavar='C2,C5',
                          help='feature levels to add as outputs')
   exporting.add_argument('--precision', choices=precision.PRECISIONS, default='float32',
@@ -455,12 +506,14 @@ def build_parser() -> argparse.ArgumentParser:
   benchmarking.add_argument('--runs', type=_positive_int, default=20, metavar='N', help='timed runs (default 20)')
   benchmarking.add_argument('--warmup', type=_non_negative_int, default=3, metavar='N',
                             help='untimed runs after the first (default 3)')
-  benchmarking.add_argument('--num-classes', type=_non_negative_int, default=0, metavar='K',
-                            help='time logits of K classes, pooled globally (default: dense features)')
+  benchmarking.add_argument('--num-classes', type=_non_negative_int, metavar='K',
+                            help='time logits of K classes, pooled globally (default: dense features); '
+                                 + _DEEPLAB_CLASSES_HELP)
   benchmarking.add_argument('--backend', choices=precision.BACKENDS, default='tensorflow',
-                            help="tensorflow (Predictor, default) or openvino (needs 'slimnets[openvino]')")
+                            help="tensorflow (Predictor, default) or openvino (needs the openvino package)")
   benchmarking.add_argument('--json', action='store_true', help='print one JSON object')
   benchmarking.add_argument('--quiet', action='store_true', help='no status lines (none are shown off a terminal)')
+  _add_deeplab_arguments(benchmarking)
   benchmarking.set_defaults(parser=benchmarking, run=_cmd_benchmark)
   extracting = commands.add_parser('extract', help='features of a folder of JPEG/PNG images, resumable')
   _add_inference_arguments(extracting, batch=8)
@@ -474,13 +527,21 @@ def build_parser() -> argparse.ArgumentParser:
   extracting.add_argument('--overwrite', action='store_true',
                           help='replace an existing output, or discard an interrupted run with other settings')
   extracting.add_argument('--quiet', action='store_true', help='no progress bar')
+  _add_deeplab_arguments(extracting)
   extracting.set_defaults(parser=extracting, run=_cmd_extract)
   return parser
 
 
+def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
+  parser.add_argument('--allow-unused', action='store_true',
+                      help="accept checkpoint variables under the model's scopes that the model does not build "
+                           '(by default an error: the model was built with other options than the checkpoint\'s)')
+
+
 def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> None:
   parser.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
-  parser.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
+  _add_checkpoint_arguments(parser)
   parser.add_argument('--input-size', type=_input_size, metavar='H[,W]',
                       help="input height and width (default: the network's default image size)")
   parser.add_argument('--batch', type=_positive_int, default=batch, metavar='B',
@@ -530,6 +591,12 @@ def _check_usage(args: argparse.Namespace) -> None:
       _check_export_options(args)
     if args.command in ('export', 'adapt-checkpoint'):
       files.check_output(os.path.abspath(args.output), args.overwrite)
+    if args.command == 'extract':
+      files.check_file_or_folder(args.output, '.npz')
+      if args.output.endswith('.npz'):
+        files.check_output(os.path.abspath(args.output), args.overwrite)
+    if getattr(args, 'allow_unused', False) and not args.checkpoint:
+      raise ValueError('--allow-unused is for --checkpoint')
   except (ValueError, FileExistsError) as error:
     args.parser.error(str(error))
 
@@ -543,15 +610,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     warnings.showwarning = _show_warning
     try:
       args.run(args)
+    except FileExistsError as error:  # an existing output: a usage error, as _check_usage finds most of them
+      if args.debug:
+        raise
+      args.parser.error(str(error))
     except (ValueError, TypeError, OSError, ImportError) as error:
       if args.debug:
         raise
       print(f'slimnets: error: {error}', file=sys.stderr)
       return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
       if args.debug:
         raise
-      kept = getattr(args.run, 'kept_when_interrupted', 'nothing half-written is left')
+      kept = getattr(interrupt, 'kept', 'nothing half-written is left')
       print(f'slimnets: interrupted; {kept}', file=sys.stderr)
       return 130  # as a shell reports SIGINT
   return 0

@@ -8,7 +8,8 @@ to 256 and crops the centre; ResNet v2 and Inception v3 keep the central 87.5% a
 is not kept). The default input size is the network's default image size.
 
 Outputs, float32, by key: a feature level ('C4', 'C5': `[h, w, channels]` per image) or 'pooled' (the global
-average of the last level, `[channels]`):
+average of the last level, `[channels]`). A DeepLab segmenter (`tf2.Segmenter`) takes the images resized to the
+input size, pixels in [0, 255], and gives 'labels' (int32 `[h, w]` per image, at the input size):
 
 - `OUTPUT` ending in `.npz`: one file with `paths` (relative paths, in order) and one `[images, ...]` array per
   key. It is assembled when all images are done; until then the finished batches are kept in `OUTPUT.partial/`.
@@ -206,6 +207,11 @@ def _dataset(folder: str, paths: Sequence[str], network: Optional[str], size: Tu
   return dataset.ignore_errors().batch(batch_size).prefetch(2)
 
 
+def _stored(values: np.ndarray) -> np.ndarray:
+  """An output as written: features float32, a segmenter's labels int32 (its argmax is int64)."""
+  return values.astype(np.int32) if values.dtype == np.int64 else values
+
+
 def preprocessed_images(folder: str, network: Optional[str], size: Tuple[int, int],
                         limit: int = 100) -> List[np.ndarray]:
   """The first `limit` readable images of `folder` (as `extract` lists them), through the network's evaluation
@@ -246,21 +252,28 @@ def extract(backbone: tf2.Backbone, images: str, output: str, *, levels: Sequenc
     An `ExtractReport`.
 
   Raises:
-    ValueError: for a bad level, size, batch size or precision.
+    ValueError: for a bad level, size, batch size or precision, levels asked of a Segmenter, or an output named
+      with an extension other than .npz.
     NotADirectoryError: when `images` is not a directory.
     FileExistsError: when the output exists and is not resumable, without `overwrite`.
+    KeyboardInterrupt: as raised, with `finished` set to the number of images the output keeps (done now or
+      before).
   """
-  size = tuple(input_size or (backbone.default_image_size,) * 2)
+  size = tuple(input_size or inference.default_input_size(backbone))
   inference.check_run_arguments(size, batch_size)
   if backbone.in_channels != 3:
     raise ValueError(f'extract reads RGB images: the backbone must take 3 channels, not {backbone.in_channels}')
+  files.check_file_or_folder(output, '.npz')
   levels = tuple(levels)
-  features.check_levels(backbone.network, levels)
-  pooled = pooled or not levels
+  inference.check_outputs(backbone, levels, pooled)
+  segmenter = isinstance(backbone, tf2.Segmenter)
+  pooled = not segmenter and (pooled or not levels)
   run_precision, message = precisions.resolve_precision(precision)
-  keys = [*levels, *(['pooled'] if pooled else [])]
-  all_settings = {'network': backbone.network, 'network_kwargs': backbone.network_kwargs, 'keys': keys,
-                  'input_size': list(size), 'precision': run_precision, **(settings or {})}
+  keys = ['labels'] if segmenter else [*levels, *(['pooled'] if pooled else [])]
+  model = ({'model_options': dataclasses.asdict(backbone.model_options)} if segmenter else
+           {'network_kwargs': backbone.network_kwargs})
+  all_settings = {'network': backbone.network, **model, 'keys': keys, 'input_size': list(size),
+                  'precision': run_precision, **(settings or {})}
   all_settings = json.loads(json.dumps(all_settings, default=str))
   paths = list_images(images)
   if not paths:
@@ -282,26 +295,31 @@ def extract(backbone: tf2.Backbone, images: str, output: str, *, levels: Sequenc
     report.skipped.append((todo[index], _unreadable_reason(os.path.join(images, todo[index]))))
     on_skip(*report.skipped[-1])
 
-  expected = 0
-  with tqdm(total=len(paths), initial=report.resumed, unit='img', desc='extract', disable=not progress,
-            file=sys.stderr) as bar:
-    for indices, batch in _dataset(images, todo, backbone.network, size, batch_size) if todo else ():
-      indices = indices.numpy()
-      count = len(indices)
-      if count < batch_size:  # one traced shape for every batch
-        batch = tf.concat([batch, tf.zeros([batch_size - count, *batch.shape[1:]], batch.dtype)], 0)
-      outputs = predictor(batch)
-      for index in range(expected, int(indices[0])):
+  try:
+    expected = 0
+    with tqdm(total=len(paths), initial=report.resumed, unit='img', desc='extract', disable=not progress,
+              file=sys.stderr) as bar:
+      batches = _dataset(images, todo, None if segmenter else backbone.network, size, batch_size) if todo else ()
+      for indices, batch in batches:
+        indices = indices.numpy()
+        count = len(indices)
+        if count < batch_size:  # one traced shape for every batch
+          batch = tf.concat([batch, tf.zeros([batch_size - count, *batch.shape[1:]], batch.dtype)], 0)
+        outputs = predictor(batch)
+        for index in range(expected, int(indices[0])):
+          skip(index)
+        for previous, index in zip(indices[:-1], indices[1:]):
+          for missing in range(int(previous) + 1, int(index)):
+            skip(missing)
+        expected = int(indices[-1]) + 1
+        store.add([todo[i] for i in indices], {key: _stored(outputs[key][:count]) for key in keys})
+        report.written += count
+        bar.update(report.resumed + report.written + len(report.skipped) - bar.n)
+      for index in range(expected, len(todo)):
         skip(index)
-      for previous, index in zip(indices[:-1], indices[1:]):
-        for missing in range(int(previous) + 1, int(index)):
-          skip(missing)
-      expected = int(indices[-1]) + 1
-      store.add([todo[i] for i in indices], {key: outputs[key][:count] for key in keys})
-      report.written += count
       bar.update(report.resumed + report.written + len(report.skipped) - bar.n)
-    for index in range(expected, len(todo)):
-      skip(index)
-    bar.update(report.resumed + report.written + len(report.skipped) - bar.n)
-  store.finish(paths, keys)
+    store.finish(paths, keys)
+  except KeyboardInterrupt as interrupt:
+    interrupt.finished = report.resumed + report.written  # what an interrupted run keeps, for its caller to say
+    raise
   return report

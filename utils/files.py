@@ -34,6 +34,15 @@ def check_output(output: str, overwrite: bool = False) -> None:
     raise FileExistsError(f'output {output!r} already exists; pass --overwrite to replace it')
 
 
+def check_file_or_folder(output: str, file_suffix: str) -> None:
+  """Raises ValueError when `output` is neither a file name ending in `file_suffix` nor a folder name: a name with
+  another extension ('features.txt') would otherwise become a folder of that name without a word."""
+  extension = os.path.splitext(os.path.basename(os.path.normpath(output)))[1]
+  if extension and extension.lower() != file_suffix and not os.path.isdir(output):
+    raise ValueError(f'output {output!r} must be a {file_suffix} file or a folder (a name without an extension), '
+                     f'not a {extension} file')
+
+
 def _remove(path: str) -> None:
   if os.path.isdir(path) and not os.path.islink(path):
     shutil.rmtree(path, ignore_errors=True)

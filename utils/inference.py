@@ -38,9 +38,7 @@ def folded_outputs(backbone: tf2.Backbone, images: tf.Tensor, precision: str = '
      width (with `pooled`)}, all float32. A `tf2.Segmenter`: {'logits': the first output's logits bilinearly
      upsampled to the image size (aligned corners), float32; 'labels': their argmax, int64}.
   """
-  if isinstance(backbone, tf2.Segmenter) and (levels or pooled):
-    raise ValueError(f'a Segmenter gives its logits and labels, not feature levels; got levels={list(levels)}'
-                     f'{", pooled=True" if pooled else ""}')
+  check_outputs(backbone, levels, pooled)
   with layers.batch_norm_folded_for_inference():
     net, end_points = backbone(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights)
   if isinstance(backbone, tf2.Segmenter):
@@ -52,6 +50,33 @@ def folded_outputs(backbone: tf2.Backbone, images: tf.Tensor, precision: str = '
   if pooled:
     outputs['pooled'] = tf.reduce_mean(found[features.level_end_points(backbone.network)[-1][0]], axis=[1, 2])
   return {key: tf.cast(value, tf.float32) for key, value in outputs.items()}
+
+
+def check_outputs(backbone: tf2.Backbone, levels: Sequence[str] = (), pooled: bool = False) -> None:
+  """Raises ValueError for feature levels or `pooled` asked of a Segmenter (it gives logits and labels), or
+  levels the backbone's network does not have."""
+  if isinstance(backbone, tf2.Segmenter):
+    if levels or pooled:
+      raise ValueError(f'a Segmenter gives its logits and labels, not feature levels; got levels={list(levels)}'
+                       f'{", pooled=True" if pooled else ""}')
+    return
+  features.check_levels(backbone.network, levels)
+
+
+def main_output(backbone: tf2.Backbone) -> str:
+  """The key of the main output of `folded_outputs`: 'logits' for a Segmenter, else 'output'."""
+  return 'logits' if isinstance(backbone, tf2.Segmenter) else 'output'
+
+
+def default_input_size(backbone: tf2.Backbone) -> Tuple[int, int]:
+  """(height, width) a model runs at by default: a Segmenter's crop size or DeepLab's 513x513, else the network's
+  default image size."""
+  if isinstance(backbone, tf2.Segmenter):
+    return tuple(backbone.model_options.crop_size or (DEEPLAB_CROP, DEEPLAB_CROP))
+  return (backbone.default_image_size,) * 2
+
+
+DEEPLAB_CROP = 513  # DeepLab's default crop size (export, evaluation)
 
 
 def frozen_weights(backbone: tf2.Backbone) -> Dict[str, np.ndarray]:
@@ -87,7 +112,7 @@ class Predictor:
   def __init__(self, backbone: tf2.Backbone, precision: str = 'float32', levels: Sequence[str] = (),
                pooled: bool = False, unsupported_reason: Optional[str] = ''):
     self.precision, message = precisions.resolve_precision(precision, unsupported_reason)
-    features.check_levels(backbone.network, levels)
+    check_outputs(backbone, levels, pooled)
     if message:
       warnings.warn(message, RuntimeWarning, stacklevel=2)
     self.backbone = backbone.build()
@@ -115,10 +140,13 @@ def check_run_arguments(input_size, batch_size) -> None:
     raise ValueError(f'input_size must be (height, width) of positive ints, got {input_size!r}')
 
 
-def _input_range(network: str) -> Tuple[float, float]:
-  """The value range of preprocessed images of `network`: VGG's mean-subtracted pixels or [-1, 1]."""
+def _input_range(backbone: tf2.Backbone) -> Tuple[float, float]:
+  """The value range of the images `backbone` takes: VGG's mean-subtracted pixels or [-1, 1]; a Segmenter's
+  [0, 255] pixels."""
+  if isinstance(backbone, tf2.Segmenter):
+    return (0.0, 255.0)
   from nets import nets_factory  # pylint: disable=import-outside-toplevel
-  return nets_factory.get_spec(network).value_range
+  return nets_factory.get_spec(backbone.network).value_range
 
 
 def max_relative_error(outputs: np.ndarray, reference: np.ndarray) -> float:
@@ -183,11 +211,12 @@ def benchmark(backbone: tf2.Backbone, input_size: Tuple[int, int], batch_size: i
   checks.check_int('runs', runs, 1)
   checks.check_int('warmup', warmup, 0)
   ran, message = precisions.resolve_precision(precision, unsupported_reason)
-  low, high = _input_range(backbone.network)
+  low, high = _input_range(backbone)
   images = np.random.RandomState(seed).uniform(low, high, [batch_size, *input_size, backbone.in_channels])
   images = images.astype(np.float32)
   predictor = make_predictor(backbone, ran, backend, unsupported_reason=None)
-  first = predictor(images)['output']
+  key = main_output(backbone)
+  first = predictor(images)[key]
   for _ in range(warmup):
     predictor(images)
   times = []
@@ -205,6 +234,6 @@ def benchmark(backbone: tf2.Backbone, input_size: Tuple[int, int], batch_size: i
       'message': message,
   }
   if ran == 'bfloat16':
-    reference = Predictor(backbone, 'float32')(images)['output']
+    reference = Predictor(backbone, 'float32')(images)[key]
     result['max_rel_error_vs_float32'] = max_relative_error(first, reference)
   return result

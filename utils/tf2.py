@@ -216,14 +216,16 @@ class Backbone(tf.Module):
     return checkpoints.write(values, path, overwrite=overwrite)
 
   def restore(self, checkpoint: str, exclude: Sequence[str] = (), allow_missing: bool = True,
-              allow_mismatch: bool = False) -> checkpoints.RestoreReport:
+              allow_mismatch: bool = False, allow_unused: bool = False) -> checkpoints.RestoreReport:
     """Assigns the variables from a TF-Slim checkpoint by name (building them first if needed).
 
-    Arguments and errors as `utils.checkpoints.restore`.
+    Arguments and errors as `utils.checkpoints.restore`: checkpoint variables under the model's scopes that it
+    does not build are an error unless `allow_unused` (a classification head of a backbone built without classes
+    is left out, in the report's `head`).
     """
     self.build()
     return checkpoints.restore(checkpoint, list(self._variables.values()), exclude=exclude,
-                               allow_missing=allow_missing, allow_mismatch=allow_mismatch)
+                               allow_missing=allow_missing, allow_mismatch=allow_mismatch, allow_unused=allow_unused)
 
 
 class Segmenter(Backbone):
