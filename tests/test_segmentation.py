@@ -115,3 +115,40 @@ def test_mean_iou_eagerly_and_reset():
   assert float(miou) == 0.5
   metric.reset()
   assert float(tf.reduce_sum(metric.total)) == 0.0
+
+
+@pytest.mark.eager
+def test_labels_out_of_range_are_an_error_naming_them_eagerly():
+  logits = tf.zeros([1, 2, 3, 3])
+  labels = tf.constant([[[0, 7, 255], [2, -1, 7]]])
+  with pytest.raises(ValueError, match=r'softmax_cross_entropy: labels must be in \[0, 3\) or the ignore label 255, '
+                                       r'got \[-1, 7\]$'):
+    segmentation.softmax_cross_entropy(logits, labels, 3)
+  metric = segmentation.MeanIoU(num_classes=3)
+  with pytest.raises(ValueError, match=r'confusion_matrix: labels must be in \[0, 3\), got \[-1, 7\]$'):
+    metric.update(labels, tf.zeros_like(labels))
+  with pytest.raises(ValueError, match=r'confusion_matrix: predictions must be in \[0, 3\), got \[3\]$'):
+    metric.update(tf.constant([[0, 255]]), tf.constant([[3, 4]]))  # 4 is at an ignored pixel: not counted
+  assert float(tf.reduce_sum(metric.total)) == 0.0
+  # in a tf.function the same words come as an InvalidArgumentError when run
+  loss = tf.function(lambda y: segmentation.softmax_cross_entropy(logits, y, 3))
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r'softmax_cross_entropy: labels must be in \[0, 3\) or the '
+                                                           r'ignore label 255, got.*\[7 -1\]'):
+    loss(labels)
+  assert float(loss(tf.constant([[[0, 1, 255], [2, 2, 1]]]))) > 0
+
+
+def test_labels_out_of_range_fail_when_the_graph_runs():
+  with tf.Graph().as_default():
+    labels = tf.compat.v1.placeholder(tf.int32, [1, 2, 2])
+    loss = segmentation.softmax_cross_entropy(tf.zeros([1, 2, 2, 3]), labels, 3)
+    metric = segmentation.MeanIoU(num_classes=3)
+    update = metric.update(labels, tf.zeros_like(labels))
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      assert sess.run(loss, {labels: [[[0, 1], [255, 2]]]}) == pytest.approx(np.log(3))
+      with pytest.raises(tf.errors.InvalidArgumentError, match=r'softmax_cross_entropy: labels must be in \[0, 3\) '
+                                                               r'or the ignore label 255, got.*\[9\]'):
+        sess.run(loss, {labels: [[[0, 9], [255, 2]]]})
+      with pytest.raises(tf.errors.InvalidArgumentError, match=r'confusion_matrix: labels must be in \[0, 3\), got'):
+        sess.run(update, {labels: [[[0, 9], [255, 2]]]})

@@ -27,6 +27,32 @@ def _check_num_classes(num_classes, caller: str) -> int:
   return value
 
 
+def _checked_labels(labels: tf.Tensor, num_classes: int, ignore_label: Optional[int], what: str,
+                    caller: str) -> tf.Tensor:
+  """`labels` (int) after checking that every value is in [0, num_classes) or is `ignore_label` (if not None).
+
+  Eagerly a ValueError; in a graph or `tf.function` an `InvalidArgumentError` when run. Either names up to ten
+  of the offending values: a label out of range would otherwise count for nothing in the loss (its one-hot row is
+  zero) or fail deep inside the confusion matrix.
+  """
+  flat = tf.reshape(labels, [-1])
+  bad = tf.logical_or(flat < 0, flat >= num_classes)
+  if ignore_label is not None:
+    bad = tf.logical_and(tf.not_equal(flat, ignore_label), bad)
+  valid = f'in [0, {num_classes})' + (f' or the ignore label {ignore_label}' if ignore_label is not None else '')
+  if tf.executing_eagerly():
+    if bool(tf.reduce_any(bad)):
+      values = sorted(set(tf.boolean_mask(flat, bad).numpy().tolist()))
+      raise ValueError(f'{caller}: {what} must be {valid}, got {values[:10]}'
+                       f'{f" and {len(values) - 10} more values" if len(values) > 10 else ""}')
+    return labels
+  values = tf.unique(tf.boolean_mask(flat, bad))[0][:10]
+  assertion = tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)),
+                                  [f'{caller}: {what} must be {valid}, got', values], summarize=10)
+  with tf.control_dependencies([assertion]):
+    return tf.identity(labels)
+
+
 def _resized_labels(labels: tf.Tensor, size) -> tf.Tensor:
   """`[batch, height, width(, 1)]` integer labels resized to `size` by nearest neighbour (aligned corners)."""
   labels = labels if labels.shape.rank == 4 else labels[..., tf.newaxis]
@@ -42,8 +68,8 @@ def softmax_cross_entropy(logits: tf.Tensor, labels: tf.Tensor, num_classes: int
 
   Args:
     logits: `[batch, h, w, num_classes]`.
-    labels: `[batch, height, width]` or `[batch, height, width, 1]` integer labels; `ignore_label` pixels count
-      for nothing.
+    labels: `[batch, height, width]` or `[batch, height, width, 1]` integer labels in [0, num_classes);
+      `ignore_label` pixels count for nothing.
     num_classes: the classes of `logits`.
     ignore_label: the label of pixels without ground truth.
     loss_weight: multiplies the loss.
@@ -55,7 +81,8 @@ def softmax_cross_entropy(logits: tf.Tensor, labels: tf.Tensor, num_classes: int
     The mean loss over the counted pixels (0 when none counts).
 
   Raises:
-    ValueError: for bad arguments or ranks, before any op is created.
+    ValueError: for bad arguments or ranks, before any op is created; for labels outside [0, num_classes) other
+      than `ignore_label` (eagerly; in a graph an InvalidArgumentError when run), naming them.
   """
   caller = 'softmax_cross_entropy'
   num_classes = _check_num_classes(num_classes, caller)
@@ -68,7 +95,7 @@ def softmax_cross_entropy(logits: tf.Tensor, labels: tf.Tensor, num_classes: int
   if logits_shape[-1] is not None and logits_shape[-1] != num_classes:
     raise ValueError(f'{caller}: logits have {logits_shape[-1]} classes, num_classes is {num_classes}')
   logits = tf.convert_to_tensor(logits)
-  labels = tf.cast(labels, tf.int32)
+  labels = _checked_labels(tf.cast(labels, tf.int32), num_classes, ignore_label, 'labels', caller)
   if upsample_logits:
     from nets import deeplab  # pylint: disable=import-outside-toplevel
     flat = labels if labels.shape.rank == 3 else labels[..., 0]
@@ -138,14 +165,17 @@ def confusion_matrix(labels, predictions, num_classes: int, ignore_label: int = 
   """`[num_classes, num_classes]` float64 counts of (label, prediction) pairs, `ignore_label` pixels left out.
 
   Raises:
-    ValueError: for labels or predictions outside [0, num_classes) (other than `ignore_label`), when run.
+    ValueError: for labels outside [0, num_classes) other than `ignore_label`, or predictions outside it where
+      the labels are not `ignore_label`, naming them (eagerly; in a graph an InvalidArgumentError when run).
   """
-  num_classes = _check_num_classes(num_classes, 'confusion_matrix')
+  caller = 'confusion_matrix'
+  num_classes = _check_num_classes(num_classes, caller)
   labels = tf.reshape(tf.cast(labels, tf.int64), [-1])
   predictions = tf.reshape(tf.cast(predictions, tf.int64), [-1])
   keep = tf.not_equal(labels, ignore_label)
-  return tf.math.confusion_matrix(tf.boolean_mask(labels, keep), tf.boolean_mask(predictions, keep),
-                                  num_classes=num_classes, dtype=tf.float64)
+  labels = _checked_labels(tf.boolean_mask(labels, keep), num_classes, None, 'labels', caller)
+  predictions = _checked_labels(tf.boolean_mask(predictions, keep), num_classes, None, 'predictions', caller)
+  return tf.math.confusion_matrix(labels, predictions, num_classes=num_classes, dtype=tf.float64)
 
 
 def mean_iou_from_confusion(confusion) -> Tuple[tf.Tensor, tf.Tensor]:

@@ -106,7 +106,8 @@ def mobilenet_base(inputs: tf.Tensor, conv_defs: Mapping, multiplier: float = 1.
       e.g. 8 or 16): the later layers run at stride 1, atrous.
     use_explicit_padding: pad explicitly and convolve VALID, so outputs do not depend on the input parity.
     scope: variable scope, default 'Mobilenet'.
-    is_training: batch norm mode inside the network (False: inference, even under a training arg scope).
+    is_training: batch norm mode inside the network (False: inference, even under a training arg scope; None:
+      the arg scope's or batch norm's default).
 
   Returns:
     (the last layer's output, {'layer_<i>': output, then 'layer_<i>/<name>': each block's named tensor}).
@@ -122,7 +123,7 @@ def mobilenet_base(inputs: tf.Tensor, conv_defs: Mapping, multiplier: float = 1.
     overrides[(layers.conv2d, layers.separable_conv2d)] = {'padding': 'VALID'}
   end_points, inner = {}, {}
   with tf.compat.v1.variable_scope(scope, default_name='Mobilenet'), \
-      slim.arg_scope([layers.batch_norm], is_training=is_training), \
+      slim.arg_scope([layers.batch_norm], **_mode(is_training)), \
       _arg_scopes(conv_defs.get('defaults', {})), _arg_scopes(overrides):
     current_stride, rate = 1, 1
     net = inputs
@@ -222,6 +223,12 @@ def mobilenet(inputs: tf.Tensor, num_classes: Optional[int] = 1001, prediction_f
 _global_pool = global_pool  # `mobilenet`'s keyword argument shadows the function inside it
 
 
+def _mode(is_training) -> dict:
+  """{'is_training': is_training} for an arg scope, or {} for None: research/slim's `safe_arg_scope` leaves a
+  None mode to an outer scope or the layer's default."""
+  return {} if is_training is None else {'is_training': is_training}
+
+
 def training_scope(is_training: bool = True, weight_decay: float = 0.00004, stddev: float = 0.09,
                    dropout_keep_prob: float = 0.8, bn_decay: float = 0.997, *,
                    batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
@@ -229,7 +236,8 @@ def training_scope(is_training: bool = True, weight_decay: float = 0.00004, stdd
   convolutions but not the depthwise ones, batch norm after every layer, and the training mode.
 
   Args:
-    is_training: the mode of batch norm, dropout and the builders (research/slim's default: True).
+    is_training: the mode of batch norm, dropout and the builders (research/slim's default: True); None leaves
+      batch norm's and dropout's to an outer arg scope or their defaults.
     weight_decay: L2 weight of the (non-depthwise) convolution kernels.
     stddev: standard deviation of the truncated normal initializer; < 0: Xavier.
     dropout_keep_prob: kept fraction of the dropout before the logits.
@@ -241,12 +249,13 @@ def training_scope(is_training: bool = True, weight_decay: float = 0.00004, stdd
     initializer = tf.compat.v1.glorot_uniform_initializer()
   else:
     initializer = tf.compat.v1.truncated_normal_initializer(stddev=stddev)
-  batch_norm = {'is_training': is_training, 'decay': bn_decay, 'updates_collections': batch_norm_updates_collections}
+  mode = _mode(is_training)
   with slim.arg_scope([layers.conv2d, layers.fully_connected, layers.separable_conv2d],
                       weights_initializer=initializer, normalizer_fn=layers.batch_norm), \
       slim.arg_scope([mobilenet_base, mobilenet], is_training=is_training), \
-      slim.arg_scope([layers.batch_norm], **batch_norm), \
-      slim.arg_scope([layers.dropout], is_training=is_training, keep_prob=dropout_keep_prob), \
+      slim.arg_scope([layers.batch_norm], decay=bn_decay, updates_collections=batch_norm_updates_collections,
+                     **mode), \
+      slim.arg_scope([layers.dropout], keep_prob=dropout_keep_prob, **mode), \
       slim.arg_scope([layers.conv2d], weights_regularizer=slim.l2_regularizer(weight_decay)), \
       slim.arg_scope([layers.separable_conv2d], weights_regularizer=None) as scope:
     return scope
