@@ -91,11 +91,13 @@ def multi_grid(value, count: int, per: str, caller: Optional[str] = None) -> Opt
 
 def check_images(inputs, caller: str) -> None:
   """`inputs` must be a `[batch, height, width, channels]` float32, float16 or bfloat16 tensor with a known
-  channel count (float64 is refused: batch norm's fused kernel has no float64 version)."""
+  channel count and no axis known to be empty (float64 is refused: batch norm's fused kernel has no float64
+  version)."""
   shape = static_shape(getattr(inputs, 'shape', None))
   if shape is None or len(shape) != 4 or shape[-1] is None:
     raise ValueError(f'{caller}: inputs must be a 4-D [batch, height, width, channels] tensor with a known '
                      f'channel count, got shape {shape_text(getattr(inputs, "shape", None))}')
+  check_not_empty(inputs, caller)
   dtype = getattr(inputs, 'dtype', None)
   try:
     dtype = tf.as_dtype(dtype)
@@ -109,6 +111,16 @@ def check_images(inputs, caller: str) -> None:
     raise ValueError(f'{caller}: inputs must be float32, float16 or bfloat16, got dtype float64 (numpy\'s '
                      'default): batch norm\'s fused kernel has no float64 version; cast the images, e.g. '
                      'tf.cast(images, tf.float32)')
+
+
+def check_not_empty(inputs, caller: str) -> None:
+  """Raises ValueError naming the axes of `[batch, height, width, channels]` inputs that are known to be empty."""
+  shape = static_shape(getattr(inputs, 'shape', inputs)) or []
+  empty = [axis for axis, n in zip(('batch', 'height', 'width', 'channel'), shape) if n == 0]
+  if empty:
+    raise ValueError(f'{caller}: inputs must hold at least one image of at least 1x1 pixels and one channel, got '
+                     f'shape {shape_text(inputs)}: its {" and ".join(empty)} '
+                     f'{"axis is" if len(empty) == 1 else "axes are"} empty')
 
 
 def check_num_classes(num_classes, caller: str) -> Optional[int]:

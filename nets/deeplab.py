@@ -200,12 +200,15 @@ def split_separable_conv2d(inputs: tf.Tensor, filters: int, kernel_size=3, rate=
 
 
 def _preprocess(images: tf.Tensor, model_variant: str) -> tf.Tensor:
+  """DeepLab's preprocessing, computed in float32; float16 and bfloat16 images get their own dtype back (the
+  network then runs in it), any other images float32."""
+  dtype = images.dtype if images.dtype in (tf.float16, tf.bfloat16) else tf.float32
   images = tf.cast(images, tf.float32)
   if model_variant in ('resnet_v1_50', 'resnet_v1_101'):
     channels = int(images.shape[-1])
     mean = list(_MEAN_RGB) + [0.0] * (channels - 3)  # the channels beyond RGB keep their values
-    return images - tf.constant(mean[:channels], shape=[1, 1, 1, channels])
-  return (2.0 / 255.0) * images - 1.0
+    return tf.cast(images - tf.constant(mean[:channels], shape=[1, 1, 1, channels]), dtype)
+  return tf.cast((2.0 / 255.0) * images - 1.0, dtype)
 
 
 def _backbone(images: tf.Tensor, options: ModelOptions, weight_decay: float, reuse, is_training) -> tuple:

@@ -81,6 +81,11 @@ CATALOGUE = [
      ['inception_v3: inputs must be float32, float16 or bfloat16, got dtype float64']),
     ('uint8 inputs', _inception, lambda: tf.zeros([1, 80, 80, 3], tf.uint8), {},
      ['inception_v3: inputs must be a float tensor', 'got dtype uint8']),
+    ('empty batch', _v1, lambda: tf.zeros([0, 64, 64, 3]), {},
+     ['resnet_v1_50: inputs must hold at least one image of at least 1x1 pixels and one channel, got shape '
+      '(0, 64, 64, 3): its batch axis is empty']),
+    ('empty width', _mobilenet_v2, lambda: tf.compat.v1.placeholder(tf.float32, [None, 64, 0, 3]), {},
+     ['MobilenetV2: inputs must hold at least one image', 'got shape (None, 64, 0, 3): its width axis is empty']),
     ('output_stride 3', _v1, RGB, {'output_stride': 3},
      ['resnet_v1_50: output_stride must be None (nominal, 32) or one of [4, 8, 16, 32], got 3']),
     ('output_stride 64', _v2, RGB, {'output_stride': 64},
@@ -194,7 +199,8 @@ def test_backbone_errors_create_no_variables():
     tf2.Backbone('resnet_v1_5O')
   backbone = tf2.Backbone('resnet_v1_50', 5, **THIN)
   for images, words in ((np.zeros([1, 64, 64, 4], np.float32), 'images must be [batch, height, width, 3]'),
-                        (np.zeros([1, 64, 64, 3], np.int32), 'images must be a float tensor, got dtype int32')):
+                        (np.zeros([1, 64, 64, 3], np.int32),
+                         'images must be uint8 pixels or a float tensor, got dtype int32')):
     with pytest.raises(ValueError, match=r'^' + words.replace('[', r'\[').replace(']', r'\]')):
       backbone(images)
   with pytest.raises(ValueError, match=r'resnet_v1_50: num_classes must be None or 0'):
@@ -276,6 +282,17 @@ CLI_CATALOGUE = [
      'inputs of 100x100 are too small: the minimum is 107x107'),
     (['extract', '--network', 'inception_v3', '--images', '.', '--output', 'x.npz', '--input-size', '60,200'], 2,
      'slimnets extract: error: inception_v3: inputs of 60x200 are too small: the minimum is 75x75'),
+    (['extract', '--network', 'resnet_v1_50', '--images', '.', '--output', 'f4.txt'], 2,
+     "slimnets extract: error: output 'f4.txt' must be a .npz file or a folder (a name without an extension), not "
+     'a .txt file (see --help)'),
+    (['extract', '--network', 'mobilenet_v2', '--images', '.', '--output', 'out', '--deeplab', '--pooled'], 2,
+     'slimnets extract: error: --pooled is for backbones: a --deeplab segmenter gives its labels (see --help)'),
+    (['benchmark', '--network', 'resnet_v1_50', '--allow-unused'], 2,
+     'slimnets benchmark: error: --allow-unused is for --checkpoint (see --help)'),
+    (['benchmark', '--network', 'mobilenet_v2', '--depth-multiplier', '0.5'], 2,
+     'slimnets benchmark: error: --depth-multiplier is for --deeplab segmenters (see --help)'),
+    (['export', '--network', 'xception_65', '--deeplab', '--depth-multiplier', '0.5', '--output', 'x'], 2,
+     "slimnets export: error: --depth-multiplier is for DeepLab's mobilenet_v2, not xception_65 (see --help)"),
     pytest.param(['extract', '--network', 'resnet_v1_50', '--images', '/nonexistent/photos', '--output', 'x.npz'],
                  1, "slimnets: error: images folder '/nonexistent/photos' is not a directory",
                  marks=pytest.mark.eager),

@@ -123,7 +123,8 @@ def test_inference_leaves_the_moving_averages_alone():
 @pytest.mark.parametrize('network, kwargs, call_with, message', [
     ('resnet_v1_50', {}, tf.zeros([1, 33, 33, 4]), r'images must be \[batch, height, width, 3\], got shape'),
     ('resnet_v1_50', {}, tf.zeros([33, 33, 3]), r'images must be \[batch, height, width, 3\]'),
-    ('resnet_v1_50', {}, tf.zeros([1, 33, 33, 3], tf.int32), 'images must be a float tensor, got dtype int32'),
+    ('resnet_v1_50', {}, tf.zeros([1, 33, 33, 3], tf.int32),
+     'images must be uint8 pixels or a float tensor, got dtype int32'),
     ('resnet_v1_50', {'output_stride': 3}, tf.zeros([1, 33, 33, 3]), 'output_stride'),
 ])
 def test_bad_calls_create_no_variables(network, kwargs, call_with, message):

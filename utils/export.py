@@ -2,7 +2,9 @@
 
 The SavedModel's `serving_default` signature takes `images` (float32 `[batch, height, width, channels]`, batch,
 height and width free) and returns `output` (the network's main output: logits, or features without classes)
-plus one output per requested feature level, named by the level ('C2', 'C5', ...), all float32. It runs the
+plus one output per requested feature level, named by the level ('C2', 'C5', ...), all float32. Its
+`serving_uint8` signature takes uint8 pixels instead, as decoders return them, and normalizes them as the
+network's preprocessing does (`tf2.Backbone.from_pixels`; a segmenter takes [0, 255] pixels as they are). It runs the
 network in inference mode, with batch norm folded into the convolutions (`layers.batch_norm_folded_for_inference`),
 in float32 or bfloat16, with the weights as constants of the graph (as `inference.Predictor` runs them; the
 SavedModel has no variables to fine-tune: fine-tune from the checkpoint). Load it with
@@ -80,10 +82,15 @@ def export_saved_model(backbone: tf2.Backbone, output: str, levels: Sequence[str
   """
   precisions.check_precision(precision)
   _check_export(backbone, output, levels, overwrite)
-  serving = tf.Module(name='serving')  # holds the function alone: no unused copy of the weights as variables
+  serving = tf.Module(name='serving')  # holds the functions alone: no unused copy of the weights as variables
   serving.serve = serving_function(backbone, levels, precision)
+  # uint8 pixels: normalized as the model takes them, then the float32 function (its weights are not copied)
+  spec = tf.TensorSpec([None, None, None, backbone.in_channels], tf.uint8, name='images')
+  serving.serve_uint8 = tf.function(lambda images: serving.serve(backbone.from_pixels(images)),
+                                    input_signature=[spec])
   with files.staged(output, directory=True) as staging:
-    tf.saved_model.save(serving, staging, signatures={'serving_default': serving.serve})
+    tf.saved_model.save(serving, staging, signatures={'serving_default': serving.serve,
+                                                      'serving_uint8': serving.serve_uint8})
   return output
 
 

@@ -39,6 +39,8 @@ def folded_outputs(backbone: tf2.Backbone, images: tf.Tensor, precision: str = '
      upsampled to the image size (aligned corners), float32; 'labels': their argmax, int64}.
   """
   check_outputs(backbone, levels, pooled)
+  if images.dtype == tf.uint8:  # pixels: the network's pixel normalization first, then the precision
+    images = backbone.from_pixels(images)
   with layers.batch_norm_folded_for_inference():
     net, end_points = backbone(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights)
   if isinstance(backbone, tf2.Segmenter):
@@ -126,9 +128,10 @@ class Predictor:
                           weights=as_constants(self._weights))
 
   def __call__(self, images) -> Dict[str, np.ndarray]:
-    """{'output': ..., level: ..., ['pooled': ...]} as float32 arrays for float32 `[batch, h, w, C]` images (a
-    Segmenter's: 'logits' and 'labels', see `folded_outputs`)."""
-    images = tf.convert_to_tensor(images, tf.float32)
+    """{'output': ..., level: ..., ['pooled': ...]} as float32 arrays for float32 `[batch, h, w, C]` images, or
+    uint8 pixels (see `tf2.Backbone.__call__`) (a Segmenter's: 'logits' and 'labels', see `folded_outputs`)."""
+    images = tf.convert_to_tensor(images)
+    images = images if images.dtype == tf.uint8 else tf.cast(images, tf.float32)
     return {key: value.numpy() for key, value in self._function(images).items()}
 
 

@@ -133,6 +133,16 @@ def inception_preprocess(image, height: int, width: int, is_training: bool = Fal
   return (image - 0.5) * 2.0
 
 
+def normalize_pixels(images, name: str) -> tf.Tensor:
+  """The pixel-value step of network `name`'s preprocessing alone (no resizing or cropping), for uint8 images
+  `[..., channels]` in [0, 255]: 'vgg' subtracts the ImageNet channel means (cycled over C != 3 channels), and
+  'inception' scales to [-1, 1]. Returns float32."""
+  pixels = tf.cast(images, tf.float32)
+  if nets_factory.get_spec(name).preprocessing == 'vgg':
+    return pixels - tf.constant(means_for_channels(checks.static_shape(pixels)[-1]), tf.float32)
+  return (pixels / 255.0 - 0.5) * 2.0
+
+
 _BY_KIND = {'vgg': vgg_preprocess, 'inception': inception_preprocess}
 
 

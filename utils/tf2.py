@@ -31,6 +31,7 @@ from nets import layers
 from nets import nets_factory
 from utils import checkpoints
 from utils import features
+from utils import preprocessing
 
 
 @dataclasses.dataclass
@@ -120,8 +121,10 @@ class Backbone(tf.Module):
     """Runs the network.
 
     Args:
-      images: `[batch, height, width, in_channels]` float tensor (any batch and any size the network takes);
-        float64 (numpy's default) is cast to float32.
+      images: `[batch, height, width, in_channels]` float tensor (any batch and any size the network takes),
+        preprocessed for the network; float64 (numpy's default) is cast to float32. uint8 images are pixels in
+        [0, 255]: the pixel step of the network's preprocessing is applied (`preprocessing.normalize_pixels`:
+        ImageNet mean subtraction or scaling to [-1, 1]), no resizing or cropping.
         bfloat16 or float16 images run the network in that precision, with casts of the float32 variables
         (batch norm keeps float32 statistics); the outputs have the images' dtype.
       training: python bool or scalar bool tensor: batch statistics and moving-average updates (and dropout).
@@ -134,16 +137,11 @@ class Backbone(tf.Module):
       classes); `end_points` maps end point names, e.g. 'resnet_v1_50/block4', to tensors.
 
     Raises:
-      ValueError: for images of another rank, channel count or a non-float dtype, and for the network's own
-        argument errors; no variable is created then.
+      ValueError: for images of another rank, channel count, an empty axis or a dtype other than uint8 and float,
+        and for the network's own argument errors; no variable is created then. In a traced function with
+        unknown sizes an empty axis is an InvalidArgumentError when run.
     """
-    images = tf.convert_to_tensor(images)
-    if images.shape.rank != 4 or images.shape[-1] != self.in_channels:
-      raise ValueError(f'images must be [batch, height, width, {self.in_channels}], got shape {images.shape}')
-    if not images.dtype.is_floating:
-      raise ValueError(f'images must be a float tensor, got dtype {images.dtype.name}')
-    if images.dtype == tf.float64:  # numpy's default; the variables and kernels are float32
-      images = tf.cast(images, tf.float32)
+    images = self.network_input(images)
     getter = self._getter
     if weights is not None:
       missing = sorted(set(self._variables) - set(weights))
@@ -167,6 +165,35 @@ class Backbone(tf.Module):
     if weights is None:
       self._build.regularized.extend(sink)
     return net, dict(end_points)
+
+  def network_input(self, images) -> tf.Tensor:
+    """`images` checked and made what the network function takes (see `__call__`): uint8 pixels normalized,
+    float64 cast to float32; in a traced function with unknown sizes, an assertion that no axis is empty.
+
+    Raises:
+      ValueError: for another rank or channel count, a dtype other than uint8 or float, or an empty axis.
+    """
+    images = tf.convert_to_tensor(images)
+    if images.shape.rank != 4 or images.shape[-1] != self.in_channels:
+      raise ValueError(f'images must be [batch, height, width, {self.in_channels}], got shape {images.shape}')
+    checks.check_not_empty(images, self.name)
+    if images.dtype == tf.uint8:
+      images = self.from_pixels(images)
+    elif not images.dtype.is_floating:
+      raise ValueError(f'images must be uint8 pixels or a float tensor, got dtype {images.dtype.name}')
+    if images.dtype == tf.float64:  # numpy's default; the variables and kernels are float32
+      images = tf.cast(images, tf.float32)
+    if None in checks.static_shape(images)[:3]:
+      assertion = tf.debugging.Assert(tf.reduce_all(tf.shape(images)[:3] > 0), [
+          f'{self.name}: images must hold at least one image of at least 1x1 pixels, got shape', tf.shape(images)],
+                                      summarize=4)
+      with tf.control_dependencies([assertion]):
+        images = tf.identity(images)
+    return images
+
+  def from_pixels(self, images: tf.Tensor) -> tf.Tensor:
+    """uint8 pixels in [0, 255] as the network's float32 input: its preprocessing's pixel step (no resizing)."""
+    return preprocessing.normalize_pixels(images, self.network)
 
   def _network(self, images: tf.Tensor, training) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
     """The graph-building call run under the getter and the arg scope."""
@@ -258,6 +285,10 @@ class Segmenter(Backbone):
     self.weight_decay = weight_decay
     self.fine_tune_batch_norm = fine_tune_batch_norm
     self.image_pyramid = tuple(image_pyramid or (1.0,))
+
+  def from_pixels(self, images: tf.Tensor) -> tf.Tensor:
+    """uint8 pixels are what a Segmenter takes ([0, 255]; DeepLab preprocesses inside): cast to float32."""
+    return tf.cast(images, tf.float32)
 
   def _network(self, images: tf.Tensor, training) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
     from nets import deeplab  # pylint: disable=import-outside-toplevel

@@ -1,0 +1,112 @@
+"""Inputs people have: uint8 pixels, float16 images, empty batches and axes, and what a Predictor is asked for."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nets import deeplab
+from utils import export
+from utils import inference
+from utils import tf2
+
+pytestmark = pytest.mark.eager  # Backbone, Segmenter, Predictor and export run eagerly
+
+THIN = {'depth_multiplier': 0.125}
+_OPTIONS = deeplab.ModelOptions({'semantic': 3}, atrous_rates=(6, 12, 18), output_stride=16,
+                                model_variant='mobilenet_v2', decoder_output_stride=(4,), depth_multiplier=0.25,
+                                aspp_convs_filters=16, decoder_filters=16)
+_MEANS = np.array([123.68, 116.78, 103.94], np.float32)
+
+
+def _pixels(shape=(2, 33, 35, 3), seed=0):
+  return np.random.RandomState(seed).randint(0, 256, shape).astype(np.uint8)
+
+
+@pytest.mark.parametrize('network, normalized', [
+    ('resnet_v2_50', lambda p: (p.astype(np.float32) / 255.0 - 0.5) * 2.0),  # inception preprocessing: [-1, 1]
+    ('resnet_v1_50', lambda p: p.astype(np.float32) - _MEANS),  # vgg preprocessing: ImageNet means subtracted
+])
+def test_uint8_pixels_get_the_pixel_step_of_the_networks_preprocessing(network, normalized):
+  backbone = tf2.Backbone(network, output_stride=16, global_pool=False, **THIN)
+  pixels = _pixels()
+  net, _ = backbone(pixels)
+  assert net.dtype == tf.float32
+  want = backbone(normalized(pixels))[0].numpy()
+  np.testing.assert_allclose(net.numpy(), want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+  predictor = inference.Predictor(backbone)
+  want = predictor(normalized(pixels))['output']
+  np.testing.assert_allclose(predictor(pixels)['output'], want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
+def test_a_segmenter_takes_uint8_pixels_and_gives_logits_of_its_images_dtype():
+  segmenter = tf2.Segmenter(_OPTIONS).build()
+  inference.randomize_batch_norm(segmenter)
+  for name, variable in segmenter.variables_by_name.items():
+    if name.startswith('logits/'):  # fresh logits are ~1e-3 here: float16 would hold little of them
+      variable.assign(variable * 1000.0)
+  pixels = _pixels()
+  want, _ = segmenter(pixels.astype(np.float32))
+  got, _ = segmenter(pixels)
+  assert got.dtype == tf.float32 and got.shape == (2, 9, 9, 3)
+  np.testing.assert_array_equal(got.numpy(), want.numpy())
+  for dtype, tolerance in ((tf.float16, 0.01), (tf.bfloat16, 0.05)):  # as Backbone: the network runs in it
+    logits, points = segmenter(tf.cast(pixels, dtype))
+    assert logits.dtype == dtype and points['semantic'].dtype == dtype
+    error = np.abs(tf.cast(logits, tf.float32).numpy() - want.numpy()).max() / np.abs(want.numpy()).max()
+    assert 0 < error < tolerance, (dtype, error)
+  assert tf2.Backbone('resnet_v1_50', **THIN)(tf.zeros([1, 33, 33, 3], tf.float16))[0].dtype == tf.float16
+
+
+@pytest.mark.parametrize('model', ['backbone', 'segmenter'])
+def test_the_saved_model_serves_uint8_pixels_too(tmp_path, model):
+  if model == 'segmenter':
+    network, normalized = tf2.Segmenter(_OPTIONS).build(), lambda p: p.astype(np.float32)
+  else:
+    network = tf2.Backbone('resnet_v2_50', output_stride=16, global_pool=False, **THIN).build()
+    normalized = lambda p: (p.astype(np.float32) / 255.0 - 0.5) * 2.0
+  inference.randomize_batch_norm(network)
+  path = export.export_saved_model(network, str(tmp_path / 'served'))
+  loaded = tf.saved_model.load(path)
+  assert sorted(loaded.signatures) == ['serving_default', 'serving_uint8']
+  pixels = _pixels((1, 37, 41, 3), seed=4)
+  from_pixels = loaded.signatures['serving_uint8'](images=tf.constant(pixels))
+  from_floats = loaded.signatures['serving_default'](images=tf.constant(normalized(pixels)))
+  assert sorted(from_pixels) == sorted(from_floats)
+  for key, value in from_floats.items():
+    np.testing.assert_allclose(from_pixels[key].numpy(), value.numpy(), rtol=1e-4,
+                               atol=1e-5 * np.abs(value.numpy()).max())
+
+
+@pytest.mark.parametrize('shape, axes', [([0, 33, 33, 3], 'its batch axis is empty'),
+                                         ([1, 0, 33, 3], 'its height axis is empty'),
+                                         ([1, 33, 0, 3], 'its width axis is empty'),
+                                         ([0, 0, 33, 3], 'its batch and height axes are empty')])
+def test_empty_inputs_are_refused_naming_the_axis(shape, axes):
+  backbone = tf2.Backbone('resnet_v1_50', **THIN)
+  segmenter = tf2.Segmenter(_OPTIONS)
+  for model, name in ((backbone, 'resnet_v1_50'), (segmenter, 'deeplab')):
+    with pytest.raises(ValueError, match=rf'^{name}: inputs must hold at least one image of at least 1x1 pixels and '
+                                         rf'one channel, got shape \({", ".join(map(str, shape))}\): {axes}$'):
+      model(np.zeros(shape, np.float32))
+    assert not model.variables_by_name  # refused before any variable
+  with pytest.raises(ValueError, match=axes):
+    inference.Predictor(backbone)(np.zeros(shape, np.float32))
+
+
+def test_a_served_model_refuses_an_empty_batch_when_run(tmp_path):
+  path = export.export_saved_model(tf2.Backbone('resnet_v1_50', **THIN), str(tmp_path / 'served'))
+  serve = tf.saved_model.load(path).signatures['serving_default']
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r'resnet_v1_50: images must hold at least one image of at '
+                                                           r'least 1x1 pixels, got shape\] \[0 33 33 3\]'):
+    serve(images=tf.zeros([0, 33, 33, 3]))
+  assert serve(images=tf.zeros([1, 33, 33, 3]))['output'].shape == (1, 1, 1, 256)
+
+
+def test_a_segmenter_predictor_refuses_feature_levels_when_made():
+  segmenter = tf2.Segmenter(_OPTIONS)
+  with pytest.raises(ValueError, match=r"^a Segmenter gives its logits and labels, not feature levels; got "
+                                       r"levels=\['C5'\]$"):
+    inference.Predictor(segmenter, levels=('C5',))
+  with pytest.raises(ValueError, match=r'got levels=\[\], pooled=True'):
+    inference.Predictor(segmenter, pooled=True)
+  assert not segmenter.variables_by_name  # refused before building
