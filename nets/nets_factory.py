@@ -289,14 +289,16 @@ def _resnet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
 
 
 def _resnet_levels(scope: str, unit: str, units: Tuple[int, int, int], stem: Tuple[str, int]) -> Tuple[Level, ...]:
-  """ResNet levels: the stem, then the unit before each block's strided last one, then block4.
+  """ResNet levels: the stem, then the unit before each block's strided last one, then block4 (v1), or its
+  normalization 'postnorm' (v2: the pre-activation design normalizes only after the last block).
 
   research/slim strides the last unit of blocks 1-3, so `blockN` itself is at twice the stride of its units.
   """
   levels = [Level('C1', f'{scope}/{stem[0]}', 2, stem[1])]
   for k, (count, depth) in enumerate(zip(units, (256, 512, 1024)), start=2):
     levels.append(Level(f'C{k}', f'{scope}/block{k - 1}/unit_{count - 1}/{unit}', 2 ** k, depth))
-  return tuple(levels + [Level('C5', f'{scope}/block4', 32, 2048)])
+  last = 'postnorm' if unit == 'bottleneck_v2' else 'block4'
+  return tuple(levels + [Level('C5', f'{scope}/{last}', 32, 2048)])
 
 
 _RESNET_UNITS = {50: (3, 4, 6), 101: (3, 4, 23), 152: (3, 8, 36), 200: (3, 24, 36)}

@@ -95,7 +95,9 @@ def resnet(inputs: tf.Tensor, blocks: Sequence[Block], *, root_fn: Callable, pos
   The shared body of `resnet_v1.resnet_v1`, `resnet_v2.resnet_v2` and `resnet_v1_beta.resnet_v1_beta`; see
   those for the arguments. `root_fn(net)` builds the stride-4 root (e.g. 'conv1' and 'pool1');
   `postnorm_fn(net)` runs after the blocks. End points are the outputs of every convolution, unit and block,
-  aliased by their variable scope names, plus 'global_pool' (unless `global_pool_end_point` is False, as in
+  aliased by their variable scope names, plus '<scope>/postnorm' (what `postnorm_fn` returns, where it is not
+  its input: ResNet v2's final batch norm and ReLU; research/slim has no such end point), 'global_pool' (unless
+  `global_pool_end_point` is False, as in
   DeepLab's beta variant), '<scope>/logits', '<scope>/spatial_squeeze' and 'predictions' as built. Errors name
   `caller` (default: the scope).
 
@@ -121,8 +123,11 @@ def resnet(inputs: tf.Tensor, blocks: Sequence[Block], *, root_fn: Callable, pos
           net = root_fn(net)
         stacker_stride = None if output_stride is None else output_stride // root_stride
         net = stack_blocks_dense(net, blocks, stacker_stride, store_non_strided_activations)
-        net = postnorm_fn(net)
+        normalized = postnorm_fn(net)
         end_points = slim.utils.convert_collection_to_dict(end_points_collection)
+        if normalized is not net:  # ResNet v2's final normalization: what a decoder takes as its last level
+          end_points[sc.name + '/postnorm'] = normalized
+        net = normalized
         if global_pool:
           net = tf.reduce_mean(net, [1, 2], name='pool5', keepdims=True)
           if global_pool_end_point:

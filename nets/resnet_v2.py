@@ -83,7 +83,8 @@ def resnet_v2(inputs: tf.Tensor, blocks: Sequence[resnet_utils.Block], num_class
     store_non_strided_activations: see `resnet_utils.stack_blocks_dense`.
 
   Returns:
-    (net, end_points) as `resnet_v1.resnet_v1`; the block end points are taken before 'postnorm'.
+    (net, end_points) as `resnet_v1.resnet_v1`; the block end points are taken before 'postnorm', and
+    '<scope>/postnorm' (not in research/slim) is the normalized output of the last block, level C5.
 
   Raises:
     ValueError: if `output_stride` cannot be reached, or if `spatial_squeeze` cannot squeeze logits built

@@ -66,7 +66,7 @@ def test_describe_table(capsys):
   assert lines[0] == 'resnet_v2_50: input 64x96x3, output stride 8, multi-grid 1,2,4, 10 classes'
   assert lines[2].split() == ['end', 'point', 'shape', 'stride', 'receptive', 'field', 'channels']
   assert lines[3].split() == ['resnet_v2_50/conv1', '32x48x64', '2', '7', '64']
-  assert 'C5     resnet_v2_50/block4                            8      2048' in lines
+  assert 'C5     resnet_v2_50/postnorm                          8      2048' in lines  # v2: the normalized block4
   assert 'trainable parameters: 23,539,850' in lines  # 23,519,360 features + 2048 * 10 + 10 logits
 
 

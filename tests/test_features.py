@@ -32,8 +32,24 @@ def test_feature_levels_of_a_built_network_under_another_scope(graph):
   levels = features.feature_levels(end_points, 'resnet_v2_50')
   assert list(levels) == ['C1', 'C2', 'C3', 'C4', 'C5']
   assert levels['C2'] is end_points['backbone/block1/unit_2/bottleneck_v2']
-  assert levels['C5'] is end_points['backbone/block4']
+  assert levels['C5'] is end_points['backbone/postnorm']  # v2 normalizes only after the last block
   assert [t.shape.as_list()[1:3] for t in levels.values()] == [[33, 33], [17, 17], [9, 9], [9, 9], [9, 9]]
+
+
+@pytest.mark.eager
+def test_resnet_v2_c5_is_the_normalized_output_so_a_decoder_trains_postnorm():
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  backbone = tf2.Backbone('resnet_v2_50', output_stride=16, global_pool=False, depth_multiplier=0.125)
+  images = tf.random.stateless_uniform([2, 33, 33, 3], seed=(1, 2), minval=-1, maxval=1)
+  with tf.GradientTape() as tape:
+    net, end_points = backbone(images, training=True)
+    levels = backbone.feature_levels(end_points)
+    loss = tf.add_n([tf.reduce_mean(level) for level in levels.values()])
+  norm = [backbone.variables_by_name[f'resnet_v2_50/postnorm/{name}'] for name in ('gamma', 'beta')]
+  assert all(gradient is not None for gradient in tape.gradient(loss, norm))
+  assert levels['C5'] is end_points['resnet_v2_50/postnorm']
+  assert float(tf.reduce_min(levels['C5'])) >= 0.0  # after postnorm's ReLU, as `net` is
+  assert levels['C5'].numpy().tolist() == net.numpy().tolist()
 
 
 def test_feature_levels_of_a_partial_inception(graph):
