@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -142,12 +143,15 @@ def test_openvino_in_memory_and_exported_ir_follow_the_tensorflow_path(backbone,
     backends.OpenVINOPredictor(path, levels=['C2'])
 
 
-def test_cli_exports_tflite_int8_with_its_report_and_openvino(images_folder, tmp_path, capsys):
+def test_cli_exports_tflite_int8_with_its_report_and_openvino(images_folder, tmp_path, capfd):
+  capsys = capfd  # at the file descriptors: the quantizer's own lines would show here
   output = tmp_path / 'model.tflite'
   assert cli.main(['export', '--network', 'mobilenet_v2_035', '--output', str(output), '--format', 'tflite',
                    '--quantization', 'int8', '--calibration-images', images_folder, '--input-size', '33',
                    '--num-classes', '5', '--quiet']) == 0
-  out = capsys.readouterr().out.splitlines()
+  captured = capsys.readouterr()
+  assert captured.err == 'slimnets: warning: no --checkpoint given: the network has random weights\n'
+  out = captured.out.splitlines()
   assert out[0] == f'wrote {output}: serving_default(images: float32 [1, 33, 33, 3]) -> output (int8)'
   assert out[1].startswith('int8 against float32 on 8 calibration images: largest difference ')
   assert ', top-1 agreement ' in out[1]
@@ -178,3 +182,10 @@ def test_cli_export_options_of_another_format_are_usage_errors(tmp_path, capsys,
   assert exit_info.value.code == 2
   assert f'slimnets export: error: {message}' in capsys.readouterr().err
   assert os.listdir(tmp_path) == []
+
+
+def test_without_openvino_the_error_says_how_to_install_it(monkeypatch):
+  monkeypatch.setitem(sys.modules, 'openvino', None)  # an import of it fails, as where it is not installed
+  with pytest.raises(ImportError, match=r"^the OpenVINO backend needs the openvino package: pip install openvino \(or, "
+                                        r"in a slimnets checkout, pip install '\.\[openvino\]', the project's extra\)$"):
+    backends.import_openvino()

@@ -204,3 +204,12 @@ def test_list_shows_a_progress_bar_on_a_terminal_only(monkeypatch, capsys):
     assert cli.main(['list', '--num-classes', '0'] + flags) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3  # the header and two networks
     assert ('slimnets: counting parameters' in stderr.getvalue()) == shown, stderr.getvalue()
+
+
+@pytest.mark.parametrize('command', ['describe', 'export', 'benchmark'])
+def test_num_classes_help_says_what_it_means_with_deeplab(capsys, command):
+  with pytest.raises(SystemExit):
+    cli.main([command, '--help'])
+  text = ' '.join(capsys.readouterr().out.split())
+  assert "pooled globally (default: features only); with --deeplab: the segmenter's classes (default 21)" in text \
+      or "pooled globally (default: dense features); with --deeplab: the segmenter's classes (default 21)" in text

@@ -443,3 +443,29 @@ def test_an_imagenet_backbone_checkpoint_starts_a_segmenter_leaving_out_its_head
       'MobilenetV2/Conv_1/BatchNorm/moving_mean', 'MobilenetV2/Conv_1/BatchNorm/moving_variance',
       'MobilenetV2/Conv_1/weights']
   assert all(name.split('/')[0] != 'MobilenetV2' for name in report.missing)
+
+
+@pytest.mark.eager
+def test_cli_benchmark_and_extract_take_a_deeplab_segmenter(tmp_path, capsys):
+  from utils import cli  # pylint: disable=import-outside-toplevel
+  from utils import inference  # pylint: disable=import-outside-toplevel
+  from utils import tf2  # pylint: disable=import-outside-toplevel
+  segmenter = tf2.Segmenter(deeplab.ModelOptions({'semantic': 3}, **_THIN_V3_PLUS)).build()
+  inference.randomize_batch_norm(segmenter, seed=2)
+  checkpoint = segmenter.save(str(tmp_path / 'v3plus.ckpt'))
+  model = [*_THIN_FLAGS, '--decoder-output-stride', '4', '--checkpoint', checkpoint, '--input-size', '33,41']
+  assert cli.main(['benchmark', *model, '--runs', '2', '--warmup', '0', '--json']) == 0
+  result = json.loads(capsys.readouterr().out)
+  assert result['network'] == 'mobilenet_v2' and result['input_size'] == [33, 41] and result['images_per_second'] > 0
+  folder = tmp_path / 'images'
+  folder.mkdir()
+  pixels = np.random.RandomState(3).randint(0, 256, [2, 33, 41, 3]).astype(np.uint8)
+  for i, image in enumerate(pixels):
+    tf.io.write_file(str(folder / f'{i}.png'), tf.io.encode_png(image))
+  output = tmp_path / 'labels.npz'
+  assert cli.main(['extract', *model, '--images', str(folder), '--output', str(output), '--quiet']) == 0
+  assert capsys.readouterr().out.strip() == f'extracted 2 images, skipped 0 unreadable, float32: {output}'
+  with np.load(output) as arrays:
+    assert sorted(arrays) == ['labels', 'paths'] and arrays['labels'].dtype == np.int32
+    want = inference.Predictor(segmenter)(pixels)['labels']  # PNGs at the input size: nothing is resized
+    np.testing.assert_array_equal(arrays['labels'], want)

@@ -193,25 +193,35 @@ def test_cli_extract_exit_codes_and_messages(folder, tmp_path, capfd):
   assert warned[2].startswith('slimnets: warning: skipped cut.png: ') and len(warned) == 3
   with np.load(output) as arrays:
     assert arrays['C5'].shape == (6, 2, 2, 2048)
-  assert cli.main(argv) == 1
-  assert capsys.readouterr().err == ('slimnets: warning: no --checkpoint given: the network has random weights\n'
-                                     f"slimnets: error: output '{output}' already exists; pass --overwrite to "
-                                     'replace it\n')
+  with pytest.raises(SystemExit) as exit_info:  # a usage error (as export's), found before TensorFlow loads
+    cli.main(argv)
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err == (f"slimnets extract: error: output '{output}' already exists; pass --overwrite "
+                                     'to replace it (see --help)\n')
   with pytest.raises(SystemExit) as exit_info:
     cli.main(argv + ['--pooled'])
   assert exit_info.value.code == 2
   assert 'argument --pooled: not allowed with argument --features' in capsys.readouterr().err
 
 
-def test_cli_interrupted_extract_says_in_one_line_what_was_kept(folder, tmp_path, capsys, monkeypatch):
-  def interrupted(*args, **kwargs):
-    raise KeyboardInterrupt
+@pytest.mark.parametrize('calls, kept', [
+    (1, 'no image was finished; nothing half-written is left'),  # interrupted after the trace
+    (2, 'the 4 finished images are kept; the same command resumes with the rest (--overwrite starts afresh)'),
+])
+def test_cli_interrupted_extract_says_in_one_line_what_was_kept(folder, tmp_path, capsys, monkeypatch, calls, kept):
+  original = inference.Predictor.__call__
+  count = []
 
-  monkeypatch.setattr(extract, 'extract', interrupted)
+  def call(self, images):
+    count.append(1)
+    if len(count) > calls:
+      raise KeyboardInterrupt
+    return original(self, images)
+
+  monkeypatch.setattr(inference.Predictor, '__call__', call)
   argv = ['extract', '--network', 'resnet_v1_50', '--images', folder, '--output', str(tmp_path / 'f.npz'),
-          '--input-size', '33', '--checkpoint', '']
+          '--input-size', '33', '--batch', '4']
   assert cli.main(argv) == 130
   err = capsys.readouterr().err.strip().splitlines()
-  assert err[-1] == ('slimnets: interrupted; the finished batches are kept; the same command resumes with the rest '
-                     '(--overwrite starts afresh)')
+  assert err[-1] == f'slimnets: interrupted; {kept}'
   assert 'Traceback' not in '\n'.join(err)

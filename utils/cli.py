@@ -244,7 +244,7 @@ def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
     model_options = _deeplab_options(args)
     _status(args, f'building DeepLab {"v3+" if model_options.decoder_output_stride else "v3"} on {args.network}'
             + restoring)
-    backbone = tf2.Segmenter(model_options, in_channels=args.in_channels).build()
+    backbone = tf2.Segmenter(model_options, in_channels=getattr(args, 'in_channels', 3)).build()
   else:
     options = nets_factory.get_spec(args.network).build_options(num_classes, args.output_stride, args.multi_grid)
     _status(args, f'building {args.network}' + restoring)
@@ -524,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
   keep.add_argument('--features', type=_levels, default=(), metavar='C4,C5', help='feature levels to keep')
   keep.add_argument('--pooled', action='store_true',
                     help='keep the global average of the last level (the default)')
+  extracting.add_argument('--num-classes', type=_positive_int, metavar='K',
+                          help=_DEEPLAB_CLASSES_HELP + '; extract keeps features, not logits, of a backbone')
   extracting.add_argument('--overwrite', action='store_true',
                           help='replace an existing output, or discard an interrupted run with other settings')
   extracting.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -592,6 +594,9 @@ def _check_usage(args: argparse.Namespace) -> None:
     if args.command in ('export', 'adapt-checkpoint'):
       files.check_output(os.path.abspath(args.output), args.overwrite)
     if args.command == 'extract':
+      if args.num_classes and not args.deeplab:
+        raise ValueError('--num-classes is for --deeplab segmenters: extract keeps features, not logits, of a '
+                         'backbone')
       files.check_file_or_folder(args.output, '.npz')
       if args.output.endswith('.npz'):
         files.check_output(os.path.abspath(args.output), args.overwrite)
