@@ -186,6 +186,7 @@ def test_cli_export_options_of_another_format_are_usage_errors(tmp_path, capsys,
 
 def test_without_openvino_the_error_says_how_to_install_it(monkeypatch):
   monkeypatch.setitem(sys.modules, 'openvino', None)  # an import of it fails, as where it is not installed
-  with pytest.raises(ImportError, match=r"^the OpenVINO backend needs the openvino package: pip install openvino \(or, "
-                                        r"in a slimnets checkout, pip install '\.\[openvino\]', the project's extra\)$"):
+  with pytest.raises(ImportError, match=(r"^the OpenVINO backend needs the openvino package: pip install openvino "
+                                         r"\(or, in a slimnets checkout, pip install '\.\[openvino\]', the project's "
+                                         r"extra\)$")):
     backends.import_openvino()

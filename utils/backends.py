@@ -7,7 +7,8 @@
 
 Both run the network `utils.export.serving_function` traces (weights as constants, batch norm folded), so
 their outputs are the TensorFlow path's within each runtime's rounding (tests/test_backends.py). OpenVINO
-converts that function in memory (`openvino_model`); `pip install openvino` (or `pip install '.[openvino]'` in a slimnets checkout) installs it.
+converts that function in memory (`openvino_model`); `pip install openvino` (or `pip install '.[openvino]'` in
+a slimnets checkout) installs it.
 """
 
 import os

@@ -205,7 +205,7 @@ def _variable_name(variable) -> str:
 
 
 def scopes_text(names: Sequence[str], limit: int = 8) -> str:
-  """Variable names in short: 'decoder/feature_projection0: 5 variables, ...': names grouped by their first two parts."""
+  """Variable names in short, grouped by their first two parts: 'decoder/feature_projection0: 5 variables, ...'."""
   counts = collections.Counter('/'.join(name.split('/')[:2]) for name in names)
   parts = [f'{scope}: {count} variable{"s" if count > 1 else ""}' for scope, count in sorted(counts.items())]
   more = f', and {len(parts) - limit} more scopes' if len(parts) > limit else ''

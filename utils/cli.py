@@ -191,9 +191,9 @@ def _deeplab_options(args: argparse.Namespace):
   from nets import deeplab  # pylint: disable=import-outside-toplevel
   given = {field: getattr(args, field) for _, field in _DEEPLAB_FLAGS if field and getattr(args, field) is not None}
   return deeplab.ModelOptions(
-      {'semantic': getattr(args, 'num_classes', None) or _DEEPLAB_CLASSES}, output_stride=args.output_stride or _DEEPLAB_OUTPUT_STRIDE,
-      model_variant=args.network, multi_grid=args.multi_grid, add_image_level_feature=not args.no_image_pooling,
-      **given)
+      {'semantic': getattr(args, 'num_classes', None) or _DEEPLAB_CLASSES},
+      output_stride=args.output_stride or _DEEPLAB_OUTPUT_STRIDE, model_variant=args.network,
+      multi_grid=args.multi_grid, add_image_level_feature=not args.no_image_pooling, **given)
 
 
 def _check_deeplab_usage(args: argparse.Namespace, spec) -> None:

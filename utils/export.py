@@ -99,8 +99,9 @@ def export_openvino(backbone: tf2.Backbone, output: str, levels: Sequence[str] =
   """Writes `backbone` as an OpenVINO IR: a directory `output` with `model.xml` and `model.bin`.
 
   Needs the `openvino` package (`pip install openvino`, or `pip install '.[openvino]'` in a slimnets checkout).
-  The model has the SavedModel's input and outputs (dynamic batch, height and width) and float32 weights; `precision` is recorded as its inference
-  precision hint ('bfloat16': OpenVINO's bf16 where the CPU has it, f32 elsewhere). Run it with
+  The model has the SavedModel's input and outputs (dynamic batch, height and width) and float32 weights;
+  `precision` is recorded as its inference precision hint ('bfloat16': OpenVINO's bf16 where the CPU has it, f32
+  elsewhere). Run it with
   `utils.backends.OpenVINOPredictor(output)` or `openvino.Core().compile_model(output + '/model.xml')`.
 
   Raises:

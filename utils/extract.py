@@ -35,7 +35,6 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from utils import features
 from utils import files
 from utils import inference
 from utils import precision as precisions
