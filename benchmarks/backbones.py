@@ -1,6 +1,6 @@
 """Inference speed of the dense-prediction backbones, next to resnet_v1_50, in float32 and bfloat16.
 
-Each network runs through `utils.inference.Predictor` (weights frozen, batch norm folded into the convolutions,
+Each network runs through `slimnets.Predictor` (weights frozen, batch norm folded into the convolutions,
 depthwise ones included) at one output stride and size, batch 1, on the same random images. Every side is
 warmed up, then the sides are timed alternately, `--runs` times each; medians, images/s and the ratio of each
 median to resnet_v1_50's float32 one (measured in the same run) are reported. bfloat16 is asked for whatever
@@ -24,9 +24,9 @@ sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
 import numpy as np  # pylint: disable=wrong-import-position
 
-from utils import inference  # pylint: disable=wrong-import-position
-from utils import precision as precisions  # pylint: disable=wrong-import-position
-from utils import tf2  # pylint: disable=wrong-import-position
+from slimnets.deploy import inference  # pylint: disable=wrong-import-position
+from slimnets.deploy import precision as precisions  # pylint: disable=wrong-import-position
+from slimnets import models  # pylint: disable=wrong-import-position
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     networks.insert(0, 'resnet_v1_50')  # the baseline of the ratios
   sides = {}
   for network in networks:
-    backbone = tf2.Backbone(network, output_stride=args.output_stride, global_pool=False)
+    backbone = models.Backbone(network, output_stride=args.output_stride, global_pool=False)
     backbone.build()
     inference.randomize_batch_norm(backbone)  # fresh batch norm would time a network no training leaves
     for precision in args.precisions.split(','):

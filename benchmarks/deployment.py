@@ -2,11 +2,11 @@
 
 For each case (network, head, size, batch) every path runs the same folded network on the same random images
 (weights random, batch norm given trained-like statistics): `Predictor` (weights as constants in TensorFlow),
-the SavedModel `utils.export.export_saved_model` writes, loaded back in this process, `OpenVINOPredictor` (if
+the SavedModel `slimnets.deploy.export.export_saved_model` writes, loaded back in this process, `OpenVINOPredictor` (if
 openvino is installed) and `TFLitePredictor` (float32, and int8 calibrated on 16 random images of the case's
 size; XNNPACK with one thread per core). All paths of a case are warmed up, then timed alternately, `--runs`
 times each; medians are reported with images/s, achieved GFLOP/s (the network's convolution FLOPs from
-`utils.describe`) and the percentage of the machine's matmul rate in that precision (a 4096x4096 float32 /
+`slimnets.analysis.describe`) and the percentage of the machine's matmul rate in that precision (a 4096x4096 float32 /
 bfloat16 matmul in TensorFlow, measured in the same process), and each path's time over Predictor's of the same
 precision. bfloat16 is asked for whatever the CPU supports (`unsupported_reason=None`): on a CPU without
 bfloat16 instructions it measures emulation.
@@ -31,12 +31,13 @@ import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from nets import nets_factory  # pylint: disable=wrong-import-position
-from utils import backends  # pylint: disable=wrong-import-position
-from utils import describe  # pylint: disable=wrong-import-position
-from utils import export  # pylint: disable=wrong-import-position
-from utils import inference  # pylint: disable=wrong-import-position
-from utils import precision as precisions  # pylint: disable=wrong-import-position
-from utils import tf2  # pylint: disable=wrong-import-position
+from slimnets.deploy import backends  # pylint: disable=wrong-import-position
+from slimnets.analysis import describe  # pylint: disable=wrong-import-position
+from slimnets.deploy import export  # pylint: disable=wrong-import-position
+from slimnets.deploy import inference  # pylint: disable=wrong-import-position
+from slimnets.deploy import serving  # pylint: disable=wrong-import-position
+from slimnets.deploy import precision as precisions  # pylint: disable=wrong-import-position
+from slimnets import models  # pylint: disable=wrong-import-position
 
 # name: (network, num_classes, output_stride, size, batch)
 CASES = {
@@ -72,7 +73,7 @@ class _SavedModel:
     return {name: value.numpy() for name, value in self._serve(images=tf.constant(images)).items()}
 
 
-def _paths(backbone: tf2.Backbone, size: int, batch: int, folder: str, name: str) -> dict:
+def _paths(backbone: models.Backbone, size: int, batch: int, folder: str, name: str) -> dict:
   """{(path, precision): predictor} for one case; TFLite int8 calibrated on 16 random images of its range."""
   quiet = {'unsupported_reason': None}
   paths = {}
@@ -96,7 +97,7 @@ def _paths(backbone: tf2.Backbone, size: int, batch: int, folder: str, name: str
 def run_case(name: str, runs: int, rates: dict, folder: str) -> list:
   network, num_classes, output_stride, size, batch = CASES[name]
   options = {'global_pool': False} if num_classes is None else {}
-  backbone = tf2.Backbone(network, num_classes, output_stride=output_stride, **options)
+  backbone = models.Backbone(network, num_classes, output_stride=output_stride, **options)
   backbone.build()
   inference.randomize_batch_norm(backbone)
   flops = describe.describe(network, size, output_stride=output_stride, num_classes=num_classes)['flops'] * batch
@@ -106,7 +107,7 @@ def run_case(name: str, runs: int, rates: dict, folder: str) -> list:
   low, high = nets_factory.get_spec(network).value_range
   images = np.random.RandomState(0).uniform(low, high, [batch, size, size, 3]).astype(np.float32)
   reference = paths[('Predictor', 'float32')](images)['output']
-  errors = {key: inference.max_relative_error(path(images)['output'], reference) for key, path in paths.items()}
+  errors = {key: serving.max_relative_error(path(images)['output'], reference) for key, path in paths.items()}
   for path in paths.values():
     for _ in range(2):
       path(images)

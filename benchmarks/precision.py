@@ -31,8 +31,9 @@ import keras  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
-from utils import inference  # pylint: disable=wrong-import-position
-from utils import tf2  # pylint: disable=wrong-import-position
+from slimnets.deploy import inference  # pylint: disable=wrong-import-position
+from slimnets.deploy import serving  # pylint: disable=wrong-import-position
+from slimnets import models  # pylint: disable=wrong-import-position
 
 SETTINGS = {
     'dense': {'size': 321, 'batch': 1, 'backbone': {'output_stride': 16, 'global_pool': False}, 'num_classes': None,
@@ -60,7 +61,7 @@ def _keras_side(precision: str, size: int, options: dict):
 
 
 def _sides(setting: dict):
-  backbone = tf2.Backbone('resnet_v1_50', setting['num_classes'], **setting['backbone']).build(setting['size'])
+  backbone = models.Backbone('resnet_v1_50', setting['num_classes'], **setting['backbone']).build(setting['size'])
   inference.randomize_batch_norm(backbone)
   sides = {}
   for precision in ('float32', 'bfloat16'):
@@ -95,7 +96,7 @@ def measure(name: str, runs: int) -> dict:
       'keras_bfloat16_speedup': ms['keras_float32'] / ms['keras_bfloat16'],
       'slimnets_vs_keras_float32': ms['keras_float32'] / ms['slimnets_float32'],
       'slimnets_vs_keras_bfloat16': ms['keras_bfloat16'] / ms['slimnets_bfloat16'],
-      'slimnets_bfloat16_max_rel_error': inference.max_relative_error(outputs['slimnets_bfloat16'],
+      'slimnets_bfloat16_max_rel_error': serving.max_relative_error(outputs['slimnets_bfloat16'],
                                                                       outputs['slimnets_float32']),
   }
 

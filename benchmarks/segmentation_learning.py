@@ -2,11 +2,11 @@
 
 Each scene is a textured background (smoothed noise of a random tint) with 1-4 shapes of random size, position
 and colour: discs (class 1), squares (class 2) and triangles (class 3); colour says nothing about the class, the
-shape does. The model is `utils.tf2.Segmenter` (MobileNet v2 at depth 0.5, output stride 8, ASPP rates 1/2/3,
+shape does. The model is `slimnets.models.Segmenter` (MobileNet v2 at depth 0.5, output stride 8, ASPP rates 1/2/3,
 decoder at stride 4) trained from scratch with DeepLab's loss and poly schedule (Adam) and batch statistics
 (`fine_tune_batch_norm`). DeepLab's moving averages (decay 0.997 and 0.9997) still hold mostly the first steps'
 statistics after a short run, so they are then set to the average over a few dozen training scenes
-(`utils.tf2.update_batch_norm_statistics`, `--statistics-batches`; 0 keeps the moving averages). The model is
+(`slimnets.models.update_batch_norm_statistics`, `--statistics-batches`; 0 keeps the moving averages). The model is
 evaluated by mean IoU on scenes it never saw:
 
     python benchmarks/segmentation_learning.py [--steps 800] [--batch 8] [--size 65] [--learning-rate 2e-3]
@@ -65,13 +65,13 @@ def main(argv=None):
 
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from nets import deeplab  # pylint: disable=import-outside-toplevel
-  from utils import segmentation  # pylint: disable=import-outside-toplevel
-  from utils import tf2  # pylint: disable=import-outside-toplevel
+  from slimnets import segmentation  # pylint: disable=import-outside-toplevel
+  from slimnets import models  # pylint: disable=import-outside-toplevel
 
   tf.random.set_seed(0)
   options = deeplab.ModelOptions({'semantic': 4}, atrous_rates=(1, 2, 3), output_stride=8,
                                  model_variant='mobilenet_v2', depth_multiplier=0.5, decoder_output_stride=(4,))
-  segmenter = tf2.Segmenter(options, fine_tune_batch_norm=not args.frozen_batch_norm).build(args.size)
+  segmenter = models.Segmenter(options, fine_tune_batch_norm=not args.frozen_batch_norm).build(args.size)
   trainable = [v for v in segmenter.variables_by_name.values() if v.trainable]
   step_var = tf.Variable(0, dtype=tf.int64)
   schedule = lambda: segmentation.poly_learning_rate(step_var, args.learning_rate, args.steps)
@@ -117,7 +117,7 @@ def main(argv=None):
     result['mean_iou_with_moving_averages'] = result['mean_iou']
     start = time.perf_counter()
     scenes = np.random.RandomState(2)
-    tf2.update_batch_norm_statistics(
+    models.update_batch_norm_statistics(
         segmenter, (batch(scenes, args.batch, args.size)[0] for _ in range(args.statistics_batches)))
     result['statistics_seconds'] = round(time.perf_counter() - start, 1)
     result['mean_iou'], result['per_class_iou'] = evaluate()

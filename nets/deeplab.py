@@ -19,7 +19,7 @@ Scope and variable names are DeepLab's, so its checkpoints restore by name:
 Images are in [0, 255]: the backbone's DeepLab preprocessing (to [-1, 1], or ImageNet mean subtraction for
 resnet_v1_50/101) is applied inside, unless `preprocess_images` is False. `logits_and_end_points` gives one
 scale's logits with the stages' tensors ('backbone', 'aspp', 'decoder', 'logits/<output>'), which
-`utils.describe.describe_segmenter` reads.
+`slimnets.analysis.describe.describe_segmenter` reads.
 """
 
 import dataclasses
@@ -32,6 +32,7 @@ import tf_slim as slim
 from nets import checks
 from nets import layers
 from nets import nets_factory
+from nets.mobilenet import mobilenet_v2
 
 LOGITS_SCOPE_NAME = 'logits'
 MERGED_LOGITS_SCOPE = 'merged_logits'
@@ -217,7 +218,6 @@ def _backbone(images: tf.Tensor, options: ModelOptions, weight_decay: float, reu
   if options.preprocess_images:
     images = _preprocess(images, options.model_variant)
   if options.model_variant == 'mobilenet_v2':
-    from nets.mobilenet import mobilenet_v2  # pylint: disable=import-outside-toplevel
     whole = options.depth_multiplier == 1.0
     divisible_by = options.divisible_by if options.divisible_by is not None else (8 if whole else 1)
     with slim.arg_scope(mobilenet_v2.training_scope(is_training=is_training, weight_decay=weight_decay)):

@@ -119,7 +119,8 @@ class _BuildLock:
 # Held while a network is built, so that builds in several threads run one after another (Python runs one
 # thread at a time anyway) and see consistent module state. The arg scope stack is per thread (above), and so
 # are this module's other build-time states; the network functions, and the entry points that open their arg
-# scope themselves (`nets_factory.get_network_fn`, `utils.tf2.Backbone`, `utils.scratch`), hold this lock from
+# scope themselves (`nets_factory.get_network_fn`, `slimnets.models.Backbone`, `slimnets.analysis.dry_build`), hold
+# this lock from
 # their first scope to the last. A thread lets go of it while it waits for other replicas' threads in a
 # cross-replica all-reduce (synchronized batch norm), which they must reach.
 BUILD_LOCK = _BuildLock()
@@ -636,7 +637,7 @@ _MOVING_AVERAGES = threading.local()
 def moving_average_decay(decay):
   """Within this context (in this thread), `batch_norm` in training mode updates its moving averages with
   `decay` (a float or a scalar float tensor) instead of its own, e.g. 0 to take one batch's statistics, or
-  k / (k + 1) at the k-th of several batches to average theirs (`utils.tf2.update_batch_norm_statistics`)."""
+  k / (k + 1) at the k-th of several batches to average theirs (`slimnets.models.update_batch_norm_statistics`)."""
   previous = getattr(_MOVING_AVERAGES, 'decay', None)
   _MOVING_AVERAGES.decay = decay
   try:

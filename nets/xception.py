@@ -244,7 +244,7 @@ def xception_arg_scope(weight_decay: float = 0.00004, batch_norm_decay: float = 
   explicit padding unless activations are bounded.
 
   `batch_norm_updates_collections` (keyword only, not in DeepLab) is where batch norm puts its moving-average
-  updates; None updates in place (eager training, `utils.tf2.Backbone`).
+  updates; None updates in place (eager training, `slimnets.models.Backbone`).
   """
   if sync_batch_norm_method != 'None':
     raise ValueError(f"xception_arg_scope: sync_batch_norm_method must be 'None', got {sync_batch_norm_method!r}")

@@ -1,4 +1,4 @@
-"""utils.backends and the TFLite / OpenVINO exports: the same outputs as the TensorFlow path, through the CLI too."""
+"""slimnets.deploy.backends and the TFLite / OpenVINO exports: the TensorFlow path's outputs, through the CLI too."""
 
 import contextlib
 import json
@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils import backends
-from utils import cli
-from utils import export
-from utils import extract
-from utils import inference
-from utils import precision
-from utils import tf2
+from slimnets.deploy import backends
+from slimnets import cli
+from slimnets.deploy import export
+from slimnets.deploy import extract
+from slimnets.deploy import inference
+from slimnets.deploy import serving
+from slimnets.deploy import precision
+from slimnets import models
 
 pytestmark = pytest.mark.eager
 
@@ -24,7 +25,7 @@ THIN = {'depth_multiplier': 0.125}
 
 @pytest.fixture(scope='module')
 def backbone():
-  net = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
+  net = models.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
   inference.randomize_batch_norm(net.build(), seed=1)  # trained-like statistics, not the identity
   return net
 
@@ -57,7 +58,7 @@ def test_tflite_float32_float16_int8_follow_the_tensorflow_path(backbone, images
     assert lite.input_shape == (2, 33, 35, 3)
     outputs = lite(images)
     assert {name: value.shape for name, value in outputs.items()} == {'output': (2, 3, 3, 256), 'C2': (2, 9, 9, 32)}
-    errors[quantization] = max(inference.max_relative_error(outputs[k], reference[k]) for k in ('output', 'C2'))
+    errors[quantization] = max(serving.max_relative_error(outputs[k], reference[k]) for k in ('output', 'C2'))
     sizes[quantization] = os.path.getsize(path)
   assert errors['float32'] < 1e-5
   assert 1e-5 < errors['float16'] < 0.01
@@ -98,7 +99,7 @@ def test_a_deeplab_segmenter_runs_on_tflite_and_openvino(tmp_path, images_folder
   from nets import deeplab  # pylint: disable=import-outside-toplevel
   options = deeplab.ModelOptions({'semantic': 4}, atrous_rates=(2,), output_stride=16, model_variant='mobilenet_v2',
                                  depth_multiplier=0.25, decoder_output_stride=(4,))
-  segmenter = tf2.Segmenter(options).build()
+  segmenter = models.Segmenter(options).build()
   inference.randomize_batch_norm(segmenter, seed=2)
   images = np.random.RandomState(4).uniform(0, 255, [1, 33, 41, 3]).astype(np.float32)
   reference = inference.Predictor(segmenter)(images)
@@ -111,7 +112,7 @@ def test_a_deeplab_segmenter_runs_on_tflite_and_openvino(tmp_path, images_folder
     inference.Predictor(segmenter, levels=['C5'])(images)
   path = export.export_tflite(segmenter, str(tmp_path / 'segmenter.tflite'), (33, 41))
   lite = backends.TFLitePredictor(path)(images)
-  assert inference.max_relative_error(lite['logits'], reference['logits']) < 1e-5
+  assert serving.max_relative_error(lite['logits'], reference['logits']) < 1e-5
   np.testing.assert_array_equal(lite['labels'], reference['labels'])
   calibration = extract.preprocessed_images(images_folder, None, (33, 41), limit=2)  # [0, 255], resized only
   assert 100 < max(image.max() for image in calibration) <= 255 and calibration[0].shape == (33, 41, 3)
@@ -133,12 +134,12 @@ def test_openvino_in_memory_and_exported_ir_follow_the_tensorflow_path(backbone,
   for outputs in (in_memory, exported):
     assert sorted(outputs) == ['C2', 'output']
     for name in ('output', 'C2'):
-      assert inference.max_relative_error(outputs[name], reference[name]) < 1e-4
+      assert serving.max_relative_error(outputs[name], reference[name]) < 1e-4
   unsupported = precision.bfloat16_unsupported_reason()
   with pytest.warns(RuntimeWarning) if unsupported else contextlib.nullcontext():
     bf16 = backends.OpenVINOPredictor(path)  # the precision it was exported with
   assert bf16.precision == ('float32' if unsupported else 'bfloat16')
-  assert inference.max_relative_error(bf16(images)['output'], reference['output']) < 0.05
+  assert serving.max_relative_error(bf16(images)['output'], reference['output']) < 0.05
   with pytest.raises(ValueError, match='levels= is for a backbone'):
     backends.OpenVINOPredictor(path, levels=['C2'])
 

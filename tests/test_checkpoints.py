@@ -1,4 +1,4 @@
-"""utils.checkpoints: restore with a report, exact channel and class adaptation, safe writing, the CLI."""
+"""slimnets.weights.checkpoints: restore with a report, exact channel and class adaptation, safe writing, the CLI."""
 
 import os
 
@@ -8,8 +8,8 @@ import tensorflow as tf
 import tf_slim as slim
 
 from nets import resnet_v1
-from utils import checkpoints
-from utils import cli
+from slimnets.weights import checkpoints
+from slimnets import cli
 from tests.conftest import randomize_variables
 
 

@@ -134,7 +134,7 @@ def _thin_vgg(images, num_classes, **kwargs):
 
 
 def test_a_research_slim_checkpoint_adapts_to_6_channels_and_21_classes_for_fcn(tmp_path):
-  from utils import checkpoints  # pylint: disable=import-outside-toplevel
+  from slimnets.weights import checkpoints  # pylint: disable=import-outside-toplevel
   from tests.conftest import randomize_variables  # pylint: disable=import-outside-toplevel
   rgb = np.random.RandomState(0).uniform(-100, 100, [1, 256, 288, 3]).astype(np.float32)
   with tf.Graph().as_default():
@@ -163,8 +163,8 @@ def test_a_research_slim_checkpoint_adapts_to_6_channels_and_21_classes_for_fcn(
 
 @pytest.mark.eager
 def test_eager_backbone_has_the_graph_names_and_levels():
-  from utils import tf2  # pylint: disable=import-outside-toplevel
-  backbone = tf2.Backbone('overfeat', depth_multiplier=0.125)
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  backbone = models.Backbone('overfeat', depth_multiplier=0.125)
   net, end_points = backbone(np.zeros([1, 263, 231, 3]), training=False)  # float64 is cast
   assert net.shape == (1, 2, 1, 512)  # fc7: pool5 7x6, fc6 6x6 VALID
   levels = backbone.feature_levels(end_points)

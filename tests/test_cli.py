@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from utils import cli
+from slimnets import cli
 
 
 def test_list_json(capsys):
@@ -158,7 +158,7 @@ def test_describe_the_dense_prediction_backbones_at_output_stride_8(capsys, netw
 ])
 def test_usage_errors_exit_2_before_tensorflow_loads(argv, message):
   # In a fresh interpreter: the check must come before anything imports TensorFlow.
-  code = ('import sys\nfrom utils import cli\ntry:\n  cli.main(sys.argv[1:])\nexcept SystemExit as e:\n'
+  code = ('import sys\nfrom slimnets import cli\ntry:\n  cli.main(sys.argv[1:])\nexcept SystemExit as e:\n'
           "  print('exit', e.code, 'tensorflow' in sys.modules)\n")
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   done = subprocess.run([sys.executable, '-c', code, *argv], capture_output=True, text=True, cwd=root, timeout=120)

@@ -15,7 +15,7 @@ import tensorflow as tf
 from nets import deeplab
 from tests.conftest import run
 from tests.conftest import run_in_fresh_python
-from utils import checkpoints
+from slimnets.weights import checkpoints
 
 _MANIFEST = os.path.join(os.path.dirname(__file__), 'data', 'deeplab', 'deeplab_models.json')
 _BUILDS = json.load(open(_MANIFEST))['builds']
@@ -127,12 +127,12 @@ def test_bad_model_options_name_the_option(changes, message):
 
 @pytest.mark.eager
 def test_tf2_segmenter_trains_with_deeplabs_names_and_its_checkpoint_runs_in_a_graph(tmp_path):
-  from utils import segmentation  # pylint: disable=import-outside-toplevel
-  from utils import tf2  # pylint: disable=import-outside-toplevel
+  from slimnets import segmentation  # pylint: disable=import-outside-toplevel
+  from slimnets import models  # pylint: disable=import-outside-toplevel
   options = deeplab.ModelOptions({'semantic': 3}, atrous_rates=(1, 2), output_stride=16,
                                  model_variant='mobilenet_v2', depth_multiplier=0.25)
   tf.random.set_seed(0)
-  segmenter = tf2.Segmenter(options).build()
+  segmenter = models.Segmenter(options).build()
   with tf.Graph().as_default():
     deeplab.multi_scale_logits(tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3]), options)
     graph_names = [v.op.name for v in tf.compat.v1.global_variables()]
@@ -179,7 +179,7 @@ import tensorflow as tf
 serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']
 images = np.random.RandomState(5).uniform(0, 255, [2, 37, 41, 3]).astype(np.float32)
 outputs = serve(images=tf.constant(images))
-mine = sorted(name for name in sys.modules if name.split('.')[0] in ('nets', 'utils', 'tf_slim'))
+mine = sorted(name for name in sys.modules if name.split('.')[0] in ('nets', 'slimnets', 'tf_slim'))
 print(json.dumps({'logits': outputs['logits'].numpy().tolist(), 'labels': outputs['labels'].numpy().tolist(),
                   'project_modules': mine}))
 '''
@@ -187,12 +187,13 @@ print(json.dumps({'logits': outputs['logits'].numpy().tolist(), 'labels': output
 
 @pytest.mark.eager
 def test_exported_segmenter_serves_per_pixel_logits_and_labels_in_a_fresh_process(tmp_path):
-  from utils import export  # pylint: disable=import-outside-toplevel
-  from utils import inference  # pylint: disable=import-outside-toplevel
-  from utils import tf2  # pylint: disable=import-outside-toplevel
+  from slimnets.deploy import export  # pylint: disable=import-outside-toplevel
+  from slimnets.deploy import inference  # pylint: disable=import-outside-toplevel
+  from slimnets.deploy import serving  # pylint: disable=import-outside-toplevel
+  from slimnets import models  # pylint: disable=import-outside-toplevel
   options = deeplab.ModelOptions({'semantic': 4}, atrous_rates=(1, 2), output_stride=8, model_variant='mobilenet_v2',
                                  depth_multiplier=0.25)
-  segmenter = tf2.Segmenter(options).build()
+  segmenter = models.Segmenter(options).build()
   inference.randomize_batch_norm(segmenter, seed=4)
   path = export.export_saved_model(segmenter, str(tmp_path / 'served'))
   served = run_in_fresh_python(_LOAD, path, cwd=str(tmp_path))
@@ -206,7 +207,7 @@ def test_exported_segmenter_serves_per_pixel_logits_and_labels_in_a_fresh_proces
   # bfloat16 (batch norm folded, computed in bfloat16, float32 in and out): within 5% of the logits' range.
   half = export.export_saved_model(segmenter, str(tmp_path / 'bfloat16'), precision='bfloat16')
   found = tf.saved_model.load(half).signatures['serving_default'](images=tf.constant(images))['logits'].numpy()
-  assert found.dtype == np.float32 and inference.max_relative_error(found, want) < 0.05
+  assert found.dtype == np.float32 and serving.max_relative_error(found, want) < 0.05
   with pytest.raises(ValueError, match='a Segmenter exports its logits and labels, not feature levels'):
     export.export_saved_model(segmenter, str(tmp_path / 'other'), levels=['C5'])
 
@@ -224,20 +225,20 @@ def _static_conv_flops(graph):
 
 @pytest.mark.parametrize('build', sorted(_BUILDS))
 def test_describe_counts_deeplabs_parameters_and_flops(build):
-  from utils import describe  # pylint: disable=import-outside-toplevel
-  from utils import scratch  # pylint: disable=import-outside-toplevel
+  from slimnets.analysis import describe  # pylint: disable=import-outside-toplevel
+  from slimnets.analysis import dry_build  # pylint: disable=import-outside-toplevel
   options = _options(build)
   found = describe.describe_segmenter(options, 321)
   trainable = sum(int(np.prod(shape)) for _, shape, is_trainable in _BUILDS[build]['variables'] if is_trainable)
   assert found['parameters'] == trainable
-  assert found['flops'] == _static_conv_flops(scratch.build_segmenter(options, (321, 321)).graph)
+  assert found['flops'] == _static_conv_flops(dry_build.build_segmenter(options, (321, 321)).graph)
   assert found['warnings'] == []  # 321 = 20 * 16 + 1 = 40 * 8 + 1: everything aligned
   assert found['stages'][-1]['shape'] == [1, 321, 321, 21]
   assert found['logits_stride'] == 320 // (_BUILDS[build]['logits_shape'][1] - 1)  # 4, 16 and 8
 
 
 def test_describe_deeplab_v3_on_resnet_v1_50_beta_by_hand():
-  from utils import describe  # pylint: disable=import-outside-toplevel
+  from slimnets.analysis import describe  # pylint: disable=import-outside-toplevel
   found = describe.describe_segmenter(_options('deeplab_v3_resnet_v1_50_beta'), 321)
   # Root: three 3x3 convs (the first strided) and a 3x3/2 pool: 3, 7, 11, 15 at stride 4. Each 3x3 conv at
   # stride j and rate d adds 2*d*j: block1 3 units at 4 (15 + 24 = 39), block2 4 at 8 (103), block3 6 at 16 (295),
@@ -256,7 +257,7 @@ def test_describe_deeplab_v3_on_resnet_v1_50_beta_by_hand():
 
 
 def test_describe_deeplab_v3_plus_warns_when_the_decoder_joins_misaligned_maps():
-  from utils import describe  # pylint: disable=import-outside-toplevel
+  from slimnets.analysis import describe  # pylint: disable=import-outside-toplevel
   options = deeplab.ModelOptions({'semantic': 3}, atrous_rates=(2,), output_stride=16, model_variant='mobilenet_v2',
                                  decoder_output_stride=(4,), depth_multiplier=0.25)
   aligned = describe.describe_segmenter(options, 65)
@@ -283,7 +284,7 @@ def test_describe_deeplab_v3_plus_warns_when_the_decoder_joins_misaligned_maps()
 
 
 def test_describe_segmenter_arguments_are_checked():
-  from utils import describe  # pylint: disable=import-outside-toplevel
+  from slimnets.analysis import describe  # pylint: disable=import-outside-toplevel
   with pytest.raises(ValueError, match=r"input_size \(65, 65\) is not the model options' crop_size \(321, 321\)"):
     describe.describe_segmenter(_options('deeplab_v3_plus_mobilenet_v2'), 65)
   with pytest.raises(ValueError, match='model_options must be a deeplab.ModelOptions, got str'):
@@ -291,7 +292,7 @@ def test_describe_segmenter_arguments_are_checked():
 
 
 def test_cli_describe_deeplab(capsys):
-  from utils import cli  # pylint: disable=import-outside-toplevel
+  from slimnets import cli  # pylint: disable=import-outside-toplevel
   argv = ['describe', 'mobilenet_v2', '--deeplab', '--atrous-rates', '6,12,18', '--decoder-output-stride', '4',
           '--input-size', '129']
   assert cli.main(argv + ['--json']) == 0
@@ -324,7 +325,7 @@ def test_cli_describe_deeplab(capsys):
      '--features is for backbones: a --deeplab segmenter exports its logits and labels'),
 ])
 def test_cli_deeplab_usage_errors(capsys, argv, message):
-  from utils import cli  # pylint: disable=import-outside-toplevel
+  from slimnets import cli  # pylint: disable=import-outside-toplevel
   with pytest.raises(SystemExit) as exit_info:
     cli.main(argv)
   assert exit_info.value.code == 2
@@ -333,12 +334,12 @@ def test_cli_deeplab_usage_errors(capsys, argv, message):
 
 @pytest.mark.eager
 def test_cli_export_of_a_deeplab_checkpoint_serves_its_logits_and_labels(tmp_path, capsys):
-  from utils import cli  # pylint: disable=import-outside-toplevel
-  from utils import inference  # pylint: disable=import-outside-toplevel
-  from utils import tf2  # pylint: disable=import-outside-toplevel
+  from slimnets import cli  # pylint: disable=import-outside-toplevel
+  from slimnets.deploy import inference  # pylint: disable=import-outside-toplevel
+  from slimnets import models  # pylint: disable=import-outside-toplevel
   options = deeplab.ModelOptions({'semantic': 5}, output_stride=16, model_variant='mobilenet_v2',
                                  decoder_output_stride=(4,))
-  segmenter = tf2.Segmenter(options).build()
+  segmenter = models.Segmenter(options).build()
   inference.randomize_batch_norm(segmenter, seed=8)
   checkpoint = segmenter.save(str(tmp_path / 'deeplab.ckpt'))
   output = tmp_path / 'served'
@@ -359,7 +360,7 @@ def test_cli_export_of_a_deeplab_checkpoint_serves_its_logits_and_labels(tmp_pat
 
 def test_graph_mode_training_as_deeplabs_train_py(graph):
   import tf_slim as slim  # pylint: disable=import-outside-toplevel
-  from utils import segmentation  # pylint: disable=import-outside-toplevel
+  from slimnets import segmentation  # pylint: disable=import-outside-toplevel
   rng = np.random.RandomState(6)
   blocks = rng.uniform(0, 255, [4, 5, 5, 3]).astype(np.float32)
   images = np.repeat(np.repeat(blocks, 8, axis=1), 8, axis=2)[:, :33, :33]  # 8x8 blocks of one colour
@@ -396,15 +397,15 @@ _THIN_FLAGS = ['--network', 'mobilenet_v2', '--deeplab', '--atrous-rates', '6,12
 
 @pytest.mark.eager
 def test_a_v3_plus_checkpoint_is_refused_by_a_v3_model_in_the_library_and_the_cli(tmp_path, capsys):
-  from utils import checkpoints  # pylint: disable=import-outside-toplevel
-  from utils import cli  # pylint: disable=import-outside-toplevel
-  from utils import tf2  # pylint: disable=import-outside-toplevel
+  from slimnets.weights import checkpoints  # pylint: disable=import-outside-toplevel
+  from slimnets import cli  # pylint: disable=import-outside-toplevel
+  from slimnets import models  # pylint: disable=import-outside-toplevel
   options = deeplab.ModelOptions({'semantic': 3}, **_THIN_V3_PLUS)
-  segmenter = tf2.Segmenter(options).build()
+  segmenter = models.Segmenter(options).build()
   checkpoint = segmenter.save(str(tmp_path / 'v3plus.ckpt'))
   decoder = sorted(name for name in segmenter.variables_by_name if name.startswith('decoder/'))
   assert len(decoder) == 25  # 5 layers: a kernel and batch norm's 4 variables each
-  v3 = tf2.Segmenter(options._replace(decoder_output_stride=None))
+  v3 = models.Segmenter(options._replace(decoder_output_stride=None))
   with pytest.raises(checkpoints.RestoreError, match=(
       r"holds 25 variables under the model's scopes that the model does not build \(decoder/decoder_conv0_depthwise: "
       r'5 variables, decoder/decoder_conv0_pointwise: 5 variables, decoder/decoder_conv1_depthwise: 5 variables, '
@@ -431,10 +432,10 @@ def test_a_v3_plus_checkpoint_is_refused_by_a_v3_model_in_the_library_and_the_cl
 
 @pytest.mark.eager
 def test_an_imagenet_backbone_checkpoint_starts_a_segmenter_leaving_out_its_head(tmp_path):
-  from utils import tf2  # pylint: disable=import-outside-toplevel
-  imagenet = tf2.Backbone('mobilenet_v2', 1001).build(33)
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  imagenet = models.Backbone('mobilenet_v2', 1001).build(33)
   checkpoint = imagenet.save(str(tmp_path / 'mobilenet_v2.ckpt'))
-  segmenter = tf2.Segmenter(deeplab.ModelOptions({'semantic': 3}, output_stride=16, model_variant='mobilenet_v2'))
+  segmenter = models.Segmenter(deeplab.ModelOptions({'semantic': 3}, output_stride=16, model_variant='mobilenet_v2'))
   report = segmenter.restore(checkpoint)
   assert report.head == ['MobilenetV2/Logits/Conv2d_1c_1x1/biases', 'MobilenetV2/Logits/Conv2d_1c_1x1/weights']
   # DeepLab builds MobileNet v2 up to layer_18: the last 1x1 convolution is unused, not an error
@@ -447,10 +448,10 @@ def test_an_imagenet_backbone_checkpoint_starts_a_segmenter_leaving_out_its_head
 
 @pytest.mark.eager
 def test_cli_benchmark_and_extract_take_a_deeplab_segmenter(tmp_path, capsys):
-  from utils import cli  # pylint: disable=import-outside-toplevel
-  from utils import inference  # pylint: disable=import-outside-toplevel
-  from utils import tf2  # pylint: disable=import-outside-toplevel
-  segmenter = tf2.Segmenter(deeplab.ModelOptions({'semantic': 3}, **_THIN_V3_PLUS)).build()
+  from slimnets import cli  # pylint: disable=import-outside-toplevel
+  from slimnets.deploy import inference  # pylint: disable=import-outside-toplevel
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  segmenter = models.Segmenter(deeplab.ModelOptions({'semantic': 3}, **_THIN_V3_PLUS)).build()
   inference.randomize_batch_norm(segmenter, seed=2)
   checkpoint = segmenter.save(str(tmp_path / 'v3plus.ckpt'))
   model = [*_THIN_FLAGS, '--decoder-output-stride', '4', '--checkpoint', checkpoint, '--input-size', '33,41']

@@ -45,21 +45,22 @@ def test_atrous_features_subsample_to_nominal_ones(graph, network):
 def test_depthwise_backbone_in_tf2_folds_saves_restores_in_tf1_and_adapts_to_4_channels(tmp_path, network):
   """A thin depthwise network end to end: TF2 `Backbone` with the graph build's variable names, batch norm folded
   into depthwise layers, a checkpoint a TF1 session restores by name, and a 4-channel adaptation."""
-  from utils import checkpoints  # pylint: disable=import-outside-toplevel
-  from utils import inference  # pylint: disable=import-outside-toplevel
-  from utils import scratch  # pylint: disable=import-outside-toplevel
-  from utils import tf2  # pylint: disable=import-outside-toplevel
+  from slimnets.weights import checkpoints  # pylint: disable=import-outside-toplevel
+  from slimnets.deploy import inference  # pylint: disable=import-outside-toplevel
+  from slimnets.deploy import serving  # pylint: disable=import-outside-toplevel
+  from slimnets.analysis import dry_build  # pylint: disable=import-outside-toplevel
+  from slimnets import models  # pylint: disable=import-outside-toplevel
   options = {'output_stride': 16, 'global_pool': False, 'depth_multiplier': THIN[network]}
-  backbone = tf2.Backbone(network, **options).build()
+  backbone = models.Backbone(network, **options).build()
   inference.randomize_batch_norm(backbone, seed=3)
-  assert list(backbone.variables_by_name) == list(scratch.build(network, **options).variables)
+  assert list(backbone.variables_by_name) == list(dry_build.build(network, **options).variables)
   images = np.random.RandomState(1).uniform(-1, 1, [2, 49, 45, 3]).astype(np.float32)
   net, end_points = backbone(images)
   c5 = end_points[nets_factory.get_spec(network).levels[-1].end_point].numpy()
   assert c5.shape[1:3] == (4, 3) and np.abs(c5).max() > 0
   folded = inference.Predictor(backbone, 'float32', levels=('C2', 'C5'))(images)
-  assert inference.max_relative_error(folded['C5'], c5) < 1e-5
-  assert inference.max_relative_error(folded['output'], net.numpy()) < 1e-5
+  assert serving.max_relative_error(folded['C5'], c5) < 1e-5
+  assert serving.max_relative_error(folded['output'], net.numpy()) < 1e-5
 
   path = backbone.save(str(tmp_path / 'model.ckpt'))
   with tf.Graph().as_default() as graph:
@@ -73,7 +74,7 @@ def test_depthwise_backbone_in_tf2_folds_saves_restores_in_tf1_and_adapts_to_4_c
   np.testing.assert_allclose(restored, c5, rtol=1e-5, atol=1e-5)
 
   adapted = checkpoints.adapt(checkpoints.read(path), network, in_channels=4, channel_mode='zeros')
-  four = tf2.Backbone(network, in_channels=4, **options)
+  four = models.Backbone(network, in_channels=4, **options)
   four.restore(checkpoints.write(adapted, str(tmp_path / 'four.ckpt')), allow_missing=False)
   extra = np.random.RandomState(2).uniform(-1, 1, [2, 49, 45, 1]).astype(np.float32)
   _, four_points = four(np.concatenate([images, extra], axis=-1))

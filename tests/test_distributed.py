@@ -24,7 +24,7 @@ _TWO_CPUS = textwrap.dedent('''
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     sys.path.insert(0, {root!r})
-    from utils import tf2
+    from slimnets import models
 
     images = np.random.RandomState(0).uniform(-1, 1, [4, 33, 33, 3]).astype(np.float32)
     labels = np.array([0, 1, 2, 1])
@@ -45,7 +45,7 @@ def _run(script, tmp_path):
 _SYNCHRONIZED = _TWO_CPUS + textwrap.dedent('''
 
     def make(synchronized):
-      backbone = tf2.Backbone('resnet_v1_50', 3, depth_multiplier=0.125, synchronized_batch_norm=synchronized)
+      backbone = models.Backbone('resnet_v1_50', 3, depth_multiplier=0.125, synchronized_batch_norm=synchronized)
       backbone.build()
       for i, v in enumerate(backbone.variables_by_name.values()):  # the same start on every side
         v.assign(np.random.RandomState(i).normal(0, 0.1, v.shape).astype(np.float32))
@@ -102,7 +102,7 @@ _PER_REPLICA = _TWO_CPUS + textwrap.dedent('''
     halves = [(images[:2], labels[:2]), (images[2:], labels[2:])]
 
     def make():
-      backbone = tf2.Backbone('resnet_v1_50', 3, depth_multiplier=0.125)
+      backbone = models.Backbone('resnet_v1_50', 3, depth_multiplier=0.125)
       backbone.build()
       for i, v in enumerate(backbone.variables_by_name.values()):  # the same start on both sides
         v.assign(np.random.RandomState(i).normal(0, 0.1, v.shape).astype(np.float32))
@@ -199,14 +199,14 @@ _WORKER = textwrap.dedent('''
     import keras
     sys.path.insert(0, {root!r})
     from nets import deeplab
-    from utils import segmentation, tf2
+    from slimnets import models, segmentation
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     task = strategy.cluster_resolver.task_id
     options = deeplab.ModelOptions({{'semantic': 3}}, atrous_rates=(1, 2), output_stride=16,
                                    model_variant='mobilenet_v2', depth_multiplier=0.25)
     with strategy.scope():
-      segmenter = tf2.Segmenter(options, synchronized_batch_norm=True)
+      segmenter = models.Segmenter(options, synchronized_batch_norm=True)
       segmenter.build()
       for i, v in enumerate(segmenter.trainable_variables):  # the same start on both workers
         v.assign(np.random.RandomState(i).normal(0, 0.1, v.shape).astype(np.float32))

@@ -16,8 +16,8 @@ from nets import resnet_v2
 from nets import resnet_v1_beta
 from nets import xception
 from nets.mobilenet import mobilenet_v2
-from utils import cli
-from utils import tf2
+from slimnets import cli
+from slimnets import models
 
 THIN = {'depth_multiplier': 0.125}
 
@@ -194,17 +194,17 @@ def test_a_retry_with_correct_arguments_in_the_same_graph_builds_as_a_fresh_grap
 @pytest.mark.eager
 def test_backbone_errors_create_no_variables():
   with pytest.raises(ValueError, match=r'inception_v3 does not take output_stride; it takes'):
-    tf2.Backbone('inception_v3', output_stride=16)
+    models.Backbone('inception_v3', output_stride=16)
   with pytest.raises(ValueError, match=r"Unknown network name 'resnet_v1_5O'\. Did you mean 'resnet_v1_50'\?"):
-    tf2.Backbone('resnet_v1_5O')
-  backbone = tf2.Backbone('resnet_v1_50', 5, **THIN)
+    models.Backbone('resnet_v1_5O')
+  backbone = models.Backbone('resnet_v1_50', 5, **THIN)
   for images, words in ((np.zeros([1, 64, 64, 4], np.float32), 'images must be [batch, height, width, 3]'),
                         (np.zeros([1, 64, 64, 3], np.int32),
                          'images must be uint8 pixels or a float tensor, got dtype int32')):
     with pytest.raises(ValueError, match=r'^' + words.replace('[', r'\[').replace(']', r'\]')):
       backbone(images)
   with pytest.raises(ValueError, match=r'resnet_v1_50: num_classes must be None or 0'):
-    tf2.Backbone('resnet_v1_50', -2, **THIN)(np.zeros([1, 64, 64, 3], np.float32))
+    models.Backbone('resnet_v1_50', -2, **THIN)(np.zeros([1, 64, 64, 3], np.float32))
   assert backbone.variables_by_name == {}
   backbone(np.zeros([1, 64, 64, 3], np.float32))
   assert len(backbone.variables_by_name) == 267

@@ -1,6 +1,5 @@
-"""utils.export and `slimnets export`: a SavedModel that serves the graph network's outputs anywhere."""
+"""slimnets.deploy.export and `slimnets export`: a SavedModel that serves the graph network's outputs anywhere."""
 
-import json
 import os
 import textwrap
 
@@ -12,9 +11,9 @@ import tf_slim as slim
 from nets import resnet_v1
 from tests.conftest import randomize_variables
 from tests.conftest import run_in_fresh_python
-from utils import cli
-from utils import export
-from utils import tf2
+from slimnets import cli
+from slimnets.deploy import export
+from slimnets import models
 
 pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
 
@@ -30,7 +29,7 @@ _LOAD = textwrap.dedent('''
       images = np.random.RandomState(size).uniform(-1, 1, [2, size, size + 2, 3]).astype(np.float32)
       outputs = serve(images=tf.constant(images))
       result[size] = {name: value.numpy().tolist() for name, value in outputs.items()}
-    mine = sorted(name for name in sys.modules if name.split('.')[0] in ('nets', 'utils', 'tf_slim'))
+    mine = sorted(name for name in sys.modules if name.split('.')[0] in ('nets', 'slimnets', 'tf_slim'))
     print(json.dumps({'outputs': result, 'project_modules': mine}))
 ''')
 
@@ -57,7 +56,7 @@ def checkpoint(tmp_path_factory):
 
 
 def test_saved_model_serves_the_graph_outputs_in_a_fresh_process(tmp_path, checkpoint):
-  backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
+  backbone = models.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
   backbone.restore(checkpoint, allow_missing=False)
   mask = os.umask(0o022)
   try:
@@ -78,7 +77,7 @@ def test_saved_model_serves_the_graph_outputs_in_a_fresh_process(tmp_path, check
 
 
 def test_bfloat16_saved_model_takes_and_returns_float32_within_5_percent(tmp_path, checkpoint):
-  backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
+  backbone = models.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
   backbone.restore(checkpoint, allow_missing=False)
   path = export.export_saved_model(backbone, str(tmp_path / 'served'), ['C2'], precision='bfloat16')
   serve = tf.saved_model.load(path).signatures['serving_default']
@@ -94,7 +93,7 @@ def test_bfloat16_saved_model_takes_and_returns_float32_within_5_percent(tmp_pat
 
 def test_export_refuses_an_existing_output_and_unknown_levels(tmp_path):
   (tmp_path / 'taken').mkdir()
-  backbone = tf2.Backbone('resnet_v1_50', **THIN)
+  backbone = models.Backbone('resnet_v1_50', **THIN)
   with pytest.raises(FileExistsError, match='already exists; pass --overwrite'):
     export.export_saved_model(backbone, str(tmp_path / 'taken'))
   with pytest.raises(ValueError, match='resnet_v1_50 has no feature level C7; it has C1, C2, C3, C4, C5'):
@@ -103,7 +102,7 @@ def test_export_refuses_an_existing_output_and_unknown_levels(tmp_path):
 
 
 def test_failed_export_leaves_nothing_and_keeps_the_previous_one(tmp_path, monkeypatch):
-  backbone = tf2.Backbone('resnet_v1_50', **THIN)
+  backbone = models.Backbone('resnet_v1_50', **THIN)
   (tmp_path / 'served').mkdir()
   (tmp_path / 'served' / 'saved_model.pb').write_bytes(b'previous')
 
@@ -138,7 +137,7 @@ def test_cli_export(tmp_path, capsys):
 def test_saved_model_holds_the_weights_as_constants_not_variables(tmp_path, checkpoint):
   """As `Predictor` runs them: a graph that reads variables folds batch norm and re-lays out every filter at
   every call (1.2x Predictor's time for resnet_v1_50 before; benchmarks/deployment.py measures it)."""
-  backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
+  backbone = models.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
   backbone.restore(checkpoint)
   path = export.export_saved_model(backbone, str(tmp_path / 'served'))
   folder = os.path.join(path, 'variables')

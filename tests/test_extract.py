@@ -1,4 +1,4 @@
-"""utils.extract and `slimnets extract`: features of an image folder; skipping, resuming, refusing to overwrite."""
+"""slimnets.deploy.extract and `slimnets extract`: features of an image folder; skipping, resuming, not overwriting."""
 
 import json
 import os
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils import cli
-from utils import extract
-from utils import inference
-from utils import preprocessing
-from utils import tf2
+from slimnets import cli
+from slimnets.deploy import extract
+from slimnets.deploy import inference
+from slimnets.weights import preprocessing
+from slimnets import models
 
 pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
 
@@ -38,7 +38,7 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def backbone():
-  return tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN).build()
+  return models.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN).build()
 
 
 def _run(backbone, folder, output, **kwargs):

@@ -8,8 +8,8 @@ from nets import inception
 from nets import inception_v3
 from nets import resnet_v1
 from nets import resnet_v2
-from utils import describe
-from utils import features
+from slimnets.analysis import describe
+from slimnets.analysis import features
 
 
 def test_resnet_levels_are_the_last_unit_at_each_stride():
@@ -38,8 +38,8 @@ def test_feature_levels_of_a_built_network_under_another_scope(graph):
 
 @pytest.mark.eager
 def test_resnet_v2_c5_is_the_normalized_output_so_a_decoder_trains_postnorm():
-  from utils import tf2  # pylint: disable=import-outside-toplevel
-  backbone = tf2.Backbone('resnet_v2_50', output_stride=16, global_pool=False, depth_multiplier=0.125)
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  backbone = models.Backbone('resnet_v2_50', output_stride=16, global_pool=False, depth_multiplier=0.125)
   images = tf.random.stateless_uniform([2, 33, 33, 3], seed=(1, 2), minval=-1, maxval=1)
   with tf.GradientTape() as tape:
     net, end_points = backbone(images, training=True)

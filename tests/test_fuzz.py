@@ -6,8 +6,8 @@ it through the factory in a fresh graph (each network's own subset of these). To
 tiny (research/slim's standard blocks with 1, 1, 1 and 3 units, built by `resnet_v1.resnet_v1` /
 `resnet_v2.resnet_v2`), the rest thin registry networks through the factory (`depth_multiplier` 0.125,
 Inception v3 0.1). The build must either raise `ValueError` itself, leaving the graph without ops or collection
-entries, or succeed with every 4-D end point of the static shape that `utils.geometry` computes from the ops,
-and (but for the networks without `output_stride`: Inception v1 and v3, VGG, AlexNet) with the last features at
+entries, or succeed with every 4-D end point of the static shape that `slimnets.analysis.geometry` computes from the
+ops, and (but for the networks without `output_stride`: Inception v1 and v3, VGG, AlexNet) with the last features at
 the stride asked for. Any other exception fails. The CI profile runs 250 examples;
 `pytest tests/test_fuzz.py --hypothesis-profile=long` explores 3000.
 """
@@ -23,7 +23,7 @@ from nets import nets_factory
 from nets import resnet_utils
 from nets import resnet_v1
 from nets import resnet_v2
-from utils import geometry
+from slimnets.analysis import geometry
 
 NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_v1_50', 'resnet_v2_50',
             'resnet_v1_50_beta', 'mobilenet_v1', 'mobilenet_v2', 'xception_41', 'vgg_16', 'alexnet_v2', 'inception_v1',

@@ -1,4 +1,4 @@
-"""utils.geometry: sizes, strides, receptive fields and alignment read off built graphs."""
+"""slimnets.analysis.geometry: sizes, strides, receptive fields and alignment read off built graphs."""
 
 from fractions import Fraction
 
@@ -12,12 +12,12 @@ from nets import layers
 from tests.conftest import RESNET_VERSIONS
 from tests.conftest import run
 from tests.conftest import tiny_resnet
-from utils import geometry
-from utils import scratch
+from slimnets.analysis import geometry
+from slimnets.analysis import dry_build
 
 
 def test_resnet_v1_50_at_513_output_stride_16():
-  built = scratch.build('resnet_v1_50', (513, 513), output_stride=16, global_pool=False)
+  built = dry_build.build('resnet_v1_50', (513, 513), output_stride=16, global_pool=False)
   with built.graph.as_default():
     geo = geometry.trace(built.images, built.end_points)
   block4 = geo['resnet_v1_50/block4']
@@ -44,7 +44,7 @@ def _block4_receptive_field(multi_grid):
 
 @pytest.mark.parametrize('multi_grid', [None, (1, 2, 4)])
 def test_multi_grid_grows_the_block4_receptive_field(multi_grid):
-  built = scratch.build('resnet_v1_50', (513, 513), output_stride=16, global_pool=False, multi_grid=multi_grid)
+  built = dry_build.build('resnet_v1_50', (513, 513), output_stride=16, global_pool=False, multi_grid=multi_grid)
   with built.graph.as_default():
     geo = geometry.trace(built.images, {'block4': built.end_points['resnet_v1_50/block4']})['block4']
   expected = _block4_receptive_field(multi_grid or (1, 1, 1))

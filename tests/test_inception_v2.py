@@ -166,7 +166,7 @@ def _thin_logits(images):
 
 @pytest.mark.parametrize('mode, channels', [('repeat', 6), ('zeros', 4)])
 def test_a_research_slim_checkpoint_adapts_its_separable_first_layer_exactly(tmp_path, mode, channels):
-  from utils import checkpoints  # pylint: disable=import-outside-toplevel
+  from slimnets.weights import checkpoints  # pylint: disable=import-outside-toplevel
   rng = np.random.RandomState(0)
   rgb = rng.uniform(-1, 1, [2, 64, 80, 3]).astype(np.float32)
   with tf.Graph().as_default():
@@ -195,7 +195,7 @@ def test_a_research_slim_checkpoint_adapts_its_separable_first_layer_exactly(tmp
 
 
 def test_a_gray_separable_first_layer_cannot_be_exact():
-  from utils import checkpoints  # pylint: disable=import-outside-toplevel
+  from slimnets.weights import checkpoints  # pylint: disable=import-outside-toplevel
   values = {'InceptionV2/Conv2d_1a_7x7/depthwise_weights': np.ones([7, 7, 3, 8], np.float32),
             'InceptionV2/Conv2d_1a_7x7/pointwise_weights': np.ones([1, 1, 24, 64], np.float32)}
   with pytest.raises(ValueError, match=r"channel_mode 'sum' cannot be exact for a separable first layer: a gray "

@@ -1,12 +1,13 @@
-"""utils.inference: the frozen, batch-norm-folded Predictor in float32 and bfloat16, bfloat16 detection, benchmark."""
+"""slimnets.deploy.inference: the frozen, batch-norm-folded Predictor in float32 and bfloat16; benchmark."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils import inference
-from utils import precision
-from utils import tf2
+from slimnets.deploy import inference
+from slimnets.deploy import serving
+from slimnets.deploy import precision
+from slimnets import models
 
 pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
 
@@ -16,7 +17,7 @@ THIN = {'depth_multiplier': 0.125}
 @pytest.fixture(scope='module')
 def backbone():
   """A thin resnet_v1_50 at output stride 16 with random weights and batch norm statistics."""
-  net = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN).build()
+  net = models.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN).build()
   rng = np.random.RandomState(0)
   for name, variable in net.variables_by_name.items():
     if name.endswith(('moving_variance', 'gamma')):
@@ -39,7 +40,7 @@ def test_float32_predictor_equals_the_backbone(backbone):
   assert outputs['output'].shape == (2, 5, 5, 256) and outputs['C3'].shape == (2, 9, 9, 64)
   assert outputs['pooled'].shape == (2, 256) and all(v.dtype == np.float32 for v in outputs.values())
   for key, expected in (('output', net), ('C3', levels['C3']), ('C5', levels['C5'])):
-    assert inference.max_relative_error(outputs[key], expected.numpy()) < 1e-5
+    assert serving.max_relative_error(outputs[key], expected.numpy()) < 1e-5
   np.testing.assert_allclose(outputs['pooled'], outputs['C5'].mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
 
 
@@ -52,7 +53,7 @@ def test_predictor_uses_a_snapshot_of_the_weights(backbone):
   kernel.assign(saved * 2)
   try:
     np.testing.assert_array_equal(predictor(images)['output'], before)
-    assert inference.max_relative_error(inference.Predictor(backbone, 'float32')(images)['output'], before) > 0.01
+    assert serving.max_relative_error(inference.Predictor(backbone, 'float32')(images)['output'], before) > 0.01
   finally:
     kernel.assign(saved)
 
@@ -65,7 +66,7 @@ def test_bfloat16_predictor_stays_within_5_percent_of_float32(backbone):
   outputs = predictor(images)
   for key in ('output', 'C4'):
     assert outputs[key].dtype == np.float32
-    error = inference.max_relative_error(outputs[key], reference[key])
+    error = serving.max_relative_error(outputs[key], reference[key])
     assert 1e-4 < error < 0.05, (key, error)  # it did compute in bfloat16, and well enough
 
 

@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from nets import deeplab
-from utils import export
-from utils import inference
-from utils import tf2
+from slimnets.deploy import export
+from slimnets.deploy import inference
+from slimnets import models
 
 pytestmark = pytest.mark.eager  # Backbone, Segmenter, Predictor and export run eagerly
 
@@ -27,7 +27,7 @@ def _pixels(shape=(2, 33, 35, 3), seed=0):
     ('resnet_v1_50', lambda p: p.astype(np.float32) - _MEANS),  # vgg preprocessing: ImageNet means subtracted
 ])
 def test_uint8_pixels_get_the_pixel_step_of_the_networks_preprocessing(network, normalized):
-  backbone = tf2.Backbone(network, output_stride=16, global_pool=False, **THIN)
+  backbone = models.Backbone(network, output_stride=16, global_pool=False, **THIN)
   pixels = _pixels()
   net, _ = backbone(pixels)
   assert net.dtype == tf.float32
@@ -39,7 +39,7 @@ def test_uint8_pixels_get_the_pixel_step_of_the_networks_preprocessing(network, 
 
 
 def test_a_segmenter_takes_uint8_pixels_and_gives_logits_of_its_images_dtype():
-  segmenter = tf2.Segmenter(_OPTIONS).build()
+  segmenter = models.Segmenter(_OPTIONS).build()
   inference.randomize_batch_norm(segmenter)
   for name, variable in segmenter.variables_by_name.items():
     if name.startswith('logits/'):  # fresh logits are ~1e-3 here: float16 would hold little of them
@@ -54,15 +54,15 @@ def test_a_segmenter_takes_uint8_pixels_and_gives_logits_of_its_images_dtype():
     assert logits.dtype == dtype and points['semantic'].dtype == dtype
     error = np.abs(tf.cast(logits, tf.float32).numpy() - want.numpy()).max() / np.abs(want.numpy()).max()
     assert 0 < error < tolerance, (dtype, error)
-  assert tf2.Backbone('resnet_v1_50', **THIN)(tf.zeros([1, 33, 33, 3], tf.float16))[0].dtype == tf.float16
+  assert models.Backbone('resnet_v1_50', **THIN)(tf.zeros([1, 33, 33, 3], tf.float16))[0].dtype == tf.float16
 
 
 @pytest.mark.parametrize('model', ['backbone', 'segmenter'])
 def test_the_saved_model_serves_uint8_pixels_too(tmp_path, model):
   if model == 'segmenter':
-    network, normalized = tf2.Segmenter(_OPTIONS).build(), lambda p: p.astype(np.float32)
+    network, normalized = models.Segmenter(_OPTIONS).build(), lambda p: p.astype(np.float32)
   else:
-    network = tf2.Backbone('resnet_v2_50', output_stride=16, global_pool=False, **THIN).build()
+    network = models.Backbone('resnet_v2_50', output_stride=16, global_pool=False, **THIN).build()
     normalized = lambda p: (p.astype(np.float32) / 255.0 - 0.5) * 2.0
   inference.randomize_batch_norm(network)
   path = export.export_saved_model(network, str(tmp_path / 'served'))
@@ -82,8 +82,8 @@ def test_the_saved_model_serves_uint8_pixels_too(tmp_path, model):
                                          ([1, 33, 0, 3], 'its width axis is empty'),
                                          ([0, 0, 33, 3], 'its batch and height axes are empty')])
 def test_empty_inputs_are_refused_naming_the_axis(shape, axes):
-  backbone = tf2.Backbone('resnet_v1_50', **THIN)
-  segmenter = tf2.Segmenter(_OPTIONS)
+  backbone = models.Backbone('resnet_v1_50', **THIN)
+  segmenter = models.Segmenter(_OPTIONS)
   for model, name in ((backbone, 'resnet_v1_50'), (segmenter, 'deeplab')):
     with pytest.raises(ValueError, match=rf'^{name}: inputs must hold at least one image of at least 1x1 pixels and '
                                          rf'one channel, got shape \({", ".join(map(str, shape))}\): {axes}$'):
@@ -94,7 +94,7 @@ def test_empty_inputs_are_refused_naming_the_axis(shape, axes):
 
 
 def test_a_served_model_refuses_an_empty_batch_when_run(tmp_path):
-  path = export.export_saved_model(tf2.Backbone('resnet_v1_50', **THIN), str(tmp_path / 'served'))
+  path = export.export_saved_model(models.Backbone('resnet_v1_50', **THIN), str(tmp_path / 'served'))
   serve = tf.saved_model.load(path).signatures['serving_default']
   with pytest.raises(tf.errors.InvalidArgumentError, match=r'resnet_v1_50: images must hold at least one image of at '
                                                            r'least 1x1 pixels, got shape\] \[0 33 33 3\]'):
@@ -103,7 +103,7 @@ def test_a_served_model_refuses_an_empty_batch_when_run(tmp_path):
 
 
 def test_a_segmenter_predictor_refuses_feature_levels_when_made():
-  segmenter = tf2.Segmenter(_OPTIONS)
+  segmenter = models.Segmenter(_OPTIONS)
   with pytest.raises(ValueError, match=r"^a Segmenter gives its logits and labels, not feature levels; got "
                                        r"levels=\['C5'\]$"):
     inference.Predictor(segmenter, levels=('C5',))

@@ -1,4 +1,4 @@
-"""utils.preprocessing: each network's checkpoint convention, exact on constructed images, usable in tf.data."""
+"""slimnets.weights.preprocessing: each network's checkpoint convention, exact on constructed images, in tf.data."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tests.conftest import evaluate
 from tests.conftest import first_batch
-from utils import preprocessing
+from slimnets.weights import preprocessing
 
 
 def test_each_network_gets_its_checkpoints_convention():

@@ -46,7 +46,7 @@ def _quoted_outputs(readme: str):
 
 
 def test_readme_outputs_are_the_tools_own(capsys):
-  from utils import cli  # pylint: disable=import-outside-toplevel
+  from slimnets import cli  # pylint: disable=import-outside-toplevel
   with open(os.path.join(ROOT, 'README.md')) as f:
     quoted = list(_quoted_outputs(f.read()))
   assert len(quoted) == 7
@@ -62,11 +62,11 @@ def test_readme_outputs_are_the_tools_own(capsys):
 
 @pytest.mark.eager
 def test_the_tf2_example_runs_as_written(tmp_path):
-  from utils import tf2  # pylint: disable=import-outside-toplevel
+  from slimnets import models  # pylint: disable=import-outside-toplevel
   with open(os.path.join(ROOT, 'README.md')) as f:
     section = f.read().split('## TF2:', 1)[1]
   code = section.split('```python\n', 1)[1].split('```', 1)[0]
-  tf2.Backbone('resnet_v1_50', 1000).save(str(tmp_path / 'rgb' / 'model.ckpt'))  # the checkpoint it restores
+  models.Backbone('resnet_v1_50', 1000).save(str(tmp_path / 'rgb' / 'model.ckpt'))  # the checkpoint it restores
   namespace = {}
   os.chdir(tmp_path)  # the example's relative checkpoint path; back to the repository after, whatever the cwd was
   try:

@@ -1,7 +1,8 @@
 """Every registry declaration against the built network: levels, first and class variables, strides, sizes.
 
 The registry states each network's facts once; these tests derive each fact from a scratch build of the
-network itself (`utils.scratch`, `utils.features.trace_levels`) and require them to agree, for every entry.
+network itself (`slimnets.analysis.dry_build`, `slimnets.analysis.features.trace_levels`) and require them to
+agree, for every entry.
 """
 
 import math
@@ -9,9 +10,9 @@ import math
 import pytest
 
 from nets import nets_factory
-from utils import features
-from utils import preprocessing
-from utils import scratch
+from slimnets.analysis import features
+from slimnets.weights import preprocessing
+from slimnets.analysis import dry_build
 
 pytestmark = pytest.mark.once
 NAMES = list(nets_factory.REGISTRY)
@@ -21,8 +22,8 @@ STRIDE_4_STEMS = ('alexnet_v2', 'overfeat')
 @pytest.mark.parametrize('network', NAMES)
 def test_declared_input_and_class_variables(network):
   spec = nets_factory.get_spec(network)
-  rgb = scratch.build(network, in_channels=3, num_classes=1000).variables
-  other = scratch.build(network, in_channels=5, num_classes=7).variables
+  rgb = dry_build.build(network, in_channels=3, num_classes=1000).variables
+  other = dry_build.build(network, in_channels=5, num_classes=7).variables
   changed = [(name, rgb[name][0], other[name][0]) for name in rgb if rgb[name][0] != other[name][0]]
   # a kernel's input axis: 3 -> 5, or 3m -> 5m for the pointwise kernel of a separable first layer
   follows_inputs = lambda one, two: any(a * 5 == b * 3 for a, b in zip(one, two) if a != b)
@@ -45,9 +46,9 @@ def test_declared_levels_are_the_traced_ones(network):
 
 @pytest.mark.parametrize('network', [name for name in NAMES if nets_factory.get_spec(name).decoder_end_points])
 def test_declared_decoder_end_points_are_at_their_strides(network):
-  from utils import geometry  # pylint: disable=import-outside-toplevel
+  from slimnets.analysis import geometry  # pylint: disable=import-outside-toplevel
   spec = nets_factory.get_spec(network)
-  built = scratch.build(network, global_pool=False)
+  built = dry_build.build(network, global_pool=False)
   points = dict(spec.decoder_end_points)
   assert sorted(points) == [4, 8, 16]
   with built.graph.as_default():
@@ -68,12 +69,12 @@ def test_declared_output_strides_build_and_others_are_refused(network):
     return
   assert spec.output_strides[-1] == spec.nominal_stride
   for stride in sorted({spec.output_strides[0], spec.nominal_stride}):  # 8 and 16: the manifests' dense builds
-    built = scratch.build(network, input_size=(size, size), global_pool=False, output_stride=stride)
+    built = dry_build.build(network, input_size=(size, size), global_pool=False, output_stride=stride)
     last = built.end_points[spec.levels[-1].end_point]  # the dense features (a classifier's net may be pooled)
     assert last.shape.as_list()[1:3] == [math.ceil(size / stride)] * 2
   for stride in (spec.output_strides[0] // 2, spec.nominal_stride * 2, 12):
     with pytest.raises(ValueError, match='output_stride'):
-      scratch.build(network, input_size=(size, size), global_pool=False, output_stride=stride)
+      dry_build.build(network, input_size=(size, size), global_pool=False, output_stride=stride)
 
 
 @pytest.mark.parametrize('network', NAMES)
@@ -84,10 +85,10 @@ def test_declared_minimum_input_size_is_the_smallest_that_builds(network):
     assert reason
     classes = 10 if with_classes else None
     if with_classes or minimum != spec.minimum_input_size(True)[0]:  # a head never builds below the body
-      scratch.build(network, input_size=(minimum, minimum), num_classes=classes)
+      dry_build.build(network, input_size=(minimum, minimum), num_classes=classes)
     if minimum > 1:
       with pytest.raises(ValueError):
-        scratch.build(network, input_size=(minimum - 1, minimum - 1), num_classes=classes)
+        dry_build.build(network, input_size=(minimum - 1, minimum - 1), num_classes=classes)
 
 
 @pytest.mark.parametrize('network', NAMES)
@@ -120,6 +121,6 @@ def test_declared_options_are_the_functions(network):
   assert spec.takes('multi_grid') == ('multi_grid' in spec.options)
   if spec.multi_grid:
     rates = tuple(range(1, spec.multi_grid + 1))
-    scratch.build(network, input_size=(33, 33), global_pool=False, multi_grid=rates)
+    dry_build.build(network, input_size=(33, 33), global_pool=False, multi_grid=rates)
     with pytest.raises(ValueError, match='multi_grid must be None or 3 int rates'):
-      scratch.build(network, input_size=(33, 33), global_pool=False, multi_grid=rates + (1,))
+      dry_build.build(network, input_size=(33, 33), global_pool=False, multi_grid=rates + (1,))

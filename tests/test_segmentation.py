@@ -1,11 +1,11 @@
-"""utils.segmentation against numpy: DeepLab's loss (ignore label, hard-pixel mining), the poly schedule, mean IoU."""
+"""slimnets.segmentation against numpy: DeepLab's loss (ignore label, hard pixels), the poly schedule, mean IoU."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.conftest import evaluate
-from utils import segmentation
+from slimnets import segmentation
 
 
 def _numpy_cross_entropy(logits, labels, ignore=255):

@@ -274,6 +274,6 @@ def test_training_an_atrous_resnet_on_cpu():
 def test_backbone_says_it_needs_tf2_behaviour():
   if not tf1_behavior():
     pytest.skip('only under tf.compat.v1.disable_v2_behavior() (--tf-behavior=v1)')
-  from utils import tf2  # pylint: disable=import-outside-toplevel
-  with pytest.raises(RuntimeError, match=r'utils.tf2.Backbone needs TF2 behaviour \(eager execution\)'):
-    tf2.Backbone('resnet_v1_50')
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  with pytest.raises(RuntimeError, match=r'slimnets.models.Backbone needs TF2 behaviour \(eager execution\)'):
+    models.Backbone('resnet_v1_50')

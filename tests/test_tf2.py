@@ -1,4 +1,4 @@
-"""utils.tf2.Backbone: eager networks with the graph's variable names, training with GradientTape (distribution:
+"""slimnets.models.Backbone: eager networks with the graph's variable names, training with GradientTape (distribution:
 tests/test_distributed.py)."""
 
 import keras
@@ -10,9 +10,9 @@ import tf_slim as slim
 from nets import resnet_utils
 from nets import resnet_v1
 from tests.conftest import randomize_variables
-from utils import checkpoints
-from utils import scratch
-from utils import tf2
+from slimnets.weights import checkpoints
+from slimnets.analysis import dry_build
+from slimnets import models
 
 pytestmark = pytest.mark.eager  # Backbone, Predictor, export and extract run eagerly
 
@@ -47,8 +47,8 @@ def _images(size, seed=0):
 
 
 def test_variables_are_the_graph_networks():
-  backbone = tf2.Backbone('resnet_v1_50', 10, output_stride=16, **THIN).build()
-  expected = scratch.build('resnet_v1_50', num_classes=10, output_stride=16, **THIN).variables
+  backbone = models.Backbone('resnet_v1_50', 10, output_stride=16, **THIN).build()
+  expected = dry_build.build('resnet_v1_50', num_classes=10, output_stride=16, **THIN).variables
   got = {name: (tuple(v.shape.as_list()), v.trainable) for name, v in backbone.variables_by_name.items()}
   assert list(got) == list(expected) and got == expected
   assert {v.name for v in backbone.variables} == {name + ':0' for name in expected}
@@ -60,7 +60,7 @@ def test_outputs_equal_the_graph_network_with_the_same_checkpoint(checkpoint, si
   images = _images(size)
   want_net, want_points = _graph_outputs(checkpoint, images, 5, output_stride=16, global_pool=False,
                                          spatial_squeeze=False)
-  backbone = tf2.Backbone('resnet_v1_50', 5, output_stride=16, global_pool=False, spatial_squeeze=False, **THIN)
+  backbone = models.Backbone('resnet_v1_50', 5, output_stride=16, global_pool=False, spatial_squeeze=False, **THIN)
   report = backbone.restore(checkpoint)
   assert not report.missing and not report.mismatched and len(report.restored) == len(backbone.variables)
   net, end_points = backbone(images, training=False)
@@ -72,7 +72,7 @@ def test_outputs_equal_the_graph_network_with_the_same_checkpoint(checkpoint, si
 
 
 def test_variables_are_created_once_and_reused_across_calls_and_traces():
-  backbone = tf2.Backbone('resnet_v1_50', 3, **THIN)
+  backbone = models.Backbone('resnet_v1_50', 3, **THIN)
   backbone(_images(33), training=False)
   created = {name: id(v) for name, v in backbone.variables_by_name.items()}
 
@@ -88,7 +88,7 @@ def test_variables_are_created_once_and_reused_across_calls_and_traces():
 
 def test_training_step_reduces_the_loss_with_weight_decay_and_moving_averages():
   tf.random.set_seed(0)  # the initial weights: six steps from an unlucky draw once halved the loss too slowly
-  backbone = tf2.Backbone('resnet_v1_50', 4, weight_decay=1e-3, **THIN)
+  backbone = models.Backbone('resnet_v1_50', 4, weight_decay=1e-3, **THIN)
   images = tf.constant(_images(33))
   labels = tf.constant([1, 3])
   optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
@@ -114,7 +114,7 @@ def test_training_step_reduces_the_loss_with_weight_decay_and_moving_averages():
 
 
 def test_inference_leaves_the_moving_averages_alone():
-  backbone = tf2.Backbone('resnet_v1_50', **THIN)
+  backbone = models.Backbone('resnet_v1_50', **THIN)
   backbone(_images(33), training=False)
   moving = [v for name, v in backbone.variables_by_name.items() if 'moving' in name]
   assert all(np.all(v.numpy() == (1 if 'variance' in v.name else 0)) for v in moving)
@@ -128,7 +128,7 @@ def test_inference_leaves_the_moving_averages_alone():
     ('resnet_v1_50', {'output_stride': 3}, tf.zeros([1, 33, 33, 3]), 'output_stride'),
 ])
 def test_bad_calls_create_no_variables(network, kwargs, call_with, message):
-  backbone = tf2.Backbone(network, **THIN, **kwargs)
+  backbone = models.Backbone(network, **THIN, **kwargs)
   with pytest.raises(ValueError, match=message):
     backbone(call_with)
   assert not backbone.variables
@@ -141,11 +141,11 @@ def test_bad_calls_create_no_variables(network, kwargs, call_with, message):
 ])
 def test_bad_options(args, kwargs, message):
   with pytest.raises(ValueError, match=message):
-    tf2.Backbone(*args, **kwargs)
+    models.Backbone(*args, **kwargs)
 
 
 def test_bfloat16_images_compute_with_casts_of_the_float32_variables():
-  backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
+  backbone = models.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
   images = _images(33)
   full, _ = backbone(images, training=False)
   names = list(backbone.variables_by_name)
@@ -158,7 +158,7 @@ def test_bfloat16_images_compute_with_casts_of_the_float32_variables():
 
 
 def test_float64_images_run_as_float32():
-  backbone = tf2.Backbone('resnet_v1_50', 5, **THIN)
+  backbone = models.Backbone('resnet_v1_50', 5, **THIN)
   images = np.random.RandomState(0).uniform(-1, 1, [1, 33, 33, 3])  # numpy's default float64
   logits, _ = backbone(images)
   assert logits.dtype == tf.float32 and {v.dtype for v in backbone.variables_by_name.values()} == {tf.float32}
@@ -166,7 +166,7 @@ def test_float64_images_run_as_float32():
 
 
 def test_a_call_failing_inside_the_network_leaves_no_variables(monkeypatch):
-  backbone = tf2.Backbone('resnet_v1_50', 5, **THIN)
+  backbone = models.Backbone('resnet_v1_50', 5, **THIN)
 
   @slim.add_arg_scope
   def failing_stack(*args, **kwargs):
@@ -182,7 +182,7 @@ def test_a_call_failing_inside_the_network_leaves_no_variables(monkeypatch):
 
 
 def test_tf2_checkpoints_of_a_backbone_restore_by_name_in_eager_and_graph_code(tmp_path):
-  trained = tf2.Backbone('resnet_v1_50', 5, **THIN).build()
+  trained = models.Backbone('resnet_v1_50', 5, **THIN).build()
   for i, variable in enumerate(trained.variables_by_name.values()):
     variable.assign(np.random.RandomState(i).normal(0, 0.1, variable.shape).astype(np.float32))
   images = np.random.RandomState(9).uniform(-1, 1, [1, 33, 33, 3]).astype(np.float32)
@@ -192,7 +192,7 @@ def test_tf2_checkpoints_of_a_backbone_restore_by_name_in_eager_and_graph_code(t
   with pytest.raises(FileExistsError):
     trained.save(name_based)
   for path in (object_based, name_based):
-    fresh = tf2.Backbone('resnet_v1_50', 5, **THIN)
+    fresh = models.Backbone('resnet_v1_50', 5, **THIN)
     report = fresh.restore(path, allow_missing=False)
     assert len(report.restored) == 267 and report.unused == (['save_counter/.ATTRIBUTES/VARIABLE_VALUE']
                                                             if path == object_based else [])
@@ -207,14 +207,14 @@ def test_tf2_checkpoints_of_a_backbone_restore_by_name_in_eager_and_graph_code(t
 
 @pytest.mark.eager
 def test_update_batch_norm_statistics_averages_each_batchs_statistics():
-  backbone = tf2.Backbone('resnet_v1_50', output_stride=16, global_pool=False, depth_multiplier=0.125).build(33)
+  backbone = models.Backbone('resnet_v1_50', output_stride=16, global_pool=False, depth_multiplier=0.125).build(33)
   rng = np.random.RandomState(3)
   first, second = (rng.uniform(-1, 1, [3, 33, 33, 3]).astype(np.float32) for _ in range(2))
   names = [name for name in backbone.variables_by_name if name.endswith(('moving_mean', 'moving_variance'))]
   weights = {name: v.numpy() for name, v in backbone.variables_by_name.items() if v.trainable}
 
   def statistics(batches):
-    assert tf2.update_batch_norm_statistics(backbone, batches) == len(batches)
+    assert models.update_batch_norm_statistics(backbone, batches) == len(batches)
     return {name: backbone.variables_by_name[name].numpy() for name in names}
 
   # In training mode each batch's statistics depend on the weights and images only, not on the moving averages:
@@ -229,13 +229,13 @@ def test_update_batch_norm_statistics_averages_each_batchs_statistics():
   for name, value in weights.items():
     np.testing.assert_array_equal(backbone.variables_by_name[name].numpy(), value)
   with pytest.raises(ValueError, match='update_batch_norm_statistics: batches holds no batch'):
-    tf2.update_batch_norm_statistics(backbone, [])
+    models.update_batch_norm_statistics(backbone, [])
 
 
 @pytest.mark.eager
 def test_update_batch_norm_statistics_needs_a_segmenter_that_fine_tunes_batch_norm():
   from nets import deeplab  # pylint: disable=import-outside-toplevel
   options = deeplab.ModelOptions({'semantic': 3}, model_variant='mobilenet_v2', depth_multiplier=0.25)
-  frozen = tf2.Segmenter(options, fine_tune_batch_norm=False)
+  frozen = models.Segmenter(options, fine_tune_batch_norm=False)
   with pytest.raises(ValueError, match=r'keeps batch norm frozen in training \(fine_tune_batch_norm=False\)'):
-    tf2.update_batch_norm_statistics(frozen, [np.zeros([2, 33, 33, 3], np.float32)])
+    models.update_batch_norm_statistics(frozen, [np.zeros([2, 33, 33, 3], np.float32)])

@@ -1,4 +1,4 @@
-"""utils.weights: fetching a published checkpoint from a local HTTP server, verified, never half-cached."""
+"""slimnets.weights.fetch: fetching a published checkpoint from a local HTTP server, verified, never half-cached."""
 
 import dataclasses
 import functools
@@ -13,10 +13,10 @@ import threading
 import numpy as np
 import pytest
 
-from utils import checkpoints
-from utils import cli
-from utils import scratch
-from utils import weights
+from slimnets.weights import checkpoints
+from slimnets import cli
+from slimnets.analysis import dry_build
+from slimnets.weights import fetch
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -55,19 +55,19 @@ def _archive(root, filename, network, values):
 @functools.lru_cache(maxsize=None)
 def _zeros_of(network, num_classes):
   return {name: np.zeros(shape, np.float32)
-          for name, (shape, _) in scratch.build(network, num_classes=num_classes).variables.items()}
+          for name, (shape, _) in dry_build.build(network, num_classes=num_classes).variables.items()}
 
 
 def test_fetch_downloads_verifies_and_caches(server, tmp_path):
   root, url = server
   name = _archive(root, 'good.tar.gz', 'resnet_v1_50', _zeros_of('resnet_v1_50', 1000))
   cache = str(tmp_path / 'cache')
-  path = weights.fetch('resnet_v1_50', url=url + name, cache_dir=cache, progress=False)
+  path = fetch.fetch('resnet_v1_50', url=url + name, cache_dir=cache, progress=False)
   assert path == os.path.join(cache, 'resnet_v1_50', 'resnet_v1_50.ckpt')
-  assert weights.verify('resnet_v1_50', path) == 267
+  assert fetch.verify('resnet_v1_50', path) == 267
   assert sorted(os.listdir(cache)) == ['resnet_v1_50']
   before = len(_QuietHandler.requests)
-  assert weights.fetch('resnet_v1_50', url=url + name, cache_dir=cache, progress=False) == path
+  assert fetch.fetch('resnet_v1_50', url=url + name, cache_dir=cache, progress=False) == path
   assert len(_QuietHandler.requests) == before  # cached: no second download
 
 
@@ -77,7 +77,7 @@ def test_wrong_checkpoint_is_not_cached(server, tmp_path):
   name = _archive(root, 'partial.tar.gz', 'resnet_v1_50', values)
   cache = tmp_path / 'cache'
   with pytest.raises(ValueError, match=r"is not a checkpoint of resnet_v1_50 with 1000 classes: 257 variables missing"):
-    weights.fetch('resnet_v1_50', url=url + name, cache_dir=str(cache), progress=False)
+    fetch.fetch('resnet_v1_50', url=url + name, cache_dir=str(cache), progress=False)
   assert os.listdir(cache) == []
 
 
@@ -89,20 +89,20 @@ def test_truncated_archive_and_missing_file(server, tmp_path):
   (root / 'noise.tar.gz').write_bytes(np.random.RandomState(0).bytes(5000))
   for broken in ('cut.tar.gz', 'noise.tar.gz'):
     with pytest.raises(ValueError) as error:
-      weights.fetch('inception_v3', url=url + broken, cache_dir=str(cache), progress=False)
+      fetch.fetch('inception_v3', url=url + broken, cache_dir=str(cache), progress=False)
     # one line (tarfile's own message lists four failed methods on four lines)
     assert re.fullmatch(r'the downloaded archive is not a readable \.tar\.gz \([^\n]+\): truncated, or not the '
                         r'published file', str(error.value)), str(error.value)
   with pytest.raises(OSError, match=r'cannot download http://127\.0\.0\.1:\d+/absent\.tar\.gz: HTTP 404 File not found'):
-    weights.fetch('inception_v3', url=url + 'absent.tar.gz', cache_dir=str(cache), progress=False)
+    fetch.fetch('inception_v3', url=url + 'absent.tar.gz', cache_dir=str(cache), progress=False)
   assert os.listdir(cache) == []
 
 
 def test_networks_without_published_weights():
   with pytest.raises(ValueError, match=r'resnet_v2_200 has no published TF-Slim checkpoint; networks with one: '
                                        r'inception_v3, resnet_v1_50'):
-    weights.fetch('resnet_v2_200')
-  assert weights.PUBLISHED['resnet_v2_50'].url == (
+    fetch.fetch('resnet_v2_200')
+  assert fetch.PUBLISHED['resnet_v2_50'].url == (
       'https://download.tensorflow.org/models/resnet_v2_50_2017_04_14.tar.gz')
 
 
@@ -130,15 +130,15 @@ def _tar(path, files):
 
 def _unpinned(monkeypatch):
   """Lets fetch take the tests' own archives for networks whose published archive has a known checksum."""
-  published = weights._published
-  monkeypatch.setattr(weights, '_published',
+  published = fetch._published
+  monkeypatch.setattr(fetch, '_published',
                       lambda network: dataclasses.replace(published(network), size=None, digest=None))
 
 
 @pytest.mark.parametrize('network, variables', [('mobilenet_v1_025', 137), ('mobilenet_v2_035', 262)])
 def test_research_slim_mobilenet_archive_with_its_frozen_graph(server, tmp_path, monkeypatch, network, variables):
   root, url = server
-  archive = weights.PUBLISHED[network]
+  archive = fetch.PUBLISHED[network]
   _unpinned(monkeypatch)
   base = archive.checkpoint[:-len('.ckpt')]  # e.g. mobilenet_v2_0.35_224
   source = root / f'{network}-src'
@@ -146,45 +146,45 @@ def test_research_slim_mobilenet_archive_with_its_frozen_graph(server, tmp_path,
   files = {name: (source / name).read_bytes() for name in os.listdir(source)}
   _tar(root / f'{base}.tgz', {**files, f'{base}_frozen.pb': b'graph', f'{base}.tflite': b'model'})
   cache = tmp_path / 'cache'
-  path = weights.fetch(network, url=f'{url}{base}.tgz', cache_dir=str(cache), progress=False)
+  path = fetch.fetch(network, url=f'{url}{base}.tgz', cache_dir=str(cache), progress=False)
   assert path == str(cache / network / archive.checkpoint)
   assert sorted(os.listdir(cache / network)) == sorted(files)  # the checkpoint's files only
-  assert weights.verify(network, path) == variables
+  assert fetch.verify(network, path) == variables
 
 
 def test_deeplab_archives_keep_model_ckpt_in_a_folder(tmp_path):
   _tar(tmp_path / 'deeplab.tar.gz', {'resnet_v1_50/model.ckpt.index': b'i', 'resnet_v1_50/checkpoint': b'c',
                                      'resnet_v1_50/model.ckpt.data-00000-of-00001': b'd',
                                      'resnet_v1_50/frozen_inference_graph.pb': b'g'})
-  path = weights._extract_checkpoint(str(tmp_path / 'deeplab.tar.gz'), 'model.ckpt', str(tmp_path / 'out'))
+  path = fetch._extract_checkpoint(str(tmp_path / 'deeplab.tar.gz'), 'model.ckpt', str(tmp_path / 'out'))
   assert path == str(tmp_path / 'out' / 'model.ckpt')
   assert sorted(os.listdir(tmp_path / 'out')) == ['model.ckpt.data-00000-of-00001', 'model.ckpt.index']
   _tar(tmp_path / 'two.tar.gz', {'a/model.ckpt.index': b'i', 'b/model.ckpt.index': b'i'})
   with pytest.raises(ValueError, match=r'should hold one checkpoint model\.ckpt, it holds in 2 folders \(a, b\)'):
-    weights._extract_checkpoint(str(tmp_path / 'two.tar.gz'), 'model.ckpt', str(tmp_path / 'out2'))
+    fetch._extract_checkpoint(str(tmp_path / 'two.tar.gz'), 'model.ckpt', str(tmp_path / 'out2'))
 
 
 def test_published_archives_are_the_registry_declarations():
-  assert weights.PUBLISHED['resnet_v1_101_beta'].url == (
+  assert fetch.PUBLISHED['resnet_v1_101_beta'].url == (
       'https://download.tensorflow.org/models/resnet_v1_101_2018_05_04.tar.gz')
-  assert weights.PUBLISHED['xception_65'].checkpoint == 'model.ckpt'
-  assert weights.PUBLISHED['mobilenet_v1'].url == (
+  assert fetch.PUBLISHED['xception_65'].checkpoint == 'model.ckpt'
+  assert fetch.PUBLISHED['mobilenet_v1'].url == (
       'https://download.tensorflow.org/models/mobilenet_v1_2018_08_02/mobilenet_v1_1.0_224.tgz')
-  assert weights.cached_path('xception_71', '/c') == '/c/xception_71/model.ckpt'
-  assert weights.PUBLISHED['mobilenet_v2_140'].url == (
+  assert fetch.cached_path('xception_71', '/c') == '/c/xception_71/model.ckpt'
+  assert fetch.PUBLISHED['mobilenet_v2_140'].url == (
       'https://storage.googleapis.com/mobilenet_v2/checkpoints/mobilenet_v2_1.4_224.tgz')
-  assert weights.cached_path('mobilenet_v2_035', '/c') == '/c/mobilenet_v2_035/mobilenet_v2_0.35_224.ckpt'
+  assert fetch.cached_path('mobilenet_v2_035', '/c') == '/c/mobilenet_v2_035/mobilenet_v2_0.35_224.ckpt'
 
 
 def test_published_sizes_and_checksums_are_declared():
   """Where public download manifests record an archive's size and checksum, the registry declares them."""
-  assert weights.PUBLISHED['mobilenet_v2'].size == 78306834
-  assert weights.PUBLISHED['mobilenet_v2'].digest == (
+  assert fetch.PUBLISHED['mobilenet_v2'].size == 78306834
+  assert fetch.PUBLISHED['mobilenet_v2'].digest == (
       'sha256:318084bc1b63d6d7b854553e09cdf77078b1c0168be27c59a0d44253b5ed49dc')
-  assert weights.PUBLISHED['inception_v2'].digest.startswith('sha384:c0b2efbae8fc')
-  assert weights.PUBLISHED['mobilenet_v2_035'].size is None  # the checksum alone is on record
-  assert weights.PUBLISHED['resnet_v1_50'].digest is None and weights.PUBLISHED['resnet_v1_50'].size is None
-  pinned = sorted(name for name, archive in weights.PUBLISHED.items() if archive.digest)
+  assert fetch.PUBLISHED['inception_v2'].digest.startswith('sha384:c0b2efbae8fc')
+  assert fetch.PUBLISHED['mobilenet_v2_035'].size is None  # the checksum alone is on record
+  assert fetch.PUBLISHED['resnet_v1_50'].digest is None and fetch.PUBLISHED['resnet_v1_50'].size is None
+  pinned = sorted(name for name, archive in fetch.PUBLISHED.items() if archive.digest)
   assert pinned == ['inception_v1', 'inception_v2', 'mobilenet_v1', 'mobilenet_v1_050', 'mobilenet_v2',
                     'mobilenet_v2_035', 'mobilenet_v2_140']
 
@@ -206,7 +206,7 @@ def test_a_file_that_is_not_the_published_archive_is_refused_before_extraction(s
       rf'^{re.escape(url)}mobilenet_v2_0\.35_224\.tgz has sha256 {actual}, the published archive has '
       r'efcc34277c52f7dd4b0b26c2f52686793f4ea5fdddc899ac5aac9eb8d5861550: truncated, tampered with, or not the '
       r'published archive$')):
-    weights.fetch('mobilenet_v2_035', url=url + 'mobilenet_v2_0.35_224.tgz', cache_dir=str(cache), progress=False)
+    fetch.fetch('mobilenet_v2_035', url=url + 'mobilenet_v2_0.35_224.tgz', cache_dir=str(cache), progress=False)
   assert os.listdir(cache) == []
 
 
@@ -227,11 +227,11 @@ def test_a_download_of_another_size_is_refused_before_its_body_is_read(server, t
 def test_the_published_checksum_lets_the_published_file_through(server, tmp_path, monkeypatch):
   root, url = server
   data = _mobilenet_v2_035_archive(root)
-  published = weights._published
+  published = fetch._published
   for digest in (f'sha256:{hashlib.sha256(data).hexdigest()}', f'sha384:{hashlib.sha384(data).hexdigest()}'):
-    monkeypatch.setattr(weights, '_published', lambda network, digest=digest: dataclasses.replace(
+    monkeypatch.setattr(fetch, '_published', lambda network, digest=digest: dataclasses.replace(
         published(network), size=len(data), digest=digest))
     cache = tmp_path / digest[:6]
-    path = weights.fetch('mobilenet_v2_035', url=url + 'mobilenet_v2_0.35_224.tgz', cache_dir=str(cache),
+    path = fetch.fetch('mobilenet_v2_035', url=url + 'mobilenet_v2_0.35_224.tgz', cache_dir=str(cache),
                          progress=False)
     assert path == str(cache / 'mobilenet_v2_035' / 'mobilenet_v2_0.35_224.ckpt')

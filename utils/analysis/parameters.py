@@ -1,8 +1,8 @@
-"""Counting a network's parameters without allocating them (see `utils.scratch`)."""
+"""Counting a network's parameters without allocating them (see `slimnets.analysis.dry_build`)."""
 
 from typing import Optional
 
-from utils import scratch
+from slimnets.analysis import dry_build
 
 
 def variable_shapes(network: str, num_classes: Optional[int] = None, in_channels: int = 3,
@@ -18,11 +18,11 @@ def variable_shapes(network: str, num_classes: Optional[int] = None, in_channels
   Returns:
     {name: (tuple shape, trainable)}.
   """
-  return scratch.build(network, num_classes=num_classes, in_channels=in_channels, **network_kwargs).variables
+  return dry_build.build(network, num_classes=num_classes, in_channels=in_channels, **network_kwargs).variables
 
 
 def count_parameters(network: str, num_classes: Optional[int] = None, in_channels: int = 3,
                      trainable_only: bool = True, **network_kwargs) -> int:
   """Number of (trainable) parameters of `network` with the given head and input channels."""
-  built = scratch.build(network, num_classes=num_classes, in_channels=in_channels, **network_kwargs)
+  built = dry_build.build(network, num_classes=num_classes, in_channels=in_channels, **network_kwargs)
   return built.parameters(trainable_only)

@@ -20,9 +20,9 @@ from typing import Optional
 from tqdm import tqdm
 
 from nets import nets_factory
-from utils import checkpoints
-from utils import files
-from utils import scratch
+from slimnets.weights import checkpoints
+from slimnets import staging
+from slimnets.analysis import dry_build
 
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'slimnets')
 
@@ -49,7 +49,7 @@ def verify(network: str, checkpoint: str, num_classes: Optional[int] = None) -> 
     ValueError: naming the missing or mis-shaped variables, or an unreadable file.
   """
   num_classes = _published(network).num_classes if num_classes is None else num_classes
-  expected = scratch.build(network, num_classes=num_classes).variables
+  expected = dry_build.build(network, num_classes=num_classes).variables
   found = checkpoints.shapes(checkpoint)
   missing = [name for name in expected if name not in found]
   wrong = [f'{name} {list(found[name])} (expected {list(shape)})' for name, (shape, _) in expected.items()
@@ -144,10 +144,10 @@ def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = No
   target = cached_path(network, cache_dir)
   if os.path.exists(target) or os.path.exists(target + '.index'):
     return target
-  with files.staged(os.path.dirname(target), directory=True) as staging:
-    archive = os.path.join(staging, '.download-' + os.path.basename(published.url))
+  with staging.staged(os.path.dirname(target), directory=True) as folder:
+    archive = os.path.join(folder, '.download-' + os.path.basename(published.url))
     _download(url or published.url, archive, progress, published.size, published.digest)
-    extracted = _extract_checkpoint(archive, published.checkpoint, staging)
+    extracted = _extract_checkpoint(archive, published.checkpoint, folder)
     os.remove(archive)
     verify(network, extracted, published.num_classes)
   return target

@@ -19,8 +19,8 @@ import dataclasses
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 from nets import nets_factory
-from utils import geometry
-from utils import scratch
+from slimnets.analysis import geometry
+from slimnets.analysis import dry_build
 
 LEVELS = ('C1', 'C2', 'C3', 'C4', 'C5')
 _POOLING_HEADS = ('AvgPool', 'Mean')  # op types of a head's pooling, which is not a level
@@ -55,11 +55,11 @@ def trace_levels(network: str, **network_kwargs) -> List[FeatureLevel]:
   This is what the declared levels are checked against (tests/test_registry.py), and it works for any options
   of the network (e.g. `output_stride`, `depth_multiplier`).
   """
-  built = scratch.build(network, **{'global_pool': False, **network_kwargs})
+  built = dry_build.build(network, **{'global_pool': False, **network_kwargs})
   with built.graph.as_default():
     on_trunk = geometry.trunk(built.images, built.net, _block_outputs(built.end_points))
     strides = geometry.trace(built.images, {name: built.end_points[name] for name in on_trunk})
-  nominal = scratch.build(network, global_pool=False) if network_kwargs else built
+  nominal = dry_build.build(network, global_pool=False) if network_kwargs else built
   with nominal.graph.as_default():
     nominal_trunk = geometry.trunk(nominal.images, nominal.net, _block_outputs(nominal.end_points))
     nominal_strides = geometry.trace(nominal.images, {name: nominal.end_points[name] for name in nominal_trunk})

@@ -21,7 +21,7 @@ and reading or saving a moving average gives the mean over replicas.
 
 import dataclasses
 import functools
-from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_slim as slim
@@ -29,9 +29,9 @@ import tf_slim as slim
 from nets import checks
 from nets import layers
 from nets import nets_factory
-from utils import checkpoints
-from utils import features
-from utils import preprocessing
+from slimnets.analysis import features
+from slimnets.weights import checkpoints
+from slimnets.weights import preprocessing
 
 
 @dataclasses.dataclass
@@ -75,7 +75,7 @@ class Backbone(tf.Module):
                weight_decay: Optional[float] = None, synchronized_batch_norm: bool = False,
                name: Optional[str] = None, **network_kwargs):
     if not tf.compat.v1.executing_eagerly_outside_functions():
-      raise RuntimeError('utils.tf2.Backbone needs TF2 behaviour (eager execution), and this program has turned '
+      raise RuntimeError('slimnets.models.Backbone needs TF2 behaviour (eager execution), and this program has turned '
                          'it off (tf.compat.v1.disable_v2_behavior() or disable_eager_execution()); in TF1 '
                          'programs build the network in a graph: nets_factory.get_network_fn(...)(images)')
     spec = nets_factory.get_spec(network)
@@ -129,7 +129,7 @@ class Backbone(tf.Module):
         (batch norm keeps float32 statistics); the outputs have the images' dtype.
       training: python bool or scalar bool tensor: batch statistics and moving-average updates (and dropout).
       weights: optional float32 tensors by variable name (as `variables_by_name`, all of them) to compute with
-        instead of the variables, e.g. constants for a frozen inference graph (`utils.inference.Predictor`).
+        instead of the variables, e.g. constants for a frozen inference graph (`slimnets.deploy.inference.Predictor`).
         Inference only: nothing can be updated. The variables must exist (`build()`).
 
     Returns:
@@ -221,7 +221,7 @@ class Backbone(tf.Module):
     return self
 
   def feature_levels(self, end_points: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    """{'C1'..'C5': tensor} of the levels present in `end_points` (see `utils.features`)."""
+    """{'C1'..'C5': tensor} of the levels present in `end_points` (see `slimnets.analysis.features`)."""
     return features.feature_levels(end_points, self.network)
 
   def regularization_loss(self) -> tf.Tensor:
@@ -232,7 +232,7 @@ class Backbone(tf.Module):
   def save(self, path: str, overwrite: bool = False) -> str:
     """Writes the variables as a name-based checkpoint at prefix `path` (TF-Slim names), all or nothing.
 
-    `restore`, `utils.checkpoints.restore` in graph code and `slimnets export --checkpoint` read it. (They also
+    `restore`, `checkpoints.restore` in graph code and `slimnets export --checkpoint` read it. (They also
     read `tf.train.Checkpoint(model=backbone).save(...)`, by the same names.)
 
     Raises:
@@ -246,103 +246,10 @@ class Backbone(tf.Module):
               allow_mismatch: bool = False, allow_unused: bool = False) -> checkpoints.RestoreReport:
     """Assigns the variables from a TF-Slim checkpoint by name (building them first if needed).
 
-    Arguments and errors as `utils.checkpoints.restore`: checkpoint variables under the model's scopes that it
+    Arguments and errors as `checkpoints.restore`: checkpoint variables under the model's scopes that it
     does not build are an error unless `allow_unused` (a classification head of a backbone built without classes
     is left out, in the report's `head`).
     """
     self.build()
     return checkpoints.restore(checkpoint, list(self._variables.values()), exclude=exclude,
                                allow_missing=allow_missing, allow_mismatch=allow_mismatch, allow_unused=allow_unused)
-
-
-class Segmenter(Backbone):
-  """A DeepLab v3/v3+ model (`nets.deeplab`) as an eager, trainable `tf.Module`, with DeepLab's variable names.
-
-  `segmenter(images, training)` returns (the merged logits of the first output, {output: merged logits}) for
-  [0, 255] images; DeepLab checkpoints restore by name (`restore`), `save` writes one, `regularization_loss()`
-  is the weight decay of every layer (backbone and heads).
-
-  Args:
-    model_options: a `deeplab.ModelOptions`.
-    in_channels: channels the images must have.
-    weight_decay: L2 weight of the convolution kernels (DeepLab's default 1e-4).
-    fine_tune_batch_norm: with `training=True`, normalize with batch statistics and update the moving averages
-      (DeepLab's switch; off for small batches per replica, or on with `synchronized_batch_norm`).
-    image_pyramid: scales to run at (default (1.0,)).
-    synchronized_batch_norm: as for `Backbone`: batch statistics of the global batch across replicas.
-  """
-
-  def __init__(self, model_options, *, in_channels: int = 3, weight_decay: float = 0.0001,
-               fine_tune_batch_norm: bool = True, image_pyramid: Optional[Sequence[float]] = None,
-               synchronized_batch_norm: bool = False, name: Optional[str] = None):
-    from nets import deeplab  # pylint: disable=import-outside-toplevel
-    if not isinstance(model_options, deeplab.ModelOptions):
-      raise ValueError(f'Segmenter: model_options must be a deeplab.ModelOptions, got {type(model_options).__name__}')
-    super().__init__(model_options.model_variant, None, in_channels=in_channels,
-                     synchronized_batch_norm=synchronized_batch_norm, name=name or 'deeplab')
-    self._build.arg_scope = {}  # DeepLab sets every layer's arguments itself (`nets.deeplab`)
-    self.model_options = model_options
-    self.weight_decay = weight_decay
-    self.fine_tune_batch_norm = fine_tune_batch_norm
-    self.image_pyramid = tuple(image_pyramid or (1.0,))
-
-  def from_pixels(self, images: tf.Tensor) -> tf.Tensor:
-    """uint8 pixels are what a Segmenter takes ([0, 255]; DeepLab preprocesses inside): cast to float32."""
-    return tf.cast(images, tf.float32)
-
-  def _network(self, images: tf.Tensor, training) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-    from nets import deeplab  # pylint: disable=import-outside-toplevel
-    outputs = deeplab.multi_scale_logits(images, self.model_options, self.image_pyramid, self.weight_decay,
-                                         is_training=training, fine_tune_batch_norm=self.fine_tune_batch_norm)
-    logits = {output: scales[deeplab.MERGED_LOGITS_SCOPE] for output, scales in outputs.items()}
-    return logits[sorted(logits)[0]], logits
-
-  def build(self, input_size: Optional[int] = None) -> 'Segmenter':
-    """Creates the variables by running once on zeros (default size: `crop_size`, else 33)."""
-    if not self._variables:
-      crop = self.model_options.crop_size
-      size = (input_size, input_size) if input_size else (tuple(crop) if crop else (33, 33))
-      self(tf.zeros([1, *size, self.in_channels]), training=False)
-    return self
-
-  def feature_levels(self, end_points: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    raise ValueError('a Segmenter has no feature levels: its outputs are the logits of each output')
-
-
-def update_batch_norm_statistics(model: Backbone, batches: Iterable) -> int:
-  """Sets the moving mean and variance of every batch norm layer to the average of its batch statistics over
-  `batches` ("precise batch norm"); nothing else changes.
-
-  After a short training run, moving averages of high decay (DeepLab's 0.997 and 0.9997) still hold mostly the
-  statistics of the first steps, and inference with them is far from training with batch statistics. Running
-  the trained model over a few dozen batches in training mode, with the decay at the k-th batch set to
-  k / (k + 1), gives each layer the plain mean of the k batches' statistics (variances unbiased, as the
-  fused kernel's moving variance); the weights are not touched. Dropout runs as in training.
-
-  Args:
-    model: a built `Backbone` or `Segmenter` (a Segmenter with `fine_tune_batch_norm`, so that its batch norm
-      computes batch statistics in training mode).
-    batches: images, `[batch, height, width, in_channels]` each (as the model takes them).
-
-  Returns:
-    The number of batches used.
-
-  Raises:
-    ValueError: for a Segmenter whose batch norm is frozen, or no batches.
-  """
-  if isinstance(model, Segmenter) and not model.fine_tune_batch_norm:
-    raise ValueError('update_batch_norm_statistics: this Segmenter keeps batch norm frozen in training '
-                     '(fine_tune_batch_norm=False), so it computes no batch statistics')
-
-  @tf.function
-  def run(images, decay):
-    with layers.moving_average_decay(decay):
-      model(images, training=True)
-
-  count = 0
-  for images in batches:
-    run(images, tf.constant(count / (count + 1.0)))
-    count += 1
-  if not count:
-    raise ValueError('update_batch_norm_statistics: batches holds no batch')
-  return count

@@ -3,12 +3,12 @@
 Images: the `.jpg`, `.jpeg` and `.png` files under the folder (any depth, any case of the extension), in sorted
 order of their relative paths. They are read and decoded by `tf.data` in parallel, as RGB (grey images are
 repeated to three channels, alpha is dropped), and preprocessed by the network's own evaluation preprocessing
-(`utils.preprocessing`) at the input size, which states the resize policy: ResNet v1 resizes the smaller side
+(`slimnets.weights.preprocessing`) at the input size, which states the resize policy: ResNet v1 resizes the smaller side
 to 256 and crops the centre; ResNet v2 and Inception v3 keep the central 87.5% and resize it (the aspect ratio
 is not kept). The default input size is the network's default image size.
 
 Outputs, float32, by key: a feature level ('C4', 'C5': `[h, w, channels]` per image) or 'pooled' (the global
-average of the last level, `[channels]`). A DeepLab segmenter (`tf2.Segmenter`) takes the images resized to the
+average of the last level, `[channels]`). A DeepLab segmenter (`models.Segmenter`) takes the images resized to the
 input size, pixels in [0, 255], and gives 'labels' (int32 `[h, w]` per image, at the input size):
 
 - `OUTPUT` ending in `.npz`: one file with `paths` (relative paths, in order) and one `[images, ...]` array per
@@ -35,11 +35,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from utils import files
-from utils import inference
-from utils import precision as precisions
-from utils import preprocessing
-from utils import tf2
+from slimnets import models
+from slimnets import staging
+from slimnets.deploy import inference
+from slimnets.deploy import precision as precisions
+from slimnets.deploy import serving
+from slimnets.weights import preprocessing
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 STATE_FILE = '.slimnets-extract.json'
@@ -79,12 +80,12 @@ def list_images(folder: str) -> List[str]:
 
 def _write_atomically(path: str, arrays: Dict[str, np.ndarray]) -> None:
   """np.savez to a temporary file beside `path`, renamed to `path` when complete."""
-  with files.staged(path) as staged, open(staged, 'wb') as file:
+  with staging.staged(path) as staged, open(staged, 'wb') as file:
     np.savez(file, **arrays)
 
 
 def _write_json(path: str, value: dict) -> None:
-  with files.staged(path) as staged, open(staged, 'w', encoding='utf-8') as file:
+  with staging.staged(path) as staged, open(staged, 'w', encoding='utf-8') as file:
     json.dump(value, file, indent=1, sort_keys=True)
 
 
@@ -227,14 +228,14 @@ def preprocessed_images(folder: str, network: Optional[str], size: Tuple[int, in
   return arrays
 
 
-def extract(backbone: tf2.Backbone, images: str, output: str, *, levels: Sequence[str] = (), pooled: bool = False,
+def extract(backbone: models.Backbone, images: str, output: str, *, levels: Sequence[str] = (), pooled: bool = False,
             input_size: Optional[Tuple[int, int]] = None, batch_size: int = 8, precision: str = 'float32',
             overwrite: bool = False, progress: bool = True, settings: Optional[dict] = None,
             on_skip: Optional[Callable[[str, str], None]] = None) -> ExtractReport:
   """Runs `backbone` over the images under `images` and writes their features to `output` (module docstring).
 
   Args:
-    backbone: the network with its weights (`tf2.Backbone`, restored from a checkpoint as needed).
+    backbone: the network with its weights (`models.Backbone`, restored from a checkpoint as needed).
     images: the folder of images.
     output: a `.npz` file, or a directory for one file per image.
     levels: feature levels to keep, e.g. ('C4', 'C5').
@@ -258,14 +259,14 @@ def extract(backbone: tf2.Backbone, images: str, output: str, *, levels: Sequenc
     KeyboardInterrupt: as raised, with `finished` set to the number of images the output keeps (done now or
       before).
   """
-  size = tuple(input_size or inference.default_input_size(backbone))
-  inference.check_run_arguments(size, batch_size)
+  size = tuple(input_size or serving.default_input_size(backbone))
+  serving.check_run_arguments(size, batch_size)
   if backbone.in_channels != 3:
     raise ValueError(f'extract reads RGB images: the backbone must take 3 channels, not {backbone.in_channels}')
-  files.check_file_or_folder(output, '.npz')
+  staging.check_file_or_folder(output, '.npz')
   levels = tuple(levels)
-  inference.check_outputs(backbone, levels, pooled)
-  segmenter = isinstance(backbone, tf2.Segmenter)
+  serving.check_outputs(backbone, levels, pooled)
+  segmenter = isinstance(backbone, models.Segmenter)
   pooled = not segmenter and (pooled or not levels)
   run_precision, message = precisions.resolve_precision(precision)
   keys = ['labels'] if segmenter else [*levels, *(['pooled'] if pooled else [])]

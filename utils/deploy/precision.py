@@ -10,8 +10,8 @@ import platform
 from typing import Optional, Tuple
 
 PRECISIONS = ('float32', 'bfloat16')  # TensorFlow is imported only when a dtype is needed (the CLI's choices)
-QUANTIZATIONS = ('float32', 'float16', 'int8')  # of a TFLite export (`utils.export.export_tflite`)
-BACKENDS = ('tensorflow', 'openvino')  # the runtimes of `utils.inference.make_predictor`
+QUANTIZATIONS = ('float32', 'float16', 'int8')  # of a TFLite export (`slimnets.deploy.export.export_tflite`)
+BACKENDS = ('tensorflow', 'openvino')  # the runtimes of `slimnets.deploy.inference.make_predictor`
 
 
 def check_precision(precision: str) -> None:

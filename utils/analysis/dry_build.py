@@ -12,6 +12,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import deeplab
 from nets import layers
 from nets import nets_factory
 
@@ -83,7 +84,6 @@ def build_segmenter(model_options, input_size: Tuple[Optional[int], Optional[int
   `net` is the first output's logits bilinearly resized to the image size (as `predict_labels` and the export
   serve them); the end points are `deeplab.logits_and_end_points`'.
   """
-  from nets import deeplab  # pylint: disable=import-outside-toplevel
 
   def network_fn(images):
     logits, end_points = deeplab.logits_and_end_points(images, model_options)

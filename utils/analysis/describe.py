@@ -6,11 +6,12 @@ import itertools
 from typing import List, Optional, Sequence, Tuple
 
 from nets import checks
+from nets import deeplab
 from nets import nets_factory
-from utils import features
-from utils import geometry
-from utils import scratch
-from utils import tables
+from slimnets.analysis import features
+from slimnets.analysis import geometry
+from slimnets.analysis import dry_build
+from slimnets import tables
 
 
 def _input_size(network: str, input_size) -> Tuple[int, int]:
@@ -23,7 +24,7 @@ def _input_size(network: str, input_size) -> Tuple[int, int]:
   return size
 
 
-def _aligned_sizes_nearby(built: scratch.ScratchBuild, name: str, size: Tuple[int, int],
+def _aligned_sizes_nearby(built: dry_build.ScratchBuild, name: str, size: Tuple[int, int],
                           stride: int) -> Optional[List[int]]:
   """Sizes k * stride + 1 around `size` at which end point `name` is corner-aligned, or None if they are not.
 
@@ -43,7 +44,7 @@ def _aligned_sizes_nearby(built: scratch.ScratchBuild, name: str, size: Tuple[in
   return sorted(set(per_axis[0]) | set(per_axis[1]))
 
 
-def _alignment_warning(built: scratch.ScratchBuild, size: Tuple[int, int], name: str,
+def _alignment_warning(built: dry_build.ScratchBuild, size: Tuple[int, int], name: str,
                        geo: geometry.Geometry) -> Optional[str]:
   """A warning when the corner pixels of end point `name` are not centred on the image corners."""
   if geo.aligned(size):
@@ -95,7 +96,7 @@ def describe(network: str, input_size=None, output_stride: Optional[int] = None,
   checks.check_int('num_classes', num_classes, minimum=0, allow_none=True)
   kwargs = nets_factory.get_spec(network).build_options(num_classes, output_stride, multi_grid)
   minimum, reason = spec.minimum_input_size(bool(num_classes))
-  built = scratch.build(network, size, in_channels, num_classes or None, **kwargs)
+  built = dry_build.build(network, size, in_channels, num_classes or None, **kwargs)
   with built.graph.as_default():
     geometries = geometry.trace(built.images, built.end_points)
     flops = geometry.conv_flops(built.images)
@@ -197,7 +198,6 @@ def describe_segmenter(model_options, input_size=None, in_channels: int = 3) -> 
     'minimum_input_size', 'stages' (list of {stage, end_point, shape, stride, receptive_field, image_level,
     channels}; stride and receptive field None where they are not defined, see 'warnings') and 'warnings'.
   """
-  from nets import deeplab  # pylint: disable=import-outside-toplevel
   if not isinstance(model_options, deeplab.ModelOptions):
     raise ValueError(f'model_options must be a deeplab.ModelOptions, got {type(model_options).__name__}')
   size = _segmenter_input_size(model_options, input_size)
@@ -208,7 +208,7 @@ def describe_segmenter(model_options, input_size=None, in_channels: int = 3) -> 
     raise ValueError(f'{spec.name}: inputs of {size[0]}x{size[1]} are too small: the minimum is '
                      f'{minimum}x{minimum} ({reason})')
   options = model_options._replace(crop_size=size)  # pools as DeepLab does at a known crop size
-  built = scratch.build_segmenter(options, size, in_channels)
+  built = dry_build.build_segmenter(options, size, in_channels)
   end_points = built.end_points
   backbone = min((name for name, tensor in end_points.items() if tensor is end_points['backbone'] and name != 'backbone'),
                  key=len)  # e.g. 'xception_65/exit_flow/block2' rather than its last layer's alias
@@ -272,7 +272,7 @@ def _segmenter_alignment_warning(options, size: Tuple[int, int], in_channels: in
   per_axis = [sorted({(n - 1) // stride * stride + 1, -(-(n - 1) // stride) * stride + 1} - {1}) for n in size]
   nearby = []
   for candidate in itertools.product(*per_axis):
-    built = scratch.build_segmenter(options._replace(crop_size=candidate), candidate, in_channels)
+    built = dry_build.build_segmenter(options._replace(crop_size=candidate), candidate, in_channels)
     with built.graph.as_default():
       try:
         if geometry.trace(built.images, {'net': built.net})['net'].aligned(candidate):

@@ -33,7 +33,7 @@ import tensorflow as tf
 from nets import checks
 from nets import deeplab
 from nets import nets_factory
-from utils import files
+from slimnets import staging
 
 CHANNEL_MODES = ('repeat', 'sum', 'zeros')
 
@@ -96,7 +96,7 @@ def _keys(reader) -> Dict[str, str]:
   """Variable name -> key in the checkpoint.
 
   Name-based (TF-Slim, `Saver`, `write`) checkpoints key each variable by its name. Object-based ones
-  (`tf.train.Checkpoint(model=backbone).save(...)`) key a `utils.tf2.Backbone`'s variables by the object path
+  (`tf.train.Checkpoint(model=backbone).save(...)`) key a `slimnets.models.Backbone`'s variables by the object path
   `model/_variables/<escaped name>/.ATTRIBUTES/VARIABLE_VALUE`: those are read by the variable name too, and
   the rest of such a checkpoint (the object graph, `save_counter`, optimizer slots) keeps its keys.
   """
@@ -476,7 +476,7 @@ def adapt(values: Dict[str, np.ndarray], network: str, in_channels: int = 3, cha
   return adapted
 
 
-check_output = files.check_output  # a checkpoint, or any file, at prefix `output` without `overwrite`
+check_output = staging.check_output  # a checkpoint, or any file, at prefix `output` without `overwrite`
 
 
 def write(values: Dict[str, np.ndarray], output: str, overwrite: bool = False) -> str:
@@ -492,9 +492,9 @@ def write(values: Dict[str, np.ndarray], output: str, overwrite: bool = False) -
   check_output(output, overwrite)
   parent = os.path.dirname(output)
   os.makedirs(parent, exist_ok=True)
-  staging = tempfile.mkdtemp(prefix='.partial-', dir=parent)
+  folder = tempfile.mkdtemp(prefix='.partial-', dir=parent)
   try:
-    staged = os.path.join(staging, 'ckpt')
+    staged = os.path.join(folder, 'ckpt')
     names = sorted(values)
     _run_now(lambda: tf.raw_ops.SaveV2(prefix=staged, tensor_names=names, shape_and_slices=[''] * len(names),
                                        tensors=[tf.constant(values[name]) for name in names]))
@@ -507,7 +507,7 @@ def write(values: Dict[str, np.ndarray], output: str, overwrite: bool = False) -
       os.replace(path, output + path[len(staged):])
     os.replace(staged + '.index', output + '.index')
   finally:
-    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
   return output
 
 

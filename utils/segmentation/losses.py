@@ -1,56 +1,20 @@
-"""Training and evaluating segmenters: DeepLab's per-pixel loss and learning-rate schedule, and mean IoU.
+"""Training segmenters: DeepLab's per-pixel loss and learning-rate schedule.
 
 `softmax_cross_entropy(logits, labels, num_classes)` is DeepLab's loss (research/deeplab utils/train_utils.py):
 softmax cross-entropy over the pixels whose label is not `ignore_label` (255), averaged over them, optionally
 over the hardest `top_k_percent_pixels` only (bootstrapping, Wu et al. arXiv:1605.04996). `poly_learning_rate`
-is DeepLab's default schedule. `MeanIoU` accumulates a confusion matrix over batches, in graph and eager mode:
-
-    metric = segmentation.MeanIoU(num_classes=21)
-    for images, labels in dataset:
-      metric.update(labels, predictions)
-    miou, per_class = metric.result()
+is DeepLab's default schedule.
 """
 
-from typing import Mapping, Optional, Tuple
+from typing import Mapping, Optional
 
-import numpy as np
 import tensorflow as tf
 
 from nets import checks
-
-IGNORE_LABEL = 255
-
-
-def _check_num_classes(num_classes, caller: str) -> int:
-  value = checks.as_int(num_classes)
-  checks.check_int(f'{caller}: num_classes', value)
-  return value
-
-
-def _checked_labels(labels: tf.Tensor, num_classes: int, ignore_label: Optional[int], what: str,
-                    caller: str) -> tf.Tensor:
-  """`labels` (int) after checking that every value is in [0, num_classes) or is `ignore_label` (if not None).
-
-  Eagerly a ValueError; in a graph or `tf.function` an `InvalidArgumentError` when run. Either names up to ten
-  of the offending values: a label out of range would otherwise count for nothing in the loss (its one-hot row is
-  zero) or fail deep inside the confusion matrix.
-  """
-  flat = tf.reshape(labels, [-1])
-  bad = tf.logical_or(flat < 0, flat >= num_classes)
-  if ignore_label is not None:
-    bad = tf.logical_and(tf.not_equal(flat, ignore_label), bad)
-  valid = f'in [0, {num_classes})' + (f' or the ignore label {ignore_label}' if ignore_label is not None else '')
-  if tf.executing_eagerly():
-    if bool(tf.reduce_any(bad)):
-      values = sorted(set(tf.boolean_mask(flat, bad).numpy().tolist()))
-      raise ValueError(f'{caller}: {what} must be {valid}, got {values[:10]}'
-                       f'{f" and {len(values) - 10} more values" if len(values) > 10 else ""}')
-    return labels
-  values = tf.unique(tf.boolean_mask(flat, bad))[0][:10]
-  assertion = tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)),
-                                  [f'{caller}: {what} must be {valid}, got', values], summarize=10)
-  with tf.control_dependencies([assertion]):
-    return tf.identity(labels)
+from nets import deeplab
+from slimnets.segmentation.labels import IGNORE_LABEL
+from slimnets.segmentation.labels import check_num_classes
+from slimnets.segmentation.labels import checked_labels
 
 
 def _resized_labels(labels: tf.Tensor, size) -> tf.Tensor:
@@ -85,7 +49,7 @@ def softmax_cross_entropy(logits: tf.Tensor, labels: tf.Tensor, num_classes: int
       than `ignore_label` (eagerly; in a graph an InvalidArgumentError when run), naming them.
   """
   caller = 'softmax_cross_entropy'
-  num_classes = _check_num_classes(num_classes, caller)
+  num_classes = check_num_classes(num_classes, caller)
   if not (isinstance(top_k_percent_pixels, (int, float)) and 0 < top_k_percent_pixels <= 1):
     raise ValueError(f'{caller}: top_k_percent_pixels must be in (0, 1], got {top_k_percent_pixels!r}')
   logits_shape, labels_shape = checks.static_shape(logits), checks.static_shape(labels)
@@ -95,9 +59,8 @@ def softmax_cross_entropy(logits: tf.Tensor, labels: tf.Tensor, num_classes: int
   if logits_shape[-1] is not None and logits_shape[-1] != num_classes:
     raise ValueError(f'{caller}: logits have {logits_shape[-1]} classes, num_classes is {num_classes}')
   logits = tf.convert_to_tensor(logits)
-  labels = _checked_labels(tf.cast(labels, tf.int32), num_classes, ignore_label, 'labels', caller)
+  labels = checked_labels(tf.cast(labels, tf.int32), num_classes, ignore_label, 'labels', caller)
   if upsample_logits:
-    from nets import deeplab  # pylint: disable=import-outside-toplevel
     flat = labels if labels.shape.rank == 3 else labels[..., 0]
     logits = deeplab.resize_bilinear(logits, tf.shape(flat)[1:3], logits.dtype)
     labels = flat
@@ -159,60 +122,3 @@ def poly_learning_rate(step, base_learning_rate: float, training_number_of_steps
     return (base_learning_rate - end_learning_rate) * (1.0 - progress) ** power + end_learning_rate
   progress = min(float(step), float(training_number_of_steps)) / training_number_of_steps
   return (base_learning_rate - end_learning_rate) * (1.0 - progress) ** power + end_learning_rate
-
-
-def confusion_matrix(labels, predictions, num_classes: int, ignore_label: int = IGNORE_LABEL) -> tf.Tensor:
-  """`[num_classes, num_classes]` float64 counts of (label, prediction) pairs, `ignore_label` pixels left out.
-
-  Raises:
-    ValueError: for labels outside [0, num_classes) other than `ignore_label`, or predictions outside it where
-      the labels are not `ignore_label`, naming them (eagerly; in a graph an InvalidArgumentError when run).
-  """
-  caller = 'confusion_matrix'
-  num_classes = _check_num_classes(num_classes, caller)
-  labels = tf.reshape(tf.cast(labels, tf.int64), [-1])
-  predictions = tf.reshape(tf.cast(predictions, tf.int64), [-1])
-  keep = tf.not_equal(labels, ignore_label)
-  labels = _checked_labels(tf.boolean_mask(labels, keep), num_classes, None, 'labels', caller)
-  predictions = _checked_labels(tf.boolean_mask(predictions, keep), num_classes, None, 'predictions', caller)
-  return tf.math.confusion_matrix(labels, predictions, num_classes=num_classes, dtype=tf.float64)
-
-
-def mean_iou_from_confusion(confusion) -> Tuple[tf.Tensor, tf.Tensor]:
-  """(mean IoU over the classes present in labels or predictions, per-class IoU with NaN for absent classes)."""
-  confusion = tf.convert_to_tensor(confusion, tf.float64)
-  true_positives = tf.linalg.diag_part(confusion)
-  union = tf.reduce_sum(confusion, 0) + tf.reduce_sum(confusion, 1) - true_positives
-  per_class = tf.where(union > 0, true_positives / tf.where(union > 0, union, 1.0),
-                       tf.constant(np.nan, tf.float64))
-  present = union > 0
-  mean = tf.math.divide_no_nan(tf.reduce_sum(tf.boolean_mask(per_class, present)),
-                               tf.reduce_sum(tf.cast(present, tf.float64)))
-  return mean, per_class
-
-
-class MeanIoU(tf.Module):
-  """A streaming mean IoU: `update(labels, predictions)` adds a batch's confusion matrix, `result()` reads it.
-
-  In graph mode `update` returns the op to run (and the variable needs initializing); eagerly it runs at once.
-  """
-
-  def __init__(self, num_classes: int, ignore_label: int = IGNORE_LABEL, name: Optional[str] = None):
-    super().__init__(name=name or 'mean_iou')
-    self.num_classes = _check_num_classes(num_classes, 'MeanIoU')
-    self.ignore_label = ignore_label
-    with self.name_scope:
-      self.total = tf.Variable(tf.zeros([self.num_classes, self.num_classes], tf.float64), trainable=False,
-                               name='confusion_matrix')
-
-  def update(self, labels, predictions):
-    """Adds the confusion matrix of one batch; returns the assign op (graph) or the updated total (eager)."""
-    return self.total.assign_add(confusion_matrix(labels, predictions, self.num_classes, self.ignore_label))
-
-  def result(self) -> Tuple[tf.Tensor, tf.Tensor]:
-    """(mean IoU, per-class IoU) of everything added so far; see `mean_iou_from_confusion`."""
-    return mean_iou_from_confusion(self.total)
-
-  def reset(self):
-    """Sets the counts back to zero (returns the op in graph mode)."""
-    return self.total.assign(tf.zeros_like(self.total))

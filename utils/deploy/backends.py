@@ -5,7 +5,7 @@
     lite = TFLitePredictor('model.tflite')
     outputs = lite(images)            # images of the size it was exported at
 
-Both run the network `utils.export.serving_function` traces (weights as constants, batch norm folded), so
+Both run the network `slimnets.deploy.serving.serving_function` traces (weights as constants, batch norm folded), so
 their outputs are the TensorFlow path's within each runtime's rounding (tests/test_backends.py). OpenVINO
 converts that function in memory (`openvino_model`); `pip install openvino` (or `pip install '.[openvino]'` in
 a slimnets checkout) installs it.
@@ -18,10 +18,9 @@ from typing import Dict, Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from utils import export
-from utils import inference
-from utils import precision as precisions
-from utils import tf2
+from slimnets import models
+from slimnets.deploy import precision as precisions
+from slimnets.deploy import serving
 
 OPENVINO_PRECISIONS = {'float32': 'f32', 'bfloat16': 'bf16'}  # INFERENCE_PRECISION_HINT values
 
@@ -36,11 +35,11 @@ def import_openvino():
   return openvino
 
 
-def openvino_model(backbone: tf2.Backbone, levels: Sequence[str] = ()):
-  """The backbone's float32 serving function (`export.serving_function`) as an `openvino.Model`, with the
+def openvino_model(backbone: models.Backbone, levels: Sequence[str] = ()):
+  """The backbone's float32 serving function (`serving.serving_function`) as an `openvino.Model`, with the
   input `images` (dynamic batch, height and width) and the outputs named as the SavedModel's."""
   ov = import_openvino()
-  serve = export.serving_function(backbone, levels, 'float32')
+  serve = serving.serving_function(backbone, levels, 'float32')
   return ov.convert_model(serve.get_concrete_function())
 
 
@@ -48,7 +47,7 @@ class OpenVINOPredictor:
   """`Predictor`'s call on OpenVINO's CPU runtime.
 
   Args:
-    model: a `tf2.Backbone` (converted now, weights as they are), or the folder `export.export_openvino` wrote.
+    model: a `models.Backbone` (converted now, weights as they are), or the folder `export.export_openvino` wrote.
     precision: 'float32' or 'bfloat16' (OpenVINO's inference precision; bfloat16 where the CPU lacks it warns
       as `Predictor` does and runs float32); None: the exported model's own (its `--precision`), or float32.
     levels: with a backbone, feature levels to return as well.
@@ -56,10 +55,10 @@ class OpenVINOPredictor:
     unsupported_reason: as for `precision.resolve_precision`.
   """
 
-  def __init__(self, model: Union[tf2.Backbone, str], precision: Optional[str] = None, levels: Sequence[str] = (),
+  def __init__(self, model: Union[models.Backbone, str], precision: Optional[str] = None, levels: Sequence[str] = (),
                threads: Optional[int] = None, unsupported_reason: Optional[str] = ''):
     ov = import_openvino()
-    if isinstance(model, tf2.Backbone):
+    if isinstance(model, models.Backbone):
       model = openvino_model(model, levels)
     elif levels:
       raise ValueError('levels= is for a backbone; an exported model has the levels it was exported with')
@@ -123,7 +122,7 @@ def agreement(reference, candidate, images: Sequence[np.ndarray], batch_size: in
   on `images` (`[height, width, C]` each), in batches of `batch_size` (a last partial batch is left out).
 
   Returns:
-    {'images': how many were compared, 'max_rel_error': the largest `inference.max_relative_error` of 'output'
+    {'images': how many were compared, 'max_rel_error': the largest `serving.max_relative_error` of 'output'
      (a segmenter's 'logits') over the batches, 'top1_agreement': the fraction of images whose arg max class is
      the same, where 'output' is `[batch, classes]` logits, else None, 'pixel_agreement': for a segmenter, the
      fraction of pixels with the same label, else None}.
@@ -134,7 +133,7 @@ def agreement(reference, candidate, images: Sequence[np.ndarray], batch_size: in
     expected, found = reference(batch), candidate(batch)
     key = 'output' if 'output' in expected else 'logits'
     want, got = expected[key], found[key]
-    errors.append(inference.max_relative_error(got, want))
+    errors.append(serving.max_relative_error(got, want))
     agree = int(np.sum(np.argmax(got, -1) == np.argmax(want, -1)))
     if key == 'logits':  # a segmenter's, per pixel
       same_pixels += agree

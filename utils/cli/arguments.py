@@ -1,0 +1,221 @@
+"""The command line's parser: commands, their arguments and argument types. Imports no TensorFlow."""
+
+import argparse
+from typing import Optional, Sequence
+
+from slimnets.deploy import precision
+
+DEEPLAB_CLASSES = 21  # PASCAL VOC's, the default of DeepLab's model zoo and flags
+DEEPLAB_OUTPUT_STRIDE = 16  # DeepLab's flag default
+_DEEPLAB_CLASSES_HELP = f'with --deeplab: the segmenter\'s classes (default {DEEPLAB_CLASSES})'
+
+
+# The DeepLab options of the command line: (flag, ModelOptions field); given without --deeplab they are usage errors.
+DEEPLAB_FLAGS = (('--atrous-rates', 'atrous_rates'), ('--decoder-output-stride', 'decoder_output_stride'),
+                  ('--no-image-pooling', None), ('--depth-multiplier', 'depth_multiplier'),
+                  ('--aspp-convs-filters', 'aspp_convs_filters'), ('--decoder-filters', 'decoder_filters'))
+
+def _levels(text: str) -> tuple:
+  return tuple(part.strip() for part in text.split(',') if part.strip())
+
+def _int_list(text: str, count: Optional[Sequence[int]] = None) -> tuple:
+  try:
+    values = tuple(int(part) for part in text.split(','))
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected comma-separated integers, got {text!r}') from None
+  if count is not None and len(values) not in count:
+    raise argparse.ArgumentTypeError(f'expected {" or ".join(map(str, count))} comma-separated integers, '
+                                     f'got {text!r}')
+  if any(v < 1 for v in values):
+    raise argparse.ArgumentTypeError(f'values must be >= 1, got {text!r}')
+  return values
+
+def _input_size(text: str) -> tuple:
+  values = _int_list(text, (1, 2))
+  return values * 2 if len(values) == 1 else values
+
+def _positive_int(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}') from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(f'must be >= 1, got {text!r}')
+  return value
+
+def _non_negative_int(text: str) -> int:
+  value = int(text)
+  if value < 0:
+    raise argparse.ArgumentTypeError(f'must be >= 0, got {value}')
+  return value
+
+def _positive_float(text: str) -> float:
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected a number > 0, got {text!r}') from None
+  if not value > 0:
+    raise argparse.ArgumentTypeError(f'must be > 0, got {text!r}')
+  return value
+
+class _Parser(argparse.ArgumentParser):
+  """An argument parser whose usage errors are one line on stderr (exit status 2)."""
+
+  def error(self, message):
+    self.exit(2, f'{self.prog}: error: {message} (see --help)\n')
+
+def _add_deeplab_arguments(parser: argparse.ArgumentParser) -> None:
+  group = parser.add_argument_group(
+      'DeepLab segmenters', 'with --deeplab, the network is the backbone of a DeepLab v3 (v3+ with '
+      '--decoder-output-stride) model with DeepLab\'s names; --output-stride defaults to 16 and --num-classes to 21')
+  group.add_argument('--deeplab', action='store_true', help='a DeepLab segmenter on the network')
+  group.add_argument('--atrous-rates', type=_int_list, metavar='A,B,C',
+                     help='rates of the 3x3 ASPP branches, e.g. 6,12,18 at output stride 16 (default: none)')
+  group.add_argument('--decoder-output-stride', type=_int_list, metavar='N',
+                     help="the v3+ decoder's stride, e.g. 4 (default: no decoder)")
+  group.add_argument('--no-image-pooling', action='store_true', help='leave out the image pooling branch of ASPP')
+  group.add_argument('--depth-multiplier', type=_positive_float, metavar='M',
+                     help="MobileNet v2's channel multiplier, e.g. 0.5 (default 1)")
+  group.add_argument('--aspp-convs-filters', type=_positive_int, metavar='N',
+                     help='channels of the ASPP branches (default 256)')
+  group.add_argument('--decoder-filters', type=_positive_int, metavar='N',
+                     help='channels of the decoder (default 256)')
+
+def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
+  parser.add_argument('--allow-unused', action='store_true',
+                      help="accept checkpoint variables under the model's scopes that the model does not build "
+                           '(by default an error: the model was built with other options than the checkpoint\'s)')
+
+def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> None:
+  parser.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
+  _add_checkpoint_arguments(parser)
+  parser.add_argument('--input-size', type=_input_size, metavar='H[,W]',
+                      help="input height and width (default: the network's default image size)")
+  parser.add_argument('--batch', type=_positive_int, default=batch, metavar='B',
+                      help=f'images per batch (default {batch})')
+  parser.add_argument('--output-stride', type=_positive_int, metavar='N',
+                      help='output stride of the features (default: nominal)')
+  parser.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
+                      help="multi-grid rates of the last block's units")
+  parser.add_argument('--precision', choices=precision.PRECISIONS, default='float32',
+                      help='bfloat16 needs bf16 instructions (else it runs float32, with a warning)')
+  parser.add_argument('--threads', type=_positive_int, metavar='N',
+                      help="threads per operation (default: TensorFlow's, all cores)")
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = _Parser(prog='slimnets', description='TF-Slim style backbones for classification and dense prediction.')
+  parser.add_argument('--debug', action='store_true', help='show tracebacks of failures')
+  commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+  listing = commands.add_parser('list', help='the networks, with default image size, parameters and stride')
+  listing.add_argument('--num-classes', type=_non_negative_int, default=1000,
+                       help='classes of the head counted in the parameters (0: features only; default 1000)')
+  listing.add_argument('--json', action='store_true', help='print a JSON list instead of a table')
+  listing.add_argument('--quiet', action='store_true', help='no progress bar (none is shown off a terminal)')
+  listing.set_defaults(parser=listing)
+  describing = commands.add_parser(
+      'describe', help='end points with shapes, strides and receptive fields; feature levels; parameters; FLOPs')
+  describing.add_argument('network', help='a network name (see `slimnets list`)')
+  describing.add_argument('--input-size', type=_input_size, metavar='H[,W]',
+                          help="input height and width (default: the network's default image size)")
+  describing.add_argument('--output-stride', type=_positive_int, metavar='N',
+                          help='output stride of the features, one the network reaches, e.g. 8 or 16 '
+                               '(default: nominal)')
+  describing.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
+                          help="multi-grid rates of the last block's units, e.g. 1,2,4 (ResNets, Xception)")
+  describing.add_argument('--in-channels', type=_positive_int, default=3, metavar='C',
+                          help='input channels (default 3)')
+  describing.add_argument('--num-classes', type=_non_negative_int, metavar='K',
+                          help='add a classification head of K classes, pooled globally (default: features only); '
+                               + _DEEPLAB_CLASSES_HELP)
+  describing.add_argument('--json', action='store_true', help='print one JSON object instead of tables')
+  _add_deeplab_arguments(describing)
+  describing.set_defaults(parser=describing)
+  adapting = commands.add_parser(
+      'adapt-checkpoint', help='rewrite a checkpoint for other input channels or another number of classes')
+  adapting.add_argument('--network', required=True, help='the network the checkpoint belongs to')
+  adapting.add_argument('--input', required=True, metavar='CKPT', help='checkpoint prefix, file or directory')
+  adapting.add_argument('--output', required=True, metavar='CKPT', help='prefix of the checkpoint to write')
+  adapting.add_argument('--in-channels', type=_positive_int, default=3, metavar='C', help='input channels (default 3)')
+  adapting.add_argument('--channel-mode', choices=('repeat', 'sum', 'zeros'), default='repeat',
+                        help='how the RGB kernels of the first convolution become C channels (default repeat)')
+  adapting.add_argument('--num-classes', type=_non_negative_int, metavar='K',
+                        help='classes of the adapted head; a head of another size is dropped (initialized afresh)')
+  adapting.add_argument('--label-offset', type=int, choices=(0, 1), default=0,
+                        help='1: drop the background class of a K+1-class head instead')
+  adapting.add_argument('--overwrite', action='store_true', help='replace an existing output checkpoint')
+  adapting.set_defaults(parser=adapting)
+  fetching = commands.add_parser('fetch-weights', help='download and verify a published TF-Slim checkpoint')
+  fetching.add_argument('network', help='a network with a published checkpoint, e.g. resnet_v1_50')
+  fetching.add_argument('--url', help='download from this address instead of the official one (a mirror of '
+                                     'the published archive: its known size and checksum still apply)')
+  fetching.add_argument('--cache-dir', help='cache directory (default ~/.cache/slimnets)')
+  fetching.add_argument('--quiet', action='store_true', help='no progress bar')
+  fetching.set_defaults(parser=fetching)
+  exporting = commands.add_parser('export', help='write a SavedModel, OpenVINO IR or TFLite model: images -> output '
+                                                 'and feature levels')
+  exporting.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
+  _add_checkpoint_arguments(exporting)
+  exporting.add_argument('--output', required=True, metavar='PATH',
+                         help='SavedModel or OpenVINO directory, or .tflite file, to write')
+  exporting.add_argument('--format', choices=('savedmodel', 'openvino', 'tflite'), default='savedmodel',
+                         help="savedmodel (default); openvino (IR: model.xml and model.bin, needs "
+                              "the openvino package); tflite (one input size)")
+  exporting.add_argument('--output-stride', type=_positive_int, metavar='N',
+                         help='output stride of the features (default: nominal)')
+  exporting.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',
+                         help="multi-grid rates of the last block's units")
+  exporting.add_argument('--in-channels', type=_positive_int, default=3, metavar='C', help='input channels (default 3)')
+  exporting.add_argument('--num-classes', type=_non_negative_int, metavar='K',
+                         help='output logits of K classes, pooled globally (default: dense features); '
+                              + _DEEPLAB_CLASSES_HELP)
+  exporting.add_argument('--features', type=_levels, default=(), metavar='C2,C5',
+                         help='feature levels to add as outputs')
+  exporting.add_argument('--precision', choices=precision.PRECISIONS, default='float32',
+                         help='compute precision of the SavedModel, or OpenVINO\'s inference precision hint (inputs '
+                              'and outputs are float32)')
+  exporting.add_argument('--input-size', type=_input_size, metavar='H[,W]',
+                         help="tflite: the input height and width (default: the network's default image size)")
+  exporting.add_argument('--batch', type=_positive_int, default=1, metavar='B', help='tflite: the batch (default 1)')
+  exporting.add_argument('--quantization', choices=precision.QUANTIZATIONS, default='float32',
+                         help='tflite: float32 (default), float16 weights, or int8 post-training quantization')
+  exporting.add_argument('--calibration-images', metavar='DIR',
+                         help='tflite int8: a folder of JPEG/PNG images to calibrate on (the network\'s '
+                              'preprocessing)')
+  exporting.add_argument('--calibration-count', type=_positive_int, default=100, metavar='N',
+                         help='tflite int8: calibrate on the first N images (default 100)')
+  exporting.add_argument('--overwrite', action='store_true', help='replace an existing output directory')
+  exporting.add_argument('--quiet', action='store_true', help='no status lines (none are shown off a terminal)')
+  _add_deeplab_arguments(exporting)
+  exporting.set_defaults(parser=exporting)
+  benchmarking = commands.add_parser('benchmark', help='inference speed (images/s) in float32 or bfloat16')
+  _add_inference_arguments(benchmarking, batch=1)
+  benchmarking.add_argument('--runs', type=_positive_int, default=20, metavar='N', help='timed runs (default 20)')
+  benchmarking.add_argument('--warmup', type=_non_negative_int, default=3, metavar='N',
+                            help='untimed runs after the first (default 3)')
+  benchmarking.add_argument('--num-classes', type=_non_negative_int, metavar='K',
+                            help='time logits of K classes, pooled globally (default: dense features); '
+                                 + _DEEPLAB_CLASSES_HELP)
+  benchmarking.add_argument('--backend', choices=precision.BACKENDS, default='tensorflow',
+                            help="tensorflow (Predictor, default) or openvino (needs the openvino package)")
+  benchmarking.add_argument('--json', action='store_true', help='print one JSON object')
+  benchmarking.add_argument('--quiet', action='store_true', help='no status lines (none are shown off a terminal)')
+  _add_deeplab_arguments(benchmarking)
+  benchmarking.set_defaults(parser=benchmarking)
+  extracting = commands.add_parser('extract', help='features of a folder of JPEG/PNG images, resumable')
+  _add_inference_arguments(extracting, batch=8)
+  extracting.add_argument('--images', required=True, metavar='DIR', help='folder of .jpg/.jpeg/.png images')
+  extracting.add_argument('--output', required=True, metavar='FILE.npz|DIR',
+                          help='one .npz file, or a directory for one .npz per image')
+  keep = extracting.add_mutually_exclusive_group()
+  keep.add_argument('--features', type=_levels, default=(), metavar='C4,C5', help='feature levels to keep')
+  keep.add_argument('--pooled', action='store_true',
+                    help='keep the global average of the last level (the default)')
+  extracting.add_argument('--num-classes', type=_positive_int, metavar='K',
+                          help=_DEEPLAB_CLASSES_HELP + '; extract keeps features, not logits, of a backbone')
+  extracting.add_argument('--overwrite', action='store_true',
+                          help='replace an existing output, or discard an interrupted run with other settings')
+  extracting.add_argument('--quiet', action='store_true', help='no progress bar')
+  _add_deeplab_arguments(extracting)
+  extracting.set_defaults(parser=extracting)
+  return parser
