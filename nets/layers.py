@@ -29,12 +29,11 @@ IntPair = Union[int, Sequence[int]]
 _NHWC = 'NHWC'
 
 class _PerThreadArgStack(list):
-  """tf-slim's arg scope stack, one per thread, as TensorFlow keeps its variable and name scopes.
+  """tf-slim's arg scope stack, one per thread, as TensorFlow keeps its variable and name scopes
+  (`use_per_thread_arg_scopes`).
 
   tf-slim 1.1.0 keeps one module-level list (`tf_slim.ops.arg_scope._ARGSTACK`) for the whole process, and
-  reads it only through its truthiness, `[-1]`, `append` and `pop`. Under a `tf.distribute.MirroredStrategy`
-  the replicas are threads that take turns at every cross-replica call inside the model (synchronized batch
-  norm's all-reduce): with one list they would pop each other's scopes. This stand-in gives each thread its own
+  reads it only through its truthiness, `[-1]`, `append` and `pop`. This stand-in gives each thread its own
   list; a thread starts with a copy of the main thread's stack as it is then (a replica starts inside the scopes
   its `strategy.run` was called in).
   """
@@ -75,8 +74,23 @@ class _PerThreadArgStack(list):
     return self._stack().pop(index)
 
 
-if not isinstance(slim_arg_scope._ARGSTACK, _PerThreadArgStack):  # pylint: disable=protected-access
-  slim_arg_scope._ARGSTACK = _PerThreadArgStack(slim_arg_scope._ARGSTACK)  # pylint: disable=protected-access
+def use_per_thread_arg_scopes() -> None:
+  """Gives each thread of this process its own tf-slim arg scope stack from now on (idempotent).
+
+  The one place this project changes tf-slim, and only when asked: under a `tf.distribute.MirroredStrategy`
+  the replicas are threads that take turns at every cross-replica call inside the model (synchronized batch
+  norm's all-reduce, where they let go of `BUILD_LOCK`), and with tf-slim's one stack they would pop each
+  other's scopes. `slimnets.models.Backbone(..., synchronized_batch_norm=True)` calls it; graph code that uses
+  `batch_norm(synchronized=True)` across replicas calls it once before `strategy.run` (batch norm says so
+  otherwise). Nothing else needs it: other builds hold `BUILD_LOCK` from their first scope to their last.
+  """
+  if not per_thread_arg_scopes():
+    slim_arg_scope._ARGSTACK = _PerThreadArgStack(slim_arg_scope._ARGSTACK)  # pylint: disable=protected-access
+
+
+def per_thread_arg_scopes() -> bool:
+  """Whether `use_per_thread_arg_scopes` is in effect."""
+  return isinstance(slim_arg_scope._ARGSTACK, _PerThreadArgStack)  # pylint: disable=protected-access
 
 
 class _BuildLock:
@@ -117,8 +131,8 @@ class _BuildLock:
 
 
 # Held while a network is built, so that builds in several threads run one after another (Python runs one
-# thread at a time anyway) and see consistent module state. The arg scope stack is per thread (above), and so
-# are this module's other build-time states; the network functions, and the entry points that open their arg
+# thread at a time anyway) and see consistent module state. This module's other build-time states are per
+# thread (the arg scope stack too, with `use_per_thread_arg_scopes`); the network functions, and the entry points that open their arg
 # scope themselves (`nets_factory.get_network_fn`, `slimnets.models.Backbone`, `slimnets.analysis.dry_build`), hold
 # this lock from
 # their first scope to the last. A thread lets go of it while it waits for other replicas' threads in a
@@ -762,6 +776,7 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
   del fused, renorm_clipping, renorm_decay  # the fused kernel is always used; renorm is refused below
   activation_fn = own_layer(activation_fn)
   _check_batch_norm_options(batch_weights, renorm, adjustment, zero_debias_moving_mean, data_format)
+  replicas = _replicas_to_synchronize(synchronized)
   with tf.compat.v1.variable_scope(scope, 'BatchNorm', [inputs], reuse=reuse) as sc:
     inputs = tf.convert_to_tensor(inputs)
     shape = checks.static_shape(inputs)
@@ -774,8 +789,7 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
         trainable, variables_collections)
     override = getattr(_MOVING_AVERAGES, 'decay', None)
     outputs = _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training,
-                               decay if override is None else override, updates_collections,
-                               _replicas_to_synchronize(synchronized))
+                               decay if override is None else override, updates_collections, replicas)
     if activation_fn is not None:
       outputs = activation_fn(outputs)
     return slim.utils.collect_named_outputs(outputs_collections, sc.name, outputs)
@@ -816,11 +830,23 @@ def _batch_norm_variables(channels: int, dtype: tf.DType, center: bool, scale: b
 
 
 def _replicas_to_synchronize(synchronized: bool) -> Optional[tf.distribute.ReplicaContext]:
-  """The replica context to all-reduce batch statistics in: with `synchronized`, inside one replica of several."""
+  """The replica context to all-reduce batch statistics in: with `synchronized`, inside one replica of several.
+
+  Raises:
+    RuntimeError: when the replicas are threads of this process sharing tf-slim's one arg scope stack (every
+      replica raises it, before any all-reduce, so none is left waiting).
+  """
   if not synchronized:
     return None
   context = tf.distribute.get_replica_context()  # None in a cross-replica context; the default one: 1 replica
-  return context if context is not None and context.num_replicas_in_sync > 1 else None
+  if context is None or context.num_replicas_in_sync <= 1:
+    return None
+  local = context.strategy.extended.worker_devices
+  if len(local) > 1 and not per_thread_arg_scopes():
+    raise RuntimeError(f'batch_norm(synchronized=True) across {len(local)} replicas in this process needs each '
+                       'replica thread to have its own arg scope stack: call nets.layers.use_per_thread_arg_scopes() '
+                       'once before strategy.run (slimnets.models.Backbone(..., synchronized_batch_norm=True) does)')
+  return context
 
 
 def _global_batch_moments(rank4: tf.Tensor, replicas: tf.distribute.ReplicaContext) -> tuple:

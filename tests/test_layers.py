@@ -303,8 +303,11 @@ def test_batch_norm_folding_is_scoped_to_its_context_and_thread():
 
 
 def test_arg_scopes_are_per_thread_and_a_thread_starts_in_the_main_threads():
-  """tf-slim keeps one arg scope stack per process; here each thread has its own (MirroredStrategy's replicas are
-  threads that take turns inside the model), starting from the main thread's scopes."""
+  """tf-slim keeps one arg scope stack per process; asked for, each thread has its own (MirroredStrategy's replicas
+  are threads that take turns inside the model), starting from the main thread's scopes."""
+  layers.use_per_thread_arg_scopes()
+  layers.use_per_thread_arg_scopes()  # idempotent
+  assert layers.per_thread_arg_scopes()
   seen = {}
 
   def worker():

@@ -1,6 +1,7 @@
 """The package: `slimnets` beside a user's own `utils`, an explicit public API, imports that run one way."""
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -106,3 +107,25 @@ def test_imports_run_one_way_without_cycles_or_hidden_imports():
   assert [text.partition(' (line')[0] for text in hidden] == ['nets.nets_factory imports nets.layers inside a function']
   assert not any(name.startswith('nets') and imported.startswith('slimnets')
                  for name in graph for imported in graph[name])  # the networks know nothing of the product
+
+
+def test_importing_every_module_changes_nothing_in_tf_slim(tmp_path):
+  """No action at a distance: tf-slim's modules hold the same objects before and after every project module is
+  imported (the per-thread arg scope stack is installed only when asked for, `use_per_thread_arg_scopes`)."""
+  modules = sorted(_modules())
+  code, out, err = _python(
+      'import importlib, json, sys\n'
+      'import tf_slim\n'
+      'def snapshot():\n'
+      '  return {name: {key: id(value) for key, value in vars(module).items()}\n'
+      '          for name, module in sorted(sys.modules.items()) if name.split(".")[0] == "tf_slim"}\n'
+      'before = snapshot()\n'
+      f'for name in {modules!r}:\n'
+      '  importlib.import_module(name)\n'
+      'after = snapshot()\n'
+      'changed = sorted(f"{m}.{k}" for m in before for k in set(before[m]) | set(after.get(m, {}))\n'
+      '                 if before[m].get(k) != after.get(m, {}).get(k))\n'
+      'print(json.dumps([len(before), changed]))', str(tmp_path))
+  assert code == 0, err
+  count, changed = json.loads(out.splitlines()[-1])
+  assert count > 10 and changed == []

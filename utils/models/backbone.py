@@ -59,7 +59,8 @@ class Backbone(tf.Module):
     weight_decay: the arg scope's L2 weight decay (default: the network's, e.g. 1e-4 for ResNets).
     synchronized_batch_norm: in training under a `tf.distribute` strategy, normalize with the statistics of the
       global batch (`nets.layers.batch_norm(synchronized=True)`): replicas of a few images each then compute
-      what one device would on the whole batch.
+      what one device would on the whole batch. (It gives each thread of the process its own tf-slim arg scope
+      stack, `nets.layers.use_per_thread_arg_scopes`, which replica threads need.)
     name: name of the module (default: the network name); variable names do not depend on it.
     **network_kwargs: further arguments of the network function: `output_stride`, `multi_grid`, `global_pool`,
       `spatial_squeeze`, `depth_multiplier`, `create_aux_logits`, ...
@@ -86,6 +87,8 @@ class Backbone(tf.Module):
     self.num_classes = num_classes
     self.in_channels = in_channels
     self.synchronized_batch_norm = bool(synchronized_batch_norm)
+    if self.synchronized_batch_norm:  # replica threads take turns inside the model at the all-reduce
+      layers.use_per_thread_arg_scopes()
     scope_kwargs = {'batch_norm_updates_collections': None}
     if weight_decay is not None:
       scope_kwargs['weight_decay'] = weight_decay
