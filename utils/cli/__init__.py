@@ -25,7 +25,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
       from slimnets.cli import commands  # pylint: disable=import-outside-toplevel
       commands.RUN[args.command](args)
-    except FileExistsError as error:  # an existing output: a usage error, as _check_usage finds most of them
+    except FileExistsError as error:  # an existing output: a usage error, as usage.check_usage finds most
       if args.debug:
         raise
       args.parser.error(str(error))
@@ -41,7 +41,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
       print(f'slimnets: interrupted; {kept}', file=sys.stderr)
       return 130  # as a shell reports SIGINT
   return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())
