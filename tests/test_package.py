@@ -129,3 +129,11 @@ def test_importing_every_module_changes_nothing_in_tf_slim(tmp_path):
   assert code == 0, err
   count, changed = json.loads(out.splitlines()[-1])
   assert count > 10 and changed == []
+
+
+def test_every_export_format_of_the_table_has_a_writer():
+  from slimnets.cli import commands  # pylint: disable=import-outside-toplevel
+  from slimnets.deploy import formats  # pylint: disable=import-outside-toplevel
+  assert tuple(commands._EXPORTERS) == formats.NAMES  # pylint: disable=protected-access
+  with pytest.raises(ValueError, match=r"format must be one of savedmodel, openvino, tflite, got 'onnx'"):
+    formats.get_format('onnx')

@@ -3,7 +3,9 @@
 import argparse
 from typing import Optional, Sequence
 
+from slimnets.deploy import formats
 from slimnets.deploy import precision
+
 
 DEEPLAB_CLASSES = 21  # PASCAL VOC's, the default of DeepLab's model zoo and flags
 DEEPLAB_OUTPUT_STRIDE = 16  # DeepLab's flag default
@@ -15,8 +17,10 @@ DEEPLAB_FLAGS = (('--atrous-rates', 'atrous_rates'), ('--decoder-output-stride',
                   ('--no-image-pooling', None), ('--depth-multiplier', 'depth_multiplier'),
                   ('--aspp-convs-filters', 'aspp_convs_filters'), ('--decoder-filters', 'decoder_filters'))
 
+
 def _levels(text: str) -> tuple:
   return tuple(part.strip() for part in text.split(',') if part.strip())
+
 
 def _int_list(text: str, count: Optional[Sequence[int]] = None) -> tuple:
   try:
@@ -30,9 +34,11 @@ def _int_list(text: str, count: Optional[Sequence[int]] = None) -> tuple:
     raise argparse.ArgumentTypeError(f'values must be >= 1, got {text!r}')
   return values
 
+
 def _input_size(text: str) -> tuple:
   values = _int_list(text, (1, 2))
   return values * 2 if len(values) == 1 else values
+
 
 def _positive_int(text: str) -> int:
   try:
@@ -43,11 +49,13 @@ def _positive_int(text: str) -> int:
     raise argparse.ArgumentTypeError(f'must be >= 1, got {text!r}')
   return value
 
+
 def _non_negative_int(text: str) -> int:
   value = int(text)
   if value < 0:
     raise argparse.ArgumentTypeError(f'must be >= 0, got {value}')
   return value
+
 
 def _positive_float(text: str) -> float:
   try:
@@ -58,11 +66,13 @@ def _positive_float(text: str) -> float:
     raise argparse.ArgumentTypeError(f'must be > 0, got {text!r}')
   return value
 
+
 class _Parser(argparse.ArgumentParser):
   """An argument parser whose usage errors are one line on stderr (exit status 2)."""
 
   def error(self, message):
     self.exit(2, f'{self.prog}: error: {message} (see --help)\n')
+
 
 def _add_deeplab_arguments(parser: argparse.ArgumentParser) -> None:
   group = parser.add_argument_group(
@@ -81,11 +91,13 @@ def _add_deeplab_arguments(parser: argparse.ArgumentParser) -> None:
   group.add_argument('--decoder-filters', type=_positive_int, metavar='N',
                      help='channels of the decoder (default 256)')
 
+
 def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
   parser.add_argument('--allow-unused', action='store_true',
                       help="accept checkpoint variables under the model's scopes that the model does not build "
                            '(by default an error: the model was built with other options than the checkpoint\'s)')
+
 
 def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> None:
   parser.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
@@ -102,6 +114,7 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> Non
                       help='bfloat16 needs bf16 instructions (else it runs float32, with a warning)')
   parser.add_argument('--threads', type=_positive_int, metavar='N',
                       help="threads per operation (default: TensorFlow's, all cores)")
+
 
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(prog='slimnets', description='TF-Slim style backbones for classification and dense prediction.')
@@ -158,9 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
   _add_checkpoint_arguments(exporting)
   exporting.add_argument('--output', required=True, metavar='PATH',
                          help='SavedModel or OpenVINO directory, or .tflite file, to write')
-  exporting.add_argument('--format', choices=('savedmodel', 'openvino', 'tflite'), default='savedmodel',
-                         help="savedmodel (default); openvino (IR: model.xml and model.bin, needs "
-                              "the openvino package); tflite (one input size)")
+  exporting.add_argument('--format', choices=formats.NAMES, default=formats.NAMES[0],
+                         help='; '.join(f'{f.name}: {f.help}' for f in formats.FORMATS))
   exporting.add_argument('--output-stride', type=_positive_int, metavar='N',
                          help='output stride of the features (default: nominal)')
   exporting.add_argument('--multi-grid', type=_int_list, metavar='A,B,C',

@@ -22,6 +22,7 @@ from slimnets.cli import terminal
 from slimnets.deploy import backends
 from slimnets.deploy import export
 from slimnets.deploy import extract
+from slimnets.deploy import formats
 from slimnets.deploy import inference
 from slimnets.deploy import precision
 from slimnets.deploy import serving
@@ -51,6 +52,7 @@ def _cmd_list(args: argparse.Namespace) -> None:
                                      str(r['nominal_stride']), r['preprocessing']) for r in rows]):
     print(line)
 
+
 def _cmd_describe(args: argparse.Namespace) -> None:
   if args.deeplab:
     description = describe.describe_segmenter(_deeplab_options(args), input_size=args.input_size,
@@ -62,6 +64,7 @@ def _cmd_describe(args: argparse.Namespace) -> None:
                                   num_classes=args.num_classes)
   print(json.dumps(description, indent=1) if args.json else describe.format_text(description))
 
+
 def _cmd_adapt_checkpoint(args: argparse.Namespace) -> None:
   output = os.path.abspath(args.output)  # the network and the output were checked by _check_usage
   values = checkpoints.read(args.input)
@@ -71,49 +74,63 @@ def _cmd_adapt_checkpoint(args: argparse.Namespace) -> None:
   changed = sum(1 for name in adapted if adapted[name].shape != values[name].shape)
   print(f'wrote {output}: {len(adapted)} variables ({changed} reshaped, {len(values) - len(adapted)} dropped)')
 
+
 def _cmd_fetch_weights(args: argparse.Namespace) -> None:
   path = fetch.fetch(args.network, url=args.url, cache_dir=args.cache_dir, progress=terminal.shows_progress(args))
   print(path)
 
+
 def _cmd_export(args: argparse.Namespace) -> None:
   features.check_levels(args.network, args.features)
-  output = os.path.abspath(args.output)  # an existing one was refused by _check_usage
-  if args.format == 'openvino':
+  output = os.path.abspath(args.output)  # an existing one was refused by usage.check_usage
+  if formats.get_format(args.format).package == 'openvino':
     backends.import_openvino()  # missing: one line before the slow build
-  calibration = None
   if args.quantization == 'int8':
     extract.check_folder(args.calibration_images)
   backbone = _backbone(args, random_weights_warning=True)
   outputs = 'logits, labels' if args.deeplab else ', '.join(['output', *args.features])
-  if args.format == 'savedmodel':
-    terminal.status(args, f'tracing and writing the SavedModel ({args.precision}, batch norm folded)')
-    export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
-    print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> {outputs}")
-  elif args.format == 'openvino':
-    terminal.status(args, f'converting to OpenVINO IR ({args.precision} inference hint, batch norm folded)')
-    export.export_openvino(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
-    print(f"wrote {output}/model.xml, model.bin: images: float32 [batch, height, width, {args.in_channels}] -> "
-          f"{outputs}")
-  else:
-    size = args.input_size or serving.default_input_size(backbone)
-    if args.quantization == 'int8':  # a segmenter takes [0, 255] images and preprocesses them itself
-      calibration = extract.preprocessed_images(args.calibration_images, None if args.deeplab else args.network,
-                                                size, limit=args.calibration_count)
-    terminal.status(args, f'converting to TFLite ({args.quantization}, {size[0]}x{size[1]}, batch {args.batch})')
-    with contextlib.nullcontext() if args.debug else terminal.native_stderr_silenced():  # the converter's own lines
-      export.export_tflite(backbone, output, size, batch_size=args.batch, levels=args.features,
-                           quantization=args.quantization, representative=calibration, overwrite=args.overwrite)
-    print(f"wrote {output}: serving_default(images: float32 [{args.batch}, {size[0]}, {size[1]}, "
-          f"{args.in_channels}]) -> {outputs} ({args.quantization})")
-    if calibration:
-      found = backends.agreement(inference.Predictor(backbone), backends.TFLitePredictor(output), calibration,
-                                 args.batch)
-      top1 = (f", top-1 agreement {100 * found['top1_agreement']:.1f}%" if found['top1_agreement'] is not None
-              else '')
-      if found['pixel_agreement'] is not None:
-        top1 = f", labels agree on {100 * found['pixel_agreement']:.1f}% of the pixels"
-      print(f"int8 against float32 on {found['images']} calibration images: largest difference "
-            f"{100 * found['max_rel_error']:.2f}% of the output's range{top1}")
+  _EXPORTERS[args.format](args, backbone, output, outputs)
+
+
+def _export_saved_model(args: argparse.Namespace, backbone, output: str, outputs: str) -> None:
+  terminal.status(args, f'tracing and writing the SavedModel ({args.precision}, batch norm folded)')
+  export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
+  print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> {outputs}")
+
+
+def _export_openvino(args: argparse.Namespace, backbone, output: str, outputs: str) -> None:
+  terminal.status(args, f'converting to OpenVINO IR ({args.precision} inference hint, batch norm folded)')
+  export.export_openvino(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
+  print(f"wrote {output}/model.xml, model.bin: images: float32 [batch, height, width, {args.in_channels}] -> "
+        f"{outputs}")
+
+
+def _export_tflite(args: argparse.Namespace, backbone, output: str, outputs: str) -> None:
+  size = args.input_size or serving.default_input_size(backbone)
+  calibration = None
+  if args.quantization == 'int8':  # a segmenter takes [0, 255] images and preprocesses them itself
+    calibration = extract.preprocessed_images(args.calibration_images, None if args.deeplab else args.network,
+                                              size, limit=args.calibration_count)
+  terminal.status(args, f'converting to TFLite ({args.quantization}, {size[0]}x{size[1]}, batch {args.batch})')
+  with contextlib.nullcontext() if args.debug else terminal.native_stderr_silenced():  # the converter's own lines
+    export.export_tflite(backbone, output, size, batch_size=args.batch, levels=args.features,
+                         quantization=args.quantization, representative=calibration, overwrite=args.overwrite)
+  print(f"wrote {output}: serving_default(images: float32 [{args.batch}, {size[0]}, {size[1]}, "
+        f"{args.in_channels}]) -> {outputs} ({args.quantization})")
+  if calibration:
+    found = backends.agreement(inference.Predictor(backbone), backends.TFLitePredictor(output), calibration,
+                               args.batch)
+    top1 = (f", top-1 agreement {100 * found['top1_agreement']:.1f}%" if found['top1_agreement'] is not None
+            else '')
+    if found['pixel_agreement'] is not None:
+      top1 = f", labels agree on {100 * found['pixel_agreement']:.1f}% of the pixels"
+    print(f"int8 against float32 on {found['images']} calibration images: largest difference "
+          f"{100 * found['max_rel_error']:.2f}% of the output's range{top1}")
+
+
+# The writer of each format of `formats.FORMATS` (tests/test_package.py checks that the keys are its names).
+_EXPORTERS = {'savedmodel': _export_saved_model, 'openvino': _export_openvino, 'tflite': _export_tflite}
+
 
 def _deeplab_options(args: argparse.Namespace):
   """The `deeplab.ModelOptions` of --deeplab and its options (--atrous-rates, --decoder-output-stride, ...)."""
@@ -123,6 +140,7 @@ def _deeplab_options(args: argparse.Namespace):
       {'semantic': getattr(args, 'num_classes', None) or arguments.DEEPLAB_CLASSES},
       output_stride=args.output_stride or arguments.DEEPLAB_OUTPUT_STRIDE, model_variant=args.network,
       multi_grid=args.multi_grid, add_image_level_feature=not args.no_image_pooling, **given)
+
 
 def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
   """The backbone of a command's --network (and --output-stride, ...), restored from --checkpoint if given."""
@@ -152,6 +170,7 @@ def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):
             f'does not build ({checkpoints.scopes_text(report.unbuilt)})', file=sys.stderr)
   return backbone
 
+
 # What the command line offers where the library's restore takes allow_mismatch / allow_missing / allow_unused.
 _RESTORE_REMEDIES = {
     'allow_mismatch': 'Give the options the checkpoint was trained with (--num-classes, --in-channels, and with '
@@ -162,9 +181,11 @@ _RESTORE_REMEDIES = {
                     '--atrous-rates, --no-image-pooling), or pass --allow-unused to leave them out',
 }
 
+
 def _configure_threads(args: argparse.Namespace) -> None:
   if args.threads:
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+
 
 def _cmd_benchmark(args: argparse.Namespace) -> None:
   _configure_threads(args)
@@ -191,6 +212,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
   if 'max_rel_error_vs_float32' in result:
     line += f"; largest difference from float32: {100 * result['max_rel_error_vs_float32']:.2f}% of its range"
   print(line)
+
 
 def _cmd_extract(args: argparse.Namespace) -> None:
   _configure_threads(args)

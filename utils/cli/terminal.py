@@ -30,6 +30,7 @@ def quiet_tensorflow() -> None:
     os.dup2(saved, 2)
     os.close(saved)
 
+
 @contextlib.contextmanager
 def native_stderr_silenced():
   """Native (C++) writes to stderr go to /dev/null, while Python's `sys.stderr` still reaches the terminal.
@@ -57,14 +58,17 @@ def native_stderr_silenced():
     os.close(saved)
     sys.stderr = previous
 
+
 def shows_progress(args: argparse.Namespace) -> bool:
   """Progress goes to stderr only when it is a terminal, and never with --quiet (pipes and logs stay clean)."""
   return not getattr(args, 'quiet', False) and sys.stderr.isatty()
+
 
 def status(args: argparse.Namespace, text: str) -> None:
   """A status line on stderr ('slimnets: building resnet_v1_50 ...') for the slow steps, where progress shows."""
   if shows_progress(args):
     print(f'slimnets: {text} ...', file=sys.stderr, flush=True)
+
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
   """Warnings as one line `slimnets: warning: ...` on stderr, above a progress bar if one is shown."""

@@ -6,6 +6,7 @@ import os
 from nets import nets_factory
 from slimnets import staging
 from slimnets.cli import arguments
+from slimnets.deploy import formats
 
 
 def _check_deeplab_usage(args: argparse.Namespace, spec) -> None:
@@ -35,6 +36,7 @@ def _check_deeplab_usage(args: argparse.Namespace, spec) -> None:
     if decoder_stride >= stride:
       raise ValueError(f'--decoder-output-stride {decoder_stride} must be below the output stride {stride}')
 
+
 def _check_input_size(args: argparse.Namespace, spec) -> None:
   """--input-size below the network's declared minimum (with --num-classes: with its head) is a usage error."""
   head = bool(getattr(args, 'num_classes', 0)) and not getattr(args, 'deeplab', False)
@@ -44,20 +46,25 @@ def _check_input_size(args: argparse.Namespace, spec) -> None:
     raise ValueError(f'{args.network}: inputs of {size[0]}x{size[1]} are too small: the minimum is '
                      f'{minimum}x{minimum} ({reason}); resize or pad the images')
 
+
 def _check_export_options(args: argparse.Namespace) -> None:
   """The options of one export format are refused with another, and int8 needs its calibration images."""
-  lite_only = {'--input-size': args.input_size, '--batch': args.batch != 1,
-               '--quantization': args.quantization != 'float32', '--calibration-images': args.calibration_images}
-  given = [option for option, value in lite_only.items() if value]
-  if args.format != 'tflite' and given:
-    raise ValueError(f'{", ".join(given)} {"is" if len(given) == 1 else "are"} for --format tflite, not '
+  chosen = formats.get_format(args.format)
+  fixed_shape = {'--input-size': args.input_size, '--batch': args.batch != 1,
+                 '--quantization': args.quantization != 'float32', '--calibration-images': args.calibration_images}
+  given = [option for option, value in fixed_shape.items() if value]
+  if not chosen.fixed_shape and given:
+    owners = ', '.join(f.name for f in formats.FORMATS if f.fixed_shape)
+    raise ValueError(f'{", ".join(given)} {"is" if len(given) == 1 else "are"} for --format {owners}, not '
                      f'{args.format}')
-  if args.format == 'tflite' and args.precision != 'float32':
-    raise ValueError('--precision is for savedmodel and openvino; a TFLite model computes in float32 '
+  if not chosen.precision and args.precision != 'float32':
+    takers = ' and '.join(f.name for f in formats.FORMATS if f.precision)
+    raise ValueError(f'--precision is for {takers}; a {args.format} model computes in float32 '
                      '(--quantization float16 or int8 makes it smaller)')
   if (args.quantization == 'int8') != bool(args.calibration_images):
     raise ValueError('--quantization int8 needs --calibration-images DIR, and --calibration-images is for int8 '
                      'only')
+
 
 def check_usage(args: argparse.Namespace) -> None:
   """Usage errors (exit status 2, one line) for what the arguments alone refute, before TensorFlow loads:
