@@ -9,6 +9,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from nets import layers
+from nets.layers import normalization
 from tests.conftest import run
 from tests.conftest import tf1_behavior
 
@@ -292,14 +293,14 @@ def test_batch_norm_folding_without_scale_and_leaving_training_alone():
 
 def test_batch_norm_folding_is_scoped_to_its_context_and_thread():
   with layers.batch_norm_folded_for_inference():
-    assert layers._FOLDING.active  # pylint: disable=protected-access
+    assert normalization._FOLDING.active  # pylint: disable=protected-access
     seen = []
-    active = lambda: seen.append(getattr(layers._FOLDING, 'active', False))  # pylint: disable=protected-access
+    active = lambda: seen.append(getattr(normalization._FOLDING, 'active', False))  # pylint: disable=protected-access
     thread = threading.Thread(target=active)
     thread.start()
     thread.join()
     assert seen == [False]
-  assert not layers._FOLDING.active  # pylint: disable=protected-access
+  assert not normalization._FOLDING.active  # pylint: disable=protected-access
 
 
 def test_arg_scopes_are_per_thread_and_a_thread_starts_in_the_main_threads():
