@@ -1,0 +1,73 @@
+"""MobileNet v1 and v2 (research/slim): their declared facts."""
+
+from typing import Tuple
+
+from nets.catalogue.archives import TF_MODELS
+from nets.catalogue.archives import archive
+from nets.catalogue.spec import Level
+from nets.catalogue.spec import NetworkSpec
+from nets.catalogue.spec import UNIT_RANGE
+
+
+def _mobilenet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  reason = ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels to '
+            'ceil(n / s) >= 1')
+  if with_classes:
+    reason += '; the 7x7 average pool of the head shrinks to the feature map when that is smaller'
+  return 1, reason
+
+
+def _mobilenet_v1(multiplier: float, suffix: str, archive_multiplier: str) -> NetworkSpec:
+  name = 'mobilenet_v1' + suffix
+  depth = lambda d: max(int(d * multiplier), 8)
+  end_points = (('C1', 'Conv2d_1_pointwise', 64), ('C2', 'Conv2d_3_pointwise', 128),
+                ('C3', 'Conv2d_5_pointwise', 256), ('C4', 'Conv2d_11_pointwise', 512),
+                ('C5', 'Conv2d_13_pointwise', 1024))
+  checkpoint = f'mobilenet_v1_{archive_multiplier}_224'
+  return NetworkSpec(
+      name, f'nets.mobilenet_v1:{name}', 'nets.mobilenet_v1:mobilenet_v1_arg_scope', default_image_size=224,
+      nominal_stride=32, output_strides=(8, 16, 32), preprocessing='inception', value_range=UNIT_RANGE,
+      minimum_input_size=_mobilenet_minimum_input_size,
+      levels=tuple(Level(level, point, 2 ** (k + 1), depth(d)) for k, (level, point, d) in enumerate(end_points)),
+      input_variables=('MobilenetV1/Conv2d_0/weights',),
+      class_variables=('MobilenetV1/Logits/Conv2d_1c_1x1/weights', 'MobilenetV1/Logits/Conv2d_1c_1x1/biases'),
+      num_classes=1001,
+      archive=archive(f'{TF_MODELS}mobilenet_v1_2018_08_02/{checkpoint}.tgz', f'{checkpoint}.ckpt', 1001),
+      base_function='nets.mobilenet_v1:mobilenet_v1_base', base_defaults=(('depth_multiplier', multiplier),))
+
+
+def _mobilenet_v2(multiplier: float, suffix: str, channels: Tuple[int, ...]) -> NetworkSpec:
+  name = 'mobilenet_v2' + suffix
+  # The last block at each stride (the first conv's block included), and the 1x1 convolution at stride 32.
+  points = ('layer_2', 'layer_4', 'layer_7', 'layer_14', 'layer_19')
+  checkpoint = f'mobilenet_v2_{multiplier}_224'
+  return NetworkSpec(
+      name, f'nets.mobilenet.mobilenet_v2:{"mobilenet" if not suffix else name}',
+      'nets.mobilenet.mobilenet_v2:training_scope', default_image_size=224, nominal_stride=32,
+      output_strides=(1, 2, 4, 8, 16, 32), preprocessing='inception', value_range=UNIT_RANGE,
+      minimum_input_size=_mobilenet_v2_minimum_input_size,
+      levels=tuple(Level(f'C{k}', point, 2 ** k, depth) for k, (point, depth) in enumerate(zip(points, channels), 1)),
+      input_variables=('MobilenetV2/Conv/weights',),
+      class_variables=('MobilenetV2/Logits/Conv2d_1c_1x1/weights', 'MobilenetV2/Logits/Conv2d_1c_1x1/biases'),
+      num_classes=1001,
+      archive=archive(f'https://storage.googleapis.com/mobilenet_v2/checkpoints/{checkpoint}.tgz',
+                      f'{checkpoint}.ckpt', 1001),
+      base_function='nets.mobilenet.mobilenet_v2:mobilenet_base', base_defaults=(('depth_multiplier', multiplier),),
+      # DeepLab's 'mobilenet_v2' model variant; its other depths are `ModelOptions.depth_multiplier`.
+      decoder_end_points=((4, 'layer_4/depthwise_output'), (8, 'layer_7/depthwise_output'),
+                          (16, 'layer_14/depthwise_output')) if not suffix else ())
+
+
+def _mobilenet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  del with_classes  # the head pools globally
+  return 1, ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels to '
+             'ceil(n / s) >= 1: any size builds')
+
+
+SPECS = (
+    _mobilenet_v1(1.0, '', '1.0'), _mobilenet_v1(0.75, '_075', '0.75'), _mobilenet_v1(0.5, '_050', '0.5'),
+    _mobilenet_v1(0.25, '_025', '0.25'),
+    _mobilenet_v2(1.0, '', (16, 24, 32, 96, 1280)), _mobilenet_v2(1.4, '_140', (24, 32, 48, 136, 1792)),
+    # Fine-grain classification mode keeps the last layer's 1280 channels.
+    _mobilenet_v2(0.35, '_035', (8, 8, 16, 32, 1280)),
+)
