@@ -146,7 +146,8 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
       Keras's `BatchNormalization(synchronized=True)`), so every replica computes what one device would on the
       whole batch, moving averages included. Elsewhere (one replica, inference) it changes nothing. An addition
       of this project (tf-slim has no such argument); set it for a whole network with
-      `slim.arg_scope([slim.batch_norm], synchronized=True)` or `tf2.Backbone(..., synchronized_batch_norm=True)`.
+      `slim.arg_scope([slim.batch_norm], synchronized=True)` or
+      `slimnets.Backbone(..., synchronized_batch_norm=True)`.
 
   Returns:
     The normalized tensor, with the shape of `inputs`.
