@@ -28,14 +28,17 @@ def checked_labels(labels: tf.Tensor, num_classes: int, ignore_label: Optional[i
   if ignore_label is not None:
     bad = tf.logical_and(tf.not_equal(flat, ignore_label), bad)
   valid = f'in [0, {num_classes})' + (f' or the ignore label {ignore_label}' if ignore_label is not None else '')
+  any_bad = tf.reduce_any(bad)
   if tf.executing_eagerly():
-    if bool(tf.reduce_any(bad)):
+    if bool(any_bad):
       values = sorted(set(tf.boolean_mask(flat, bad).numpy().tolist()))
       raise ValueError(f'{caller}: {what} must be {valid}, got {values[:10]}'
                        f'{f" and {len(values) - 10} more values" if len(values) > 10 else ""}')
     return labels
-  values = tf.unique(tf.boolean_mask(flat, bad))[0][:10]
-  assertion = tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)),
-                                  [f'{caller}: {what} must be {valid}, got', values], summarize=10)
+  # The offending values are gathered only when there are any: a training step checks every pixel's label.
+  values = tf.cond(any_bad, lambda: tf.unique(tf.boolean_mask(flat, bad))[0][:10],
+                   lambda: tf.zeros([0], flat.dtype))
+  assertion = tf.debugging.Assert(tf.logical_not(any_bad), [f'{caller}: {what} must be {valid}, got', values],
+                                  summarize=10)
   with tf.control_dependencies([assertion]):
     return tf.identity(labels)

@@ -313,7 +313,9 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
     raise ValueError(f'checkpoint {checkpoint!r} holds none of the {len(by_name)} model variables (it holds '
                      f'{len(in_checkpoint)} others, e.g. {example!r}): is it for another network or scope?')
   report.unbuilt, report.head = _unbuilt(report.unused, by_name, in_checkpoint, exclude)
-  looks_like = _looks_like(in_checkpoint, by_name)
+  refused = ((report.mismatched and not allow_mismatch) or (report.unbuilt and not allow_unused)
+             or (report.missing and not allow_missing))
+  looks_like = _looks_like(in_checkpoint, by_name) if refused else ''  # only an error message reads it
   if report.mismatched and not allow_mismatch:
     details = '; '.join(f'{name}: model {list(a)}, checkpoint {list(b)}' for name, (a, b) in
                         sorted(report.mismatched.items())[:5])
