@@ -200,6 +200,12 @@ def split_separable_conv2d(inputs: tf.Tensor, filters: int, kernel_size=3, rate=
       weights_regularizer=slim.l2_regularizer(weight_decay), scope=f'{scope}_pointwise')
 
 
+def mean_pixel(model_variant: str) -> Tuple[float, float, float]:
+  """The RGB pixel that DeepLab's preprocessing maps to zero for `model_variant`: the ImageNet mean for
+  resnet_v1_50/101, else 127.5 (inputs scaled to [-1, 1]); training crops are padded with it."""
+  return _MEAN_RGB if model_variant in ('resnet_v1_50', 'resnet_v1_101') else (127.5, 127.5, 127.5)
+
+
 def _preprocess(images: tf.Tensor, model_variant: str) -> tf.Tensor:
   """DeepLab's preprocessing, computed in float32; float16 and bfloat16 images get their own dtype back (the
   network then runs in it), any other images float32."""
@@ -207,7 +213,7 @@ def _preprocess(images: tf.Tensor, model_variant: str) -> tf.Tensor:
   images = tf.cast(images, tf.float32)
   if model_variant in ('resnet_v1_50', 'resnet_v1_101'):
     channels = int(images.shape[-1])
-    mean = list(_MEAN_RGB) + [0.0] * (channels - 3)  # the channels beyond RGB keep their values
+    mean = list(mean_pixel(model_variant)) + [0.0] * (channels - 3)  # the channels beyond RGB keep their values
     return tf.cast(images - tf.constant(mean[:channels], shape=[1, 1, 1, channels]), dtype)
   return tf.cast((2.0 / 255.0) * images - 1.0, dtype)
 
@@ -468,10 +474,22 @@ def multi_scale_logits(images: tf.Tensor, model_options: ModelOptions,
   return results
 
 
+def _refuse_eager(caller: str) -> None:
+  if tf.executing_eagerly():
+    raise RuntimeError(f'deeplab.{caller} builds a new network in a graph (to restore a checkpoint into); in eager '
+                       'code it would predict with fresh random weights. Eagerly, use a model that keeps its '
+                       'weights: slimnets.models.Segmenter(model_options), restored, then .predict(images)')
+
+
 def predict_labels(images: tf.Tensor, model_options: ModelOptions,
                    image_pyramid: Optional[Sequence[float]] = None) -> Dict[str, tf.Tensor]:
   """Per-pixel labels `[batch, height, width]` (int64) of each output and their probabilities '<output>_prob':
-  the merged logits of `multi_scale_logits`, upsampled to the image size, in inference mode."""
+  the merged logits of `multi_scale_logits`, upsampled to the image size, in inference mode.
+
+  Graph code only: it builds the network (new variables, to restore from a checkpoint); in eager code it would
+  build a fresh, randomly initialised network each call, so there it raises RuntimeError pointing to
+  `slimnets.models.Segmenter(model_options).predict(images)`."""
+  _refuse_eager('predict_labels')
   outputs = multi_scale_logits(images, model_options, image_pyramid=image_pyramid, is_training=False)
   predictions = {}
   for output, by_scale in sorted(outputs.items()):
@@ -485,7 +503,9 @@ def predict_labels(images: tf.Tensor, model_options: ModelOptions,
 def predict_labels_multi_scale(images: tf.Tensor, model_options: ModelOptions, eval_scales: Sequence[float] = (1.0,),
                                add_flipped_images: bool = False) -> Dict[str, tf.Tensor]:
   """Per-pixel labels and '<output>_prob' as `predict_labels`, from the softmax of the upsampled logits averaged
-  over `eval_scales` and, with `add_flipped_images`, over the left-right flipped images too."""
+  over `eval_scales` and, with `add_flipped_images`, over the left-right flipped images too. Graph code only, as
+  `predict_labels`."""
+  _refuse_eager('predict_labels_multi_scale')
   probabilities = {output: [] for output in model_options.outputs_to_num_classes}
   size = tf.shape(images)[1:3]
   for i, scale in enumerate(eval_scales):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from slimnets import cli
+from slimnets import folders
 from slimnets.deploy import extract
 from slimnets.deploy import inference
 from slimnets.weights import preprocessing
@@ -56,9 +57,9 @@ def _expected(backbone, folder, name):
 
 
 def test_list_images_finds_jpeg_and_png_at_any_depth(folder):
-  assert extract.list_images(folder) == sorted(GOOD + ['broken.jpg', 'cut.png'])
+  assert folders.list_images(folder) == sorted(GOOD + ['broken.jpg', 'cut.png'])
   with pytest.raises(NotADirectoryError, match=r'is not a directory'):
-    extract.list_images(os.path.join(folder, 'a.jpg'))
+    folders.list_images(os.path.join(folder, 'a.jpg'))
 
 
 def test_one_npz_with_paths_and_features_skipping_unreadable_files(backbone, folder, tmp_path):

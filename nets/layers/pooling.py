@@ -45,11 +45,16 @@ def dropout(inputs: tf.Tensor, keep_prob: float = 0.5, noise_shape=None, is_trai
   """Drops units with probability `1 - keep_prob` and scales the rest by `1 / keep_prob` in training mode.
 
   `is_training` may be a python bool or a scalar bool tensor; in inference mode the input passes unchanged.
+  `seed` is an op seed (an int, as `tf.nn.dropout`'s), or a stateless seed (a shape [2] integer tensor): the
+  mask is then a function of the seed alone, so a training run that derives it from its step draws the same
+  masks when resumed from a checkpoint (`slimnets.models.Backbone(..., dropout_seed=...)`).
   """
   with tf.name_scope(scope or 'Dropout') as sc:
     inputs = tf.convert_to_tensor(inputs)
 
     def drop():
+      if tf.is_tensor(seed):
+        return tf.nn.experimental.stateless_dropout(inputs, rate=1.0 - keep_prob, seed=seed, noise_shape=noise_shape)
       return tf.nn.dropout(inputs, rate=1.0 - keep_prob, noise_shape=noise_shape, seed=seed)
 
     if not tf.is_tensor(is_training):

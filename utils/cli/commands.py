@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from nets import deeplab
 from nets import nets_factory
+from slimnets import folders
 from slimnets import models
 from slimnets import tables
 from slimnets.analysis import describe
@@ -86,7 +87,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
   if formats.get_format(args.format).package == 'openvino':
     backends.import_openvino()  # missing: one line before the slow build
   if args.quantization == 'int8':
-    extract.check_folder(args.calibration_images)
+    folders.check_folder(args.calibration_images)
   backbone = _backbone(args, random_weights_warning=True)
   outputs = 'logits, labels' if args.deeplab else ', '.join(['output', *args.features])
   _EXPORTERS[args.format](args, backbone, output, outputs)
@@ -217,7 +218,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
 def _cmd_extract(args: argparse.Namespace) -> None:
   _configure_threads(args)
   precision.resolve_precision(args.precision, None)  # a bad value fails before the slow build
-  extract.check_folder(args.images)
+  folders.check_folder(args.images)
   backbone = _backbone(args, random_weights_warning=True)
   checkpoint = os.path.abspath(args.checkpoint) if args.checkpoint else None
   try:

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from slimnets import folders
 from slimnets import models
 from slimnets import staging
 from slimnets.deploy import inference
@@ -42,7 +43,6 @@ from slimnets.deploy import precision as precisions
 from slimnets.deploy import serving
 from slimnets.weights import preprocessing
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 STATE_FILE = '.slimnets-extract.json'
 
 
@@ -54,28 +54,6 @@ class ExtractReport:
   written: int = 0
   resumed: int = 0
   skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
-
-
-def check_folder(folder: str) -> None:
-  """Raises NotADirectoryError when the images folder `folder` is not a directory."""
-  if not os.path.isdir(folder):
-    raise NotADirectoryError(f'images folder {folder!r} is not a directory')
-
-
-def list_images(folder: str) -> List[str]:
-  """Relative paths of the JPEG and PNG files under `folder`, sorted.
-
-  Raises:
-    NotADirectoryError: when `folder` is not a directory.
-  """
-  check_folder(folder)
-  found = []
-  for root, dirs, files in os.walk(folder):
-    dirs.sort()
-    for name in files:
-      if name.lower().endswith(IMAGE_EXTENSIONS):
-        found.append(os.path.relpath(os.path.join(root, name), folder))
-  return sorted(found)
 
 
 def _write_atomically(path: str, arrays: Dict[str, np.ndarray]) -> None:
@@ -221,7 +199,7 @@ def preprocessed_images(folder: str, network: Optional[str], size: Tuple[int, in
   Raises:
     NotADirectoryError: when `folder` is not a directory. ValueError: when it holds no readable image.
   """
-  paths = list_images(folder)[:limit]
+  paths = folders.list_images(folder)[:limit]
   arrays = [image.numpy() for _, batch in _dataset(folder, paths, network, tuple(size), 1) for image in batch]
   if not arrays:
     raise ValueError(f'no readable .jpg, .jpeg or .png image in {folder!r}')
@@ -275,9 +253,9 @@ def extract(backbone: models.Backbone, images: str, output: str, *, levels: Sequ
   all_settings = {'network': backbone.network, **model, 'keys': keys, 'input_size': list(size),
                   'precision': run_precision, **(settings or {})}
   all_settings = json.loads(json.dumps(all_settings, default=str))
-  paths = list_images(images)
+  paths = folders.list_images(images)
   if not paths:
-    raise ValueError(f'images folder {images!r} has no {", ".join(IMAGE_EXTENSIONS)} files')
+    raise ValueError(f'images folder {images!r} has no {", ".join(folders.IMAGE_EXTENSIONS)} files')
   store = _Store(os.path.abspath(output), all_settings, overwrite)
   if message:
     warnings.warn(message, RuntimeWarning, stacklevel=2)

@@ -119,8 +119,8 @@ class Backbone(tf.Module):
     self._variables[name] = variable
     return variable
 
-  def __call__(self, images, training=False, *,
-               weights: Optional[Mapping[str, tf.Tensor]] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+  def __call__(self, images, training=False, *, weights: Optional[Mapping[str, tf.Tensor]] = None,
+               dropout_seed: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
     """Runs the network.
 
     Args:
@@ -134,6 +134,9 @@ class Backbone(tf.Module):
       weights: optional float32 tensors by variable name (as `variables_by_name`, all of them) to compute with
         instead of the variables, e.g. constants for a frozen inference graph (`slimnets.deploy.inference.Predictor`).
         Inference only: nothing can be updated. The variables must exist (`build()`).
+      dropout_seed: a stateless seed (shape [2] integers) for the dropout masks of training: the masks are then a
+        function of it (e.g. of the step), and a resumed run draws the ones it would have drawn; None: TensorFlow's
+        stateful random ops.
 
     Returns:
       (net, end_points) as the graph network returns them: `net` is the logits (or the features without
@@ -144,7 +147,12 @@ class Backbone(tf.Module):
         and for the network's own argument errors; no variable is created then. In a traced function with
         unknown sizes an empty axis is an InvalidArgumentError when run.
     """
-    images = self.network_input(images)
+    return self._run(self.network_input(images), training, weights, self._network, dropout_seed)
+
+  def _run(self, images: tf.Tensor, training, weights: Optional[Mapping[str, tf.Tensor]], network,
+           dropout_seed: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+    """`network(images, training)` under the getter (the variables), the build lock and the arg scope: what
+    every call of the model runs through."""
     getter = self._getter
     if weights is not None:
       missing = sorted(set(self._variables) - set(weights))
@@ -155,12 +163,14 @@ class Backbone(tf.Module):
       getter = functools.partial(_getter_of_values, weights)
     sink = []
     existing = set(self._variables)
+    seeded = {} if dropout_seed is None else {'seed': tf.cast(dropout_seed, tf.int64)}
     try:
       with layers.BUILD_LOCK, layers.regularizers_collected_into(sink), \
           tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=getter), \
           slim.arg_scope(self._build.arg_scope), \
-          slim.arg_scope([layers.batch_norm], synchronized=self.synchronized_batch_norm):
-        net, end_points = self._network(images, training)
+          slim.arg_scope([layers.batch_norm], synchronized=self.synchronized_batch_norm), \
+          slim.arg_scope([layers.dropout], **seeded):
+        net, end_points = network(images, training)
     except BaseException:
       for name in set(self._variables) - existing:  # a failed first call leaves no variables behind
         del self._variables[name]

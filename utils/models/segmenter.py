@@ -1,6 +1,7 @@
 """A DeepLab v3/v3+ model (`nets.deeplab`) in TF2 code: an eager `tf.Module` with DeepLab's variable names, built
 as a `Backbone` is (the same getter, variables and checkpoints), returning the logits of each output."""
 
+import functools
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
@@ -48,6 +49,48 @@ class Segmenter(Backbone):
                                          is_training=training, fine_tune_batch_norm=self.fine_tune_batch_norm)
     logits = {output: scales[deeplab.MERGED_LOGITS_SCOPE] for output, scales in outputs.items()}
     return logits[sorted(logits)[0]], logits
+
+  def predict(self, images, eval_scales: Sequence[float] = (1.0,), add_flipped_images: bool = False,
+              output: Optional[str] = None) -> tf.Tensor:
+    """Per-pixel labels `[batch, height, width]` (int64) at the images' size, in inference mode: the argmax of the
+    softmax of the logits upsampled to the image size, averaged over `eval_scales` and, with
+    `add_flipped_images`, over the left-right flipped images too (DeepLab's eval.py and vis.py).
+
+    Args:
+      images: `[batch, height, width, in_channels]`, [0, 255] (uint8 or float), any size the model takes.
+      eval_scales: scales to run the model at, e.g. (0.5, 0.75, 1.0, 1.25, 1.5, 1.75).
+      add_flipped_images: also run on the mirrored images.
+      output: the output to predict (default: the first of `outputs_to_num_classes`, by name).
+
+    Raises:
+      ValueError: for bad images, scales or output, before anything runs.
+    """
+    scales = tuple(eval_scales)
+    if not scales or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in scales):
+      raise ValueError(f'predict: eval_scales must hold scales > 0, got {eval_scales!r}')
+    outputs = sorted(self.model_options.outputs_to_num_classes)
+    output = outputs[0] if output is None else output
+    if output not in outputs:
+      raise ValueError(f'predict: output must be one of {outputs}, got {output!r}')
+    images = self.network_input(images)
+    size = tf.shape(images)[1:3]
+    total = None
+    for scale in scales:
+      for flipped in ((False, True) if add_flipped_images else (False,)):
+        inputs = tf.reverse(images, [2]) if flipped else images
+        logits, _ = self._run(inputs, False, None, functools.partial(self._logits_at_scale, float(scale), output))
+        logits = tf.reverse(logits, [2]) if flipped else logits
+        probabilities = tf.nn.softmax(deeplab.resize_bilinear(logits, size, tf.float32))
+        total = probabilities if total is None else total + probabilities
+    return tf.argmax(total, 3)
+
+  def _logits_at_scale(self, scale: float, output: str, images: tf.Tensor, training) -> Tuple[tf.Tensor, dict]:
+    options = self.model_options
+    if options.crop_size and tuple(images.shape[1:3]) != tuple(options.crop_size):
+      options = options._replace(crop_size=None, image_pooling_crop_size=None)  # another size than the crops'
+    outputs = deeplab.multi_scale_logits(images, options, (scale,), self.weight_decay, is_training=training,
+                                         fine_tune_batch_norm=self.fine_tune_batch_norm)
+    return outputs[output][deeplab.MERGED_LOGITS_SCOPE], {}
 
   def build(self, input_size: Optional[int] = None) -> 'Segmenter':
     """Creates the variables by running once on zeros (default size: `crop_size`, else 33)."""
