@@ -57,6 +57,33 @@ def _non_negative_int(text: str) -> int:
   return value
 
 
+def _float_list(text: str) -> tuple:
+  try:
+    values = tuple(float(part) for part in text.split(','))
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected comma-separated numbers, got {text!r}') from None
+  if not all(v > 0 for v in values):
+    raise argparse.ArgumentTypeError(f'values must be > 0, got {text!r}')
+  return values
+
+
+def _fraction(text: str) -> float:
+  value = _positive_float(text)
+  if value > 1:
+    raise argparse.ArgumentTypeError(f'must be in (0, 1], got {text!r}')
+  return value
+
+
+def _non_negative_float(text: str) -> float:
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected a number >= 0, got {text!r}') from None
+  if value < 0:
+    raise argparse.ArgumentTypeError(f'must be >= 0, got {text!r}')
+  return value
+
+
 def _positive_float(text: str) -> float:
   try:
     value = float(text)
@@ -114,6 +141,162 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> Non
                       help='bfloat16 needs bf16 instructions (else it runs float32, with a warning)')
   parser.add_argument('--threads', type=_positive_int, metavar='N',
                       help="threads per operation (default: TensorFlow's, all cores)")
+
+
+DATASETS = ('pascal_voc_seg', 'cityscapes', 'ade20k')  # DeepLab's descriptors (slimnets.segmentation.datasets)
+COLORMAPS = ('pascal', 'cityscapes', 'ade20k')
+
+
+def _add_dataset_arguments(parser: argparse.ArgumentParser, split_flag: str, split_default: str) -> None:
+  group = parser.add_argument_group('dataset', "a folder of DeepLab TFRecords (slimnets build-dataset writes them)")
+  group.add_argument('--dataset-dir', required=True, metavar='DIR', help='the folder of the shards')
+  group.add_argument('--dataset', choices=DATASETS,
+                     help="one of DeepLab's datasets (its classes and ignore label); default: the folder's own "
+                          '(slimnets_dataset.json) or --num-classes')
+  group.add_argument(split_flag, default=split_default, metavar='NAME', help=f'the split (default {split_default})')
+  group.add_argument('--ignore-label', type=_non_negative_int, metavar='L',
+                     help="the label of pixels without ground truth (default: the dataset's, else 255)")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+  group = parser.add_argument_group('model', "DeepLab's model options (research/deeplab common.py flags)")
+  group.add_argument('--model-variant', dest='network', default='mobilenet_v2',
+                     help='the backbone, one of DeepLab\'s model variants (default mobilenet_v2)')
+  group.add_argument('--output-stride', type=_positive_int, metavar='N',
+                     help=f'the backbone\'s output stride (default {DEEPLAB_OUTPUT_STRIDE})')
+  group.add_argument('--multi-grid', type=_int_list, metavar='A,B,C', help="unit rates of the last block")
+  group.add_argument('--atrous-rates', type=_int_list, metavar='A,B,C',
+                     help='rates of the 3x3 ASPP branches, e.g. 6,12,18 at output stride 16 (default: none)')
+  group.add_argument('--decoder-output-stride', type=_int_list, metavar='N',
+                     help="the v3+ decoder's stride, e.g. 4 (default: no decoder)")
+  group.add_argument('--no-image-pooling', action='store_true', help='leave out the image pooling branch of ASPP')
+  group.add_argument('--depth-multiplier', type=_positive_float, metavar='M',
+                     help="MobileNet v2's channel multiplier (default 1)")
+  group.add_argument('--aspp-convs-filters', type=_positive_int, metavar='N', help='ASPP channels (default 256)')
+  group.add_argument('--decoder-filters', type=_positive_int, metavar='N', help='decoder channels (default 256)')
+  parser.set_defaults(deeplab=True)
+
+
+def _add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--checkpoint-dir', required=True, metavar='DIR|CKPT',
+                      help='a slimnets train --train-logdir (its newest checkpoint), or a checkpoint prefix in one')
+  parser.add_argument('--output-stride', type=_positive_int, metavar='N',
+                      help="evaluate at this output stride (default: training's); the atrous rates follow it")
+  parser.add_argument('--eval-crop-size', type=_input_size, metavar='H,W',
+                      help='pad every image to this size, as DeepLab (default: whole images)')
+  parser.add_argument('--eval-scales', type=_float_list, default=(1.0,), metavar='S,S',
+                      help='scales to average the predictions over (default 1.0)')
+  parser.add_argument('--add-flipped-images', action='store_true', help='also average over mirrored images')
+  parser.add_argument('--num-classes', type=_positive_int, metavar='K',
+                      help="the dataset's classes (default: the named dataset's, the folder's, the run's)")
+  parser.add_argument('--quiet', action='store_true', help='no progress bar')
+
+
+def _add_training_parser(commands) -> None:
+  training = commands.add_parser('train', help="train a DeepLab model on DeepLab TFRecords (research/deeplab "
+                                               "train.py), resumable")
+  training.add_argument('--train-logdir', required=True, metavar='DIR',
+                        help='the run folder: checkpoints, model_options.json, TensorBoard events; one with '
+                             'checkpoints resumes')
+  _add_dataset_arguments(training, '--train-split', 'train')
+  training.add_argument('--num-classes', type=_positive_int, metavar='K',
+                        help="the dataset's classes (default: the named dataset's, or the folder's)")
+  _add_model_arguments(training)
+  group = training.add_argument_group('training', "research/deeplab train.py's flags, with its defaults")
+  group.add_argument('--train-crop-size', type=_input_size, default=(513, 513), metavar='H,W',
+                     help='training crop (default 513,513)')
+  group.add_argument('--train-batch-size', type=_positive_int, default=8, metavar='B',
+                     help='examples per step over all replicas (default 8)')
+  group.add_argument('--training-number-of-steps', type=_positive_int, default=30000, metavar='N',
+                     help='the step to stop at (default 30000)')
+  group.add_argument('--base-learning-rate', type=_positive_float, default=0.0001, metavar='LR',
+                     help='(default 0.0001)')
+  group.add_argument('--learning-policy', choices=('poly', 'step'), default='poly', help='(default poly)')
+  group.add_argument('--learning-power', type=_positive_float, default=0.9, metavar='P', help='(default 0.9)')
+  group.add_argument('--slow-start-step', type=_non_negative_int, default=0, metavar='N',
+                     help='steps at --slow-start-learning-rate first (default 0)')
+  group.add_argument('--slow-start-learning-rate', type=_positive_float, default=0.0001, metavar='LR')
+  group.add_argument('--momentum', type=_non_negative_float, default=0.9, metavar='M', help='(default 0.9)')
+  group.add_argument('--weight-decay', type=_non_negative_float, default=0.00004, metavar='W',
+                     help='(default 0.00004)')
+  group.add_argument('--fine-tune-batch-norm', action=argparse.BooleanOptionalAction, default=True,
+                     help='train batch norm with batch statistics (default on; off for small batches)')
+  group.add_argument('--synchronized-batch-norm', action='store_true',
+                     help='batch statistics over the global batch across replicas')
+  group.add_argument('--top-k-percent-pixels', type=_fraction, default=1.0, metavar='F',
+                     help='hard example mining: the fraction of pixels with the largest losses (default 1.0)')
+  group.add_argument('--hard-example-mining-step', type=_non_negative_int, default=0, metavar='N',
+                     help='steps over which the fraction goes from 1 to --top-k-percent-pixels (default 0)')
+  group.add_argument('--tf-initial-checkpoint', metavar='CKPT',
+                     help='start from this checkpoint (ImageNet backbone or DeepLab model) unless the run resumes')
+  group.add_argument('--initialize-last-layer', action=argparse.BooleanOptionalAction, default=True,
+                     help='restore the last layers too (--no-initialize-last-layer for another class count)')
+  group.add_argument('--last-layers-contain-logits-only', action='store_true',
+                     help='the last layers are the logits only (else also ASPP, image pooling and decoder)')
+  group.add_argument('--min-resize-value', type=_positive_int, metavar='N')
+  group.add_argument('--max-resize-value', type=_positive_int, metavar='N')
+  group.add_argument('--resize-factor', type=_positive_int, metavar='N')
+  group.add_argument('--min-scale-factor', type=_positive_float, default=0.5, metavar='S', help='(default 0.5)')
+  group.add_argument('--max-scale-factor', type=_positive_float, default=2.0, metavar='S', help='(default 2.0)')
+  group.add_argument('--scale-factor-step-size', type=_non_negative_float, default=0.25, metavar='S',
+                     help='(default 0.25; 0: any scale)')
+  group.add_argument('--num-replicas', type=_positive_int, default=1, metavar='N',
+                     help='devices to train on in this process (on a CPU, it is split into N); a multi-worker '
+                          'TF_CONFIG takes its workers instead')
+  group.add_argument('--save-interval-secs', type=_positive_float, default=1200.0, metavar='S',
+                     help='checkpoint every S seconds (default 1200), and at the end')
+  group.add_argument('--save-interval-steps', type=_positive_int, metavar='N', help='also every N steps')
+  group.add_argument('--save-summaries-steps', type=_positive_int, default=10, metavar='N',
+                     help='TensorBoard scalars every N steps (default 10)')
+  group.add_argument('--save-summaries-images', action='store_true',
+                     help='with the scalars, images, labels and predictions of a batch')
+  group.add_argument('--seed', type=_non_negative_int, default=0, help='data order, augmentation, weights (0)')
+  group.add_argument('--deterministic', action='store_true',
+                     help="TensorFlow's deterministic kernels: the same seed gives the same weights, resumed or not")
+  group.add_argument('--update-batch-norm-statistics', type=_non_negative_int, default=0, metavar='N',
+                     help='after training, set the batch norm statistics to their mean over N training batches')
+  training.add_argument('--quiet', action='store_true', help='no progress bar')
+  training.set_defaults(parser=training)
+
+
+def _add_segmentation_parsers(commands) -> None:
+  building = commands.add_parser('build-dataset', help='write DeepLab TFRecords from a folder of images and one of '
+                                                       'label PNGs')
+  building.add_argument('images_dir', metavar='IMAGES_DIR', help='JPEG/PNG images (any depth)')
+  building.add_argument('labels_dir', metavar='LABELS_DIR',
+                        help='label PNGs (grayscale or palette: the values are the classes), same names as the images')
+  building.add_argument('--output', required=True, metavar='DIR', help='the dataset folder (other splits stay)')
+  building.add_argument('--split', required=True, metavar='NAME', help='the split, e.g. train')
+  building.add_argument('--shards', type=_positive_int, default=4, metavar='N', help='files (default 4)')
+  building.add_argument('--dataset', choices=DATASETS, help="one of DeepLab's datasets (its classes and ignore label)")
+  building.add_argument('--num-classes', type=_positive_int, metavar='K', help='the classes (without --dataset)')
+  building.add_argument('--ignore-label', type=_non_negative_int, metavar='L',
+                        help="the label of pixels without ground truth (default: the dataset's, else 255)")
+  building.add_argument('--overwrite', action='store_true', help='replace the split if it exists')
+  building.add_argument('--quiet', action='store_true', help='no progress bar')
+  building.set_defaults(parser=building)
+  _add_training_parser(commands)
+  evaluating = commands.add_parser('evaluate', help='mean IoU of a trained DeepLab model (research/deeplab eval.py)')
+  _add_evaluation_arguments(evaluating)
+  _add_dataset_arguments(evaluating, '--eval-split', 'val')
+  evaluating.add_argument('--eval-logdir', metavar='DIR',
+                          help='write evaluation-<step>.json (IoUs, confusion matrix) and TensorBoard scalars here')
+  evaluating.add_argument('--watch', action='store_true',
+                          help='evaluate each new checkpoint of --checkpoint-dir once, until --watch-timeout')
+  evaluating.add_argument('--watch-timeout', type=_positive_float, default=3600.0, metavar='S',
+                          help='with --watch: stop after S seconds without a new checkpoint (default 3600)')
+  evaluating.add_argument('--json', action='store_true', help='print one JSON object per evaluation')
+  evaluating.set_defaults(parser=evaluating)
+  visualizing = commands.add_parser('visualize', help='pictures of the predictions (research/deeplab vis.py)')
+  _add_evaluation_arguments(visualizing)
+  _add_dataset_arguments(visualizing, '--vis-split', 'val')
+  visualizing.add_argument('--vis-logdir', required=True, metavar='DIR', help='where the pictures go')
+  visualizing.add_argument('--colormap', choices=COLORMAPS,
+                           help="DeepLab's colormap (default: the dataset's, else pascal)")
+  visualizing.add_argument('--also-save-raw-predictions', action='store_true',
+                           help='also the labels as grayscale PNGs (Cityscapes: its label ids, for its server)')
+  visualizing.add_argument('--max-number-of-images', type=_positive_int, metavar='N', help='stop after N images')
+  visualizing.set_defaults(parser=visualizing)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,4 +413,5 @@ def build_parser() -> argparse.ArgumentParser:
   extracting.add_argument('--quiet', action='store_true', help='no progress bar')
   _add_deeplab_arguments(extracting)
   extracting.set_defaults(parser=extracting)
+  _add_segmentation_parsers(commands)
   return parser

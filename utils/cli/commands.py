@@ -3,6 +3,7 @@ TensorFlow). `RUN` maps each command to its function."""
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ from nets import deeplab
 from nets import nets_factory
 from slimnets import folders
 from slimnets import models
+from slimnets import staging
 from slimnets import tables
 from slimnets.analysis import describe
 from slimnets.analysis import features
@@ -27,6 +29,11 @@ from slimnets.deploy import formats
 from slimnets.deploy import inference
 from slimnets.deploy import precision
 from slimnets.deploy import serving
+from slimnets.segmentation import datasets
+from slimnets.segmentation import evaluation
+from slimnets.segmentation import runs
+from slimnets.segmentation import training
+from slimnets.segmentation import visualization
 from slimnets.weights import checkpoints
 from slimnets.weights import fetch
 
@@ -240,6 +247,136 @@ def _cmd_extract(args: argparse.Namespace) -> None:
         f'{report.precision}: {report.output}')
 
 
+def _cmd_build_dataset(args: argparse.Namespace) -> None:
+  descriptor = datasets.describe_dataset(args.dataset, None, args.num_classes, args.ignore_label)
+  try:
+    result = datasets.build_dataset(args.images_dir, args.labels_dir, args.output, args.split,
+                                    num_classes=descriptor.num_classes, ignore_label=descriptor.ignore_label,
+                                    shards=args.shards, overwrite=args.overwrite,
+                                    progress=terminal.shows_progress(args))
+  except KeyboardInterrupt as interrupt:
+    interrupt.kept = 'no shard was written; nothing half-written is left'
+    raise
+  print(f"wrote {result['examples']} examples of split {args.split} in {args.shards} shards to {args.output} "
+        f"({descriptor.num_classes} classes, ignore label {descriptor.ignore_label})")
+
+
+def _split_cpu(replicas: int) -> None:
+  """`replicas` logical CPU devices when there is no GPU, before TensorFlow starts its runtime."""
+  if replicas > 1 and not tf.config.list_physical_devices('GPU'):
+    cpu = tf.config.list_physical_devices('CPU')[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+  _split_cpu(args.num_replicas)
+  descriptor = datasets.describe_dataset(args.dataset, args.dataset_dir, args.num_classes, args.ignore_label)
+  args.num_classes = descriptor.num_classes
+  model_options = _deeplab_options(args)
+  options = training.TrainingOptions(
+      train_logdir=args.train_logdir, dataset_dir=args.dataset_dir, dataset=args.dataset,
+      train_split=args.train_split, num_classes=descriptor.num_classes, ignore_label=descriptor.ignore_label,
+      **{field.name: getattr(args, field.name) for field in dataclasses.fields(training.TrainingOptions)
+         if field.name not in ('train_logdir', 'dataset_dir', 'dataset', 'train_split', 'num_classes',
+                               'ignore_label') and hasattr(args, field.name)})
+  log = lambda line: tqdm.write(f'slimnets: {line}', file=sys.stderr)
+  try:
+    result = training.train(model_options, options, progress=terminal.shows_progress(args), log=log)
+  except checkpoints.RestoreError as error:
+    raise ValueError(f'{error.problem}. Give the model options the checkpoint was trained with, or '
+                     '--no-initialize-last-layer for another class count') from None
+  except training.NonFiniteLossError as error:
+    raise ValueError(str(error)) from None
+  if result.stopped_by:
+    print(f'stopped by {result.stopped_by} at step {result.step}: {result.checkpoint}; the same command resumes')
+    raise SystemExit(143 if result.stopped_by == 'SIGTERM' else 130)
+  if args.update_batch_norm_statistics and result.step > result.started_at:
+    _update_statistics(args, options, result)
+  speed = f', {result.images_per_second:.1f} images/s' if result.images_per_second else ''
+  print(f'trained {args.train_logdir} to step {result.step}{speed}: {result.checkpoint}')
+
+
+def _update_statistics(args: argparse.Namespace, options, result) -> None:
+  loaded = evaluation.load_segmenter(result.checkpoint)
+  batches = datasets.dataset(options.dataset_dir, options.train_split, options.train_batch_size,
+                             options.train_crop_size, is_training=True, seed=options.seed + 1,
+                             model_variant=loaded.segmenter.model_options.model_variant,
+                             ignore_label=options.ignore_label, min_scale_factor=options.min_scale_factor,
+                             max_scale_factor=options.max_scale_factor,
+                             scale_factor_step_size=options.scale_factor_step_size)
+  count = models.update_batch_norm_statistics(
+      loaded.segmenter, (batch[datasets.IMAGE] for batch in batches.take(args.update_batch_norm_statistics)))
+  path = loaded.segmenter.save(result.checkpoint + '-precise_bn', overwrite=True)
+  print(f'batch norm statistics of {count} batches: {path} (evaluate or export that checkpoint)')
+
+
+def _evaluation_setup(args: argparse.Namespace, path: str):
+  """(loaded segmenter, dataset descriptor) of evaluate / visualize: the model of the run folder or checkpoint
+  `path`, the dataset's classes from the arguments, the named dataset, the dataset folder or the run."""
+  loaded = evaluation.load_segmenter(path, args.output_stride)
+  trained = runs.read_training(path if os.path.isdir(path) else os.path.dirname(loaded.checkpoint)) or {}
+  classes = args.num_classes or (None if args.dataset else trained.get('num_classes'))
+  ignore = args.ignore_label if args.ignore_label is not None else (
+      None if args.dataset else trained.get('ignore_label'))
+  descriptor = datasets.describe_dataset(args.dataset, args.dataset_dir, classes, ignore)
+  print(f'restored {len(loaded.report.restored)} variables from {loaded.checkpoint}', file=sys.stderr)
+  if loaded.note:
+    print(f'slimnets: {loaded.note}', file=sys.stderr)
+  return loaded, descriptor
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+  if not args.watch:
+    _evaluate_once(args, args.checkpoint_dir)
+    return
+  for checkpoint in tf.train.checkpoints_iterator(args.checkpoint_dir, timeout=args.watch_timeout):
+    _evaluate_once(args, checkpoint)
+
+
+def _evaluate_once(args: argparse.Namespace, path: str) -> None:
+  loaded, descriptor = _evaluation_setup(args, path)
+  result = evaluation.evaluate(loaded.segmenter, args.dataset_dir, args.eval_split, descriptor.num_classes,
+                               descriptor.ignore_label, eval_crop_size=args.eval_crop_size,
+                               eval_scales=args.eval_scales, add_flipped_images=args.add_flipped_images,
+                               progress=terminal.shows_progress(args))
+  step = runs.checkpoint_step(loaded.checkpoint)
+  summary = {'checkpoint': loaded.checkpoint, 'step': step, 'split': args.eval_split, 'images': result.images,
+             'output_stride': loaded.segmenter.model_options.output_stride,
+             'atrous_rates': loaded.segmenter.model_options.atrous_rates, 'eval_scales': list(args.eval_scales),
+             'add_flipped_images': args.add_flipped_images, 'mean_iou': result.mean_iou,
+             'per_class_iou': result.per_class_iou, 'confusion_matrix': result.confusion_matrix.astype(int).tolist()}
+  if args.eval_logdir:
+    os.makedirs(args.eval_logdir, exist_ok=True)
+    path = os.path.join(args.eval_logdir, f'evaluation-{step if step is not None else "final"}.json')
+    with staging.staged(path) as temporary:
+      with open(temporary, 'w', encoding='utf-8') as handle:
+        json.dump(summary, handle, indent=1)
+    with tf.summary.create_file_writer(args.eval_logdir).as_default():
+      tf.summary.scalar(f'miou_1.0_{args.eval_split}', result.mean_iou, step=step or 0)
+  if args.json:
+    print(json.dumps(summary))
+    return
+  rows = [(str(k), '-' if v is None else f'{100 * v:.2f}') for k, v in enumerate(result.per_class_iou)]
+  for line in tables.table(('class', 'IoU %'), rows):
+    print(line)
+  print(f'mean IoU {100 * result.mean_iou:.2f}% over {result.images} images of {args.eval_split} '
+        f'({loaded.checkpoint}, output stride {loaded.segmenter.model_options.output_stride}, scales '
+        f'{",".join(str(s) for s in args.eval_scales)}{", flipped" if args.add_flipped_images else ""})')
+
+
+def _cmd_visualize(args: argparse.Namespace) -> None:
+  loaded, _ = _evaluation_setup(args, args.checkpoint_dir)
+  colormap = args.colormap or {'cityscapes': 'cityscapes', 'ade20k': 'ade20k'}.get(args.dataset, 'pascal')
+  label_ids = visualization.CITYSCAPES_LABEL_IDS if args.dataset == 'cityscapes' else None
+  count = evaluation.visualize(loaded.segmenter, args.dataset_dir, args.vis_split, args.vis_logdir,
+                               colormap_name=colormap, eval_crop_size=args.eval_crop_size,
+                               eval_scales=args.eval_scales, add_flipped_images=args.add_flipped_images,
+                               also_save_raw_predictions=args.also_save_raw_predictions, raw_label_ids=label_ids,
+                               max_images=args.max_number_of_images, progress=terminal.shows_progress(args))
+  print(f'wrote the pictures of {count} images to {os.path.join(args.vis_logdir, "segmentation_results")}')
+
+
 RUN = {'list': _cmd_list, 'describe': _cmd_describe, 'adapt-checkpoint': _cmd_adapt_checkpoint,
        'fetch-weights': _cmd_fetch_weights, 'export': _cmd_export, 'benchmark': _cmd_benchmark,
-       'extract': _cmd_extract}
+       'extract': _cmd_extract, 'build-dataset': _cmd_build_dataset, 'train': _cmd_train,
+       'evaluate': _cmd_evaluate, 'visualize': _cmd_visualize}
