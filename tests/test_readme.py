@@ -77,3 +77,33 @@ def test_the_tf2_example_runs_as_written(tmp_path):
   assert sorted(namespace['levels']) == ['C1', 'C2', 'C3', 'C4', 'C5']
   first = float(namespace['loss'])
   assert np.isfinite(first) and float(namespace['train_step'](namespace['images'], namespace['labels'])) < first
+
+
+@pytest.mark.eager
+def test_the_training_walkthrough_runs_as_written(tmp_path, monkeypatch, capsys):
+  """The README's "Training a DeepLab model" commands, run as written on a folder of 6 small images."""
+  import shlex  # pylint: disable=import-outside-toplevel
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from slimnets import cli  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    readme = f.read()
+  section = readme[readme.index('## Training a DeepLab model'):]
+  start = section.index('```sh\n') + 6
+  block = section[start:section.index('\n```', start)]
+  commands = [shlex.split(line) for line in block.replace('\\\n', ' ').splitlines()]
+  assert [c[:2] for c in commands] == [['slimnets', 'build-dataset']] * 2 + [
+      ['slimnets', 'train'], ['slimnets', 'evaluate'], ['slimnets', 'visualize'], ['slimnets', 'export']]
+  rng = np.random.RandomState(0)
+  for folder in ('images', 'masks'):
+    os.makedirs(tmp_path / folder)
+  for i in range(6):
+    Image.fromarray(rng.randint(0, 256, (36, 40, 3)).astype(np.uint8)).save(tmp_path / 'images' / f'{i}.jpg')
+    Image.fromarray(rng.randint(0, 3, (36, 40)).astype(np.uint8), mode='L').save(tmp_path / 'masks' / f'{i}.png')
+  monkeypatch.chdir(tmp_path)
+  for command in commands:
+    assert cli.main(command[1:] + ['--quiet'] * (command[1] != 'export')) == 0, command
+  printed = capsys.readouterr()
+  assert 'trained run to step 6' in printed.out
+  assert 'output stride 8 (trained at 16): atrous rates 6, 12, 18 become 12, 24, 36' in printed.err
+  assert 'mean IoU' in printed.out and 'wrote the pictures of 6 images' in printed.out
+  assert sorted(os.listdir(tmp_path / 'served')) == ['assets', 'fingerprint.pb', 'saved_model.pb', 'variables']

@@ -10,7 +10,9 @@ TensorFlow; the command line checks its arguments before TensorFlow loads):
 - analysis (`slimnets.analysis`): `describe`, `describe_segmenter`, `feature_levels`;
 - deploy (`slimnets.deploy`): `Predictor`, `benchmark`, `export_saved_model`, `export_openvino`, `export_tflite`,
   `OpenVINOPredictor`, `TFLitePredictor`, `extract`;
-- segmentation (`slimnets.segmentation`): `softmax_cross_entropy`, `poly_learning_rate`, `MeanIoU`;
+- segmentation (`slimnets.segmentation`): `softmax_cross_entropy`, `poly_learning_rate`, `MeanIoU`; DeepLab's
+  datasets, training, evaluation and pictures: `build_dataset`, `dataset`, `train`, `TrainingOptions`,
+  `load_segmenter`, `evaluate`, `visualize`;
 - the command line (`slimnets.cli`): `main`.
 """
 
@@ -42,6 +44,13 @@ _PUBLIC = {
     'softmax_cross_entropy': 'slimnets.segmentation:softmax_cross_entropy',
     'poly_learning_rate': 'slimnets.segmentation:poly_learning_rate',
     'MeanIoU': 'slimnets.segmentation:MeanIoU',
+    'build_dataset': 'slimnets.segmentation.datasets:build_dataset',
+    'dataset': 'slimnets.segmentation.datasets:dataset',
+    'train': 'slimnets.segmentation.training:train',
+    'TrainingOptions': 'slimnets.segmentation.training:TrainingOptions',
+    'load_segmenter': 'slimnets.segmentation.evaluation:load_segmenter',
+    'evaluate': 'slimnets.segmentation.evaluation:evaluate',
+    'visualize': 'slimnets.segmentation.evaluation:visualize',
 }
 __all__ = sorted(_PUBLIC)
 

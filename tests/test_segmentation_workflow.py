@@ -1,0 +1,352 @@
+"""The segmentation workflow: DeepLab's dataset format, its preprocessing, train / evaluate / visualize (#31).
+
+Thin throughout: 5-7 images of about 20x30 pixels, MobileNet v2 at depth 0.25 with 16-channel heads, 33x33 crops.
+"""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from nets import deeplab
+from slimnets import cli
+from slimnets.segmentation import datasets
+from slimnets.segmentation import evaluation
+from slimnets.segmentation import preprocessing
+from slimnets.segmentation import runs
+from slimnets.segmentation import training
+
+pytestmark = pytest.mark.eager
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(atrous_rates=(1, 2, 3), output_stride=16, model_variant='mobilenet_v2', depth_multiplier=0.25,
+            decoder_output_stride=(4,), aspp_convs_filters=16, decoder_filters=16)
+TINY_FLAGS = ['--depth-multiplier', '0.25', '--aspp-convs-filters', '16', '--decoder-filters', '16',
+              '--atrous-rates', '1,2,3', '--decoder-output-stride', '4', '--train-crop-size', '33,33',
+              '--train-batch-size', '2']
+
+
+def _folder(root, count=5, classes=3, palette_every=2):
+  """Images (JPEG and PNG, 20-24 x 30) and masks (grayscale, some palette) with labels in [0, classes) and 255."""
+  rng = np.random.RandomState(0)
+  images, labels = os.path.join(root, 'images'), os.path.join(root, 'labels')
+  os.makedirs(images)
+  os.makedirs(labels)
+  arrays = {}
+  for i in range(count):
+    image = rng.randint(0, 256, (20 + i, 30, 3)).astype(np.uint8)
+    label = rng.randint(0, classes, (20 + i, 30)).astype(np.uint8)
+    label[0, :3] = 255
+    Image.fromarray(image).save(os.path.join(images, f'im{i}.{"jpg" if i % 2 else "png"}'))
+    mask = Image.fromarray(label, mode='L')
+    if i % palette_every == 1:
+      mask = Image.fromarray(label, mode='P')
+      mask.putpalette([v for k in range(256) for v in (k * 3 % 256, 255 - k, k)])
+    mask.save(os.path.join(labels, f'im{i}.png'))
+    arrays[f'im{i}'] = (image, label)
+  return images, labels, arrays
+
+
+def _deeplab_reader(serialized):
+  """research/deeplab data_generator's parsing, written out here independently of the project."""
+  features = {
+      'image/encoded': tf.io.FixedLenFeature((), tf.string, default_value=''),
+      'image/filename': tf.io.FixedLenFeature((), tf.string, default_value=''),
+      'image/format': tf.io.FixedLenFeature((), tf.string, default_value='jpeg'),
+      'image/height': tf.io.FixedLenFeature((), tf.int64, default_value=0),
+      'image/width': tf.io.FixedLenFeature((), tf.int64, default_value=0),
+      'image/segmentation/class/encoded': tf.io.FixedLenFeature((), tf.string, default_value=''),
+      'image/segmentation/class/format': tf.io.FixedLenFeature((), tf.string, default_value='png'),
+  }
+  parsed = tf.io.parse_single_example(serialized, features)
+
+  def decode(content, channels):
+    return tf.cond(tf.image.is_jpeg(content), lambda: tf.image.decode_jpeg(content, channels),
+                   lambda: tf.image.decode_png(content, channels))
+
+  return (parsed['image/filename'].numpy().decode(), decode(parsed['image/encoded'], 3).numpy(),
+          decode(parsed['image/segmentation/class/encoded'], 1).numpy()[..., 0],
+          int(parsed['image/height']), int(parsed['image/width']))
+
+
+def test_build_dataset_writes_deeplab_shards_that_deeplabs_parser_decodes_to_the_source_pixels(tmp_path):
+  images, labels, arrays = _folder(str(tmp_path))
+  output = str(tmp_path / 'data')
+  result = datasets.build_dataset(images, labels, output, 'train', num_classes=3, shards=2)
+  assert result['examples'] == 5
+  assert sorted(os.listdir(output)) == ['slimnets_dataset.json', 'train-00000-of-00002.tfrecord',
+                                        'train-00001-of-00002.tfrecord']
+  per_shard = [sum(1 for _ in tf.data.TFRecordDataset(p)) for p in result['shards']]
+  assert per_shard == [3, 2]  # ceil(5 / 2) per shard, as DeepLab's scripts
+  seen = {}
+  for record in tf.data.TFRecordDataset(result['shards']):
+    name, image, label, height, width = _deeplab_reader(record)
+    seen[name] = True
+    source_image, source_label = arrays[name]
+    assert (height, width) == source_label.shape
+    np.testing.assert_array_equal(label, source_label)  # palette masks: their indices, not their colours
+    if name in ('im0', 'im2', 'im4'):  # PNG images: lossless, stored as they were
+      np.testing.assert_array_equal(image, source_image)
+    else:
+      assert image.shape == source_image.shape
+    example = tf.train.Example.FromString(record.numpy())
+    assert example.features.feature['image/channels'].int64_list.value == [3]
+    assert example.features.feature['image/format'].bytes_list.value[0] in (b'jpeg', b'png')
+  assert sorted(seen) == sorted(arrays)
+  with open(os.path.join(output, 'slimnets_dataset.json')) as handle:
+    assert json.load(handle) == {'ignore_label': 255, 'num_classes': 3,
+                                 'splits': {'train': {'examples': 5, 'shards': 2}}}
+
+
+def test_our_reader_reads_a_record_written_the_way_deeplabs_build_data_writes_it(tmp_path):
+  image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+  label = np.array([[0, 1, 255], [2, 1, 0]], np.uint8)
+  image_png, label_png = tf.io.encode_png(image).numpy(), tf.io.encode_png(label[..., None]).numpy()
+
+  def feature(value):
+    if isinstance(value, int):
+      return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+  record = tf.train.Example(features=tf.train.Features(feature={
+      'image/encoded': feature(image_png), 'image/filename': feature(b'2007_000032'),
+      'image/format': feature(b'png'), 'image/height': feature(2), 'image/width': feature(3),
+      'image/channels': feature(3), 'image/segmentation/class/encoded': feature(label_png),
+      'image/segmentation/class/format': feature(b'png')})).SerializeToString()
+  with tf.io.TFRecordWriter(str(tmp_path / 'val-00000-of-00001.tfrecord')) as writer:
+    writer.write(record)
+  sample = datasets.parse_example(tf.constant(record))
+  np.testing.assert_array_equal(sample['image'].numpy(), image)
+  np.testing.assert_array_equal(sample['label'].numpy()[..., 0], label)
+  assert sample['image_name'].numpy() == b'2007_000032'
+  batch = next(iter(datasets.dataset(str(tmp_path), 'val', 1)))
+  np.testing.assert_array_equal(batch['label'].numpy()[0, ..., 0], label)
+  np.testing.assert_array_equal(batch['original_image'].numpy()[0], image)
+
+
+@pytest.mark.parametrize('problem, message', [
+    ('missing', '1 images have no label PNG of the same name'),
+    ('size', 'label {labels}/im3.png: its size 30x20 differs from its image\'s 30x23'),
+    ('range', 'label {labels}/im2.png: values must be in [0, 3) or the ignore label 255, got [7]'),
+])
+def test_build_dataset_refuses_a_bad_folder_naming_the_file_and_leaves_nothing(tmp_path, problem, message):
+  images, labels, _ = _folder(str(tmp_path))
+  if problem == 'missing':
+    os.remove(os.path.join(labels, 'im4.png'))
+  elif problem == 'size':
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(os.path.join(labels, 'im3.png'))
+  else:
+    Image.fromarray(np.full((22, 30), 7, np.uint8)).save(os.path.join(labels, 'im2.png'))
+  output = str(tmp_path / 'data')
+  with pytest.raises(ValueError) as raised:
+    datasets.build_dataset(images, labels, output, 'train', num_classes=3, shards=2)
+  assert message.format(labels=labels) in str(raised.value)
+  assert not os.path.exists(output) or os.listdir(output) == []
+
+
+def test_build_dataset_refuses_to_replace_a_split_without_overwrite(tmp_path):
+  images, labels, _ = _folder(str(tmp_path), count=2)
+  output = str(tmp_path / 'data')
+  datasets.build_dataset(images, labels, output, 'val', num_classes=3, shards=1)
+  with pytest.raises(FileExistsError, match="split 'val' already exists"):
+    datasets.build_dataset(images, labels, output, 'val', num_classes=3, shards=1)
+  datasets.build_dataset(images, labels, output, 'val', num_classes=3, shards=2, overwrite=True)
+  assert sorted(os.listdir(output)) == ['slimnets_dataset.json', 'val-00000-of-00002.tfrecord',
+                                        'val-00001-of-00002.tfrecord']
+
+
+def test_preprocessing_is_a_function_of_the_seed_and_pads_with_the_mean_pixel_and_the_ignore_label():
+  image = tf.constant(np.random.RandomState(1).randint(0, 256, (20, 30, 3)), tf.uint8)
+  label = tf.constant(np.random.RandomState(2).randint(0, 3, (20, 30, 1)), tf.uint8)
+  options = dict(min_scale_factor=0.5, max_scale_factor=2.0, scale_factor_step_size=0.25, is_training=True)
+  first = preprocessing.preprocess_image_and_label(image, label, (25, 25), seed=[0, 7], **options)
+  again = preprocessing.preprocess_image_and_label(image, label, (25, 25), seed=[0, 7], **options)
+  other = [preprocessing.preprocess_image_and_label(image, label, (25, 25), seed=[0, s], **options)
+           for s in range(8, 12)]
+  assert first[1].shape == (25, 25, 3) and first[2].shape == (25, 25, 1) and first[2].dtype == tf.int32
+  np.testing.assert_array_equal(first[1].numpy(), again[1].numpy())
+  np.testing.assert_array_equal(first[2].numpy(), again[2].numpy())
+  assert any(not np.array_equal(first[1].numpy(), o[1].numpy()) for o in other)
+  # Evaluation: no randomness; padded to the crop at the bottom and right
+  _, padded, padded_label = preprocessing.preprocess_image_and_label(image, label, (24, 32), is_training=False)
+  np.testing.assert_array_equal(padded.numpy()[:20, :30], image.numpy().astype(np.float32))
+  assert np.all(padded.numpy()[20:] == 127.5) and np.all(padded.numpy()[:, 30:] == 127.5)
+  assert np.all(padded_label.numpy()[20:] == 255) and np.all(padded_label.numpy()[:, 30:] == 255)
+  _, resnet_padded, _ = preprocessing.preprocess_image_and_label(image, label, (24, 32), is_training=False,
+                                                                 model_variant='resnet_v1_50')
+  np.testing.assert_allclose(resnet_padded.numpy()[23, 31], [123.15, 115.90, 103.06], rtol=1e-6)
+  with pytest.raises(tf.errors.InvalidArgumentError, match='larger than crop_size'):
+    preprocessing.preprocess_image_and_label(image, label, (16, 16), is_training=False)
+
+
+def test_resize_to_range_follows_deeplabs_rule():
+  image = tf.zeros([200, 300, 3])
+  resized, _ = preprocessing.resize_to_range(image, None, min_size=100, max_size=120)
+  assert resized.shape == (80, 120, 3)  # the short side 100 would make the long one 150 > 120
+  resized, _ = preprocessing.resize_to_range(image, None, min_size=100, max_size=513, factor=16)
+  assert resized.shape == (113, 161, 3)  # 100x150 raised to multiples of 16 plus one
+
+
+def test_the_data_stream_resumes_exactly_after_skipping_the_examples_trained_on(tmp_path):
+  images, labels, _ = _folder(str(tmp_path))
+  output = str(tmp_path / 'data')
+  datasets.build_dataset(images, labels, output, 'train', num_classes=3, shards=2)
+  options = dict(is_training=True, seed=3, min_scale_factor=0.5, max_scale_factor=2.0, scale_factor_step_size=0.25)
+  whole = [b['image'].numpy() for b in datasets.dataset(output, 'train', 2, (25, 25), **options).take(6)]
+  resumed = [b['image'].numpy() for b in datasets.dataset(output, 'train', 2, (25, 25), skip=6, **options).take(3)]
+  for expected, found in zip(whole[3:], resumed):
+    np.testing.assert_array_equal(expected, found)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """A dataset folder and a run trained 4 steps by `slimnets train` (one class everywhere but the borders, so
+  that a few steps learn it)."""
+  root = tmp_path_factory.mktemp('workflow')
+  images, labels, _ = _folder(str(root), count=6)
+  for name in os.listdir(labels):  # class 1 everywhere, 255 on the first row
+    label = np.asarray(Image.open(os.path.join(labels, name)))
+    easy = np.ones_like(label)
+    easy[0] = 255
+    Image.fromarray(easy, mode='L').save(os.path.join(labels, name))
+  data, logdir = str(root / 'data'), str(root / 'run')
+  assert cli.main(['build-dataset', images, labels, '--output', data, '--split', 'train', '--num-classes', '3',
+                   '--shards', '2', '--quiet']) == 0
+  assert cli.main(['train', '--train-logdir', logdir, '--dataset-dir', data, '--training-number-of-steps', '4',
+                   '--base-learning-rate', '0.05', '--save-summaries-steps', '2', '--save-summaries-images',
+                   '--quiet', *TINY_FLAGS]) == 0
+  return data, logdir
+
+
+def test_train_writes_checkpoints_model_options_and_event_files_and_lowers_the_loss(trained):
+  data, logdir = trained
+  assert runs.read_model_options(logdir) == deeplab.ModelOptions({'semantic': 3}, **TINY)
+  assert runs.read_training(logdir)['num_classes'] == 3
+  assert tf.train.latest_checkpoint(logdir).endswith('model.ckpt-4')
+  events = [os.path.join(logdir, f) for f in os.listdir(logdir) if f.startswith('events.out.tfevents')]
+  tags, losses = set(), []
+  for path in events:
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        tags.add(value.tag)
+        if value.tag == 'loss':
+          losses.append((event.step, float(tf.make_ndarray(value.tensor))))
+  assert {'loss', 'total_loss', 'learning_rate', 'image', 'label', 'prediction'} <= tags
+  assert [step for step, _ in sorted(losses)] == [2, 4]
+  assert sorted(losses)[-1][1] < np.log(3)  # below the loss of a uniform guess over 3 classes
+
+
+def test_evaluate_gives_the_mean_iou_of_its_predictions_and_restores_every_variable_at_output_stride_8(trained):
+  data, logdir = trained
+  loaded = evaluation.load_segmenter(logdir, output_stride=8)
+  assert loaded.note == ('output stride 8 (trained at 16): atrous rates 1, 2, 3 become 2, 4, 6 (the same '
+                         'receptive field in pixels)')
+  assert loaded.segmenter.model_options.atrous_rates == (2, 4, 6)
+  assert not loaded.report.missing and len(loaded.report.restored) == len(loaded.segmenter.variables_by_name)
+  kept = []
+  result = evaluation.evaluate(loaded.segmenter, data, 'train', 3, add_flipped_images=True,
+                               on_batch=lambda batch, predictions: kept.append((batch['label'].numpy(), predictions)))
+  confusion = np.zeros([3, 3])
+  for labels, predictions in kept:
+    labels = labels[..., 0].ravel()
+    keep = labels != 255
+    np.add.at(confusion, (labels[keep], predictions.ravel()[keep]), 1)
+  union = confusion.sum(0) + confusion.sum(1) - np.diag(confusion)
+  expected = np.mean(np.diag(confusion)[union > 0] / union[union > 0])
+  assert result.images == 6
+  np.testing.assert_array_equal(result.confusion_matrix, confusion)
+  assert result.mean_iou == pytest.approx(expected, abs=1e-12)
+
+
+def test_evaluate_command_prints_the_table_and_writes_the_confusion_matrix(trained, tmp_path, capsys):
+  data, logdir = trained
+  assert cli.main(['evaluate', '--checkpoint-dir', logdir, '--dataset-dir', data, '--eval-split', 'train',
+                   '--eval-logdir', str(tmp_path), '--json', '--quiet']) == 0
+  printed = json.loads(capsys.readouterr().out)
+  with open(tmp_path / 'evaluation-4.json') as handle:
+    written = json.load(handle)
+  assert printed == written
+  assert written['step'] == 4 and written['images'] == 6 and written['output_stride'] == 16
+  assert np.array(written['confusion_matrix']).shape == (3, 3)
+
+
+def test_visualize_writes_palette_pngs_whose_indices_are_the_predicted_labels(trained, tmp_path):
+  data, logdir = trained
+  loaded = evaluation.load_segmenter(logdir)
+  assert cli.main(['visualize', '--checkpoint-dir', logdir, '--dataset-dir', data, '--vis-split', 'train',
+                   '--vis-logdir', str(tmp_path), '--also-save-raw-predictions', '--max-number-of-images', '2',
+                   '--quiet']) == 0
+  results = tmp_path / 'segmentation_results'
+  assert sorted(os.listdir(results))[:3] == ['im0_image.png', 'im0_overlay.png', 'im0_prediction.png']
+  batch = next(iter(datasets.dataset(data, 'train', 1)))
+  name = batch['image_name'].numpy()[0].decode()
+  expected = loaded.segmenter.predict(batch['image']).numpy()[0]
+  picture = Image.open(results / f'{name}_prediction.png')
+  assert picture.mode == 'P'
+  np.testing.assert_array_equal(np.asarray(picture), expected)
+  assert picture.getpalette()[3:6] == [128, 0, 0]  # pascal's colour of class 1
+  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / 'raw_segmentation_results' / f'{name}.png')),
+                                expected)
+
+
+def test_a_run_of_other_model_options_is_not_resumed(trained):
+  data, logdir = trained
+  options = deeplab.ModelOptions({'semantic': 3}, **{**TINY, 'atrous_rates': (6, 12, 18)})
+  with pytest.raises(ValueError, match=r'holds a run of other model options \(atrous_rates: \[1, 2, 3\] in the '
+                                       r'run, \[6, 12, 18\] given\)'):
+    training.train(options, training.TrainingOptions(train_logdir=logdir, dataset_dir=data, dataset=None,
+                                                     train_crop_size=(33, 33), train_batch_size=2,
+                                                     training_number_of_steps=5))
+
+
+def test_predict_labels_refuses_eager_code_instead_of_predicting_with_fresh_weights():
+  options = deeplab.ModelOptions({'semantic': 3}, **TINY)
+  for function in (deeplab.predict_labels, deeplab.predict_labels_multi_scale):
+    with pytest.raises(RuntimeError, match=r'Segmenter\(model_options\), restored, then \.predict\(images\)'):
+      function(tf.zeros([1, 33, 33, 3]), options)
+
+
+_RESUMPTION = textwrap.dedent('''
+    import os, signal, sys
+    import numpy as np
+    from nets import deeplab
+    from slimnets.segmentation import training
+    from slimnets.weights import checkpoints
+    data, root = sys.argv[1], sys.argv[2]
+    model = deeplab.ModelOptions({'semantic': 3}, **%r)
+
+    def options(logdir):
+      return training.TrainingOptions(train_logdir=logdir, dataset_dir=data, dataset=None, train_crop_size=(33, 33),
+                                      train_batch_size=2, training_number_of_steps=6, base_learning_rate=0.01,
+                                      save_interval_steps=2, deterministic=True, seed=5)
+
+    def stop_after_step_2(line):
+      if line.endswith('model.ckpt-2'):
+        os.kill(os.getpid(), signal.SIGTERM)  # as a preempting scheduler does
+
+    stopped = training.train(model, options(root + '/a'), log=stop_after_step_2)
+    resumed = training.train(model, options(root + '/a'))
+    straight = training.train(model, options(root + '/b'))
+    a = checkpoints.read(root + '/a/model.ckpt-6')
+    b = checkpoints.read(root + '/b/model.ckpt-6')
+    differing = [k for k in a if not k.startswith('save_counter') and not np.array_equal(a[k], b[k])]
+    print(stopped.stopped_by, stopped.step, resumed.started_at, resumed.step, len(a), differing)
+''') % (TINY,)
+
+
+def test_a_run_stopped_by_sigterm_and_rerun_ends_with_the_variables_of_an_uninterrupted_run(trained, tmp_path):
+  data, _ = trained
+  process = subprocess.run([sys.executable, '-c', _RESUMPTION, data, str(tmp_path)], capture_output=True, text=True,
+                           cwd=REPOSITORY, timeout=600)
+  assert process.returncode == 0, process.stderr[-3000:]
+  stopped_by, stopped_at, started_at, step, count, differing = process.stdout.split(maxsplit=5)
+  # SIGTERM after step 2's checkpoint: step 3 ends, is saved, the rerun starts there
+  assert (stopped_by, stopped_at, started_at, step) == ('SIGTERM', '3', '3', '6')
+  assert int(count) > 500 and differing.strip() == '[]'  # model, momentum slots and step, bit for bit
