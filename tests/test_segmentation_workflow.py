@@ -3,7 +3,6 @@
 Thin throughout: 5-7 images of about 20x30 pixels, MobileNet v2 at depth 0.25 with 16-channel heads, 33x33 crops.
 """
 
-import io
 import json
 import os
 import subprocess
@@ -350,3 +349,27 @@ def test_a_run_stopped_by_sigterm_and_rerun_ends_with_the_variables_of_an_uninte
   # SIGTERM after step 2's checkpoint: step 3 ends, is saved, the rerun starts there
   assert (stopped_by, stopped_at, started_at, step) == ('SIGTERM', '3', '3', '6')
   assert int(count) > 500 and differing.strip() == '[]'  # model, momentum slots and step, bit for bit
+
+
+def test_a_non_finite_loss_stops_the_run_keeping_the_last_good_checkpoint(trained, tmp_path):
+  data, _ = trained
+  logdir = str(tmp_path / 'run')
+  options = training.TrainingOptions(train_logdir=logdir, dataset_dir=data, dataset=None, train_crop_size=(33, 33),
+                                     train_batch_size=2, training_number_of_steps=20, base_learning_rate=1e30,
+                                     save_interval_steps=1)
+  with pytest.raises(training.NonFiniteLossError) as raised:
+    training.train(deeplab.ModelOptions({'semantic': 3}, **TINY), options)
+  step = int(str(raised.value).split(' at step ')[1].split(':')[0])
+  assert f'training stopped without saving; the last good checkpoint is {logdir}/model.ckpt-{step - 1}' in str(
+      raised.value)
+  assert tf.train.latest_checkpoint(logdir) == f'{logdir}/model.ckpt-{step - 1}'
+
+
+def test_build_dataset_command_exits_1_naming_the_bad_mask(tmp_path, capsys):
+  images, labels, _ = _folder(str(tmp_path))
+  Image.fromarray(np.full((21, 30), 9, np.uint8)).save(os.path.join(labels, 'im1.png'))
+  assert cli.main(['build-dataset', images, labels, '--output', str(tmp_path / 'data'), '--split', 'train',
+                   '--num-classes', '3', '--quiet']) == 1
+  assert capsys.readouterr().err.strip().endswith(
+      'im1.png: values must be in [0, 3) or the ignore label 255, got [9]')
+  assert not os.path.exists(tmp_path / 'data') or os.listdir(tmp_path / 'data') == []

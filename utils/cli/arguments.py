@@ -74,24 +74,24 @@ def _fraction(text: str) -> float:
   return value
 
 
-def _non_negative_float(text: str) -> float:
+def _number(text: str, strict: bool) -> float:
+  """`text` as a number > 0 (`strict`) or >= 0, else an argparse error saying which."""
+  bound = '> 0' if strict else '>= 0'
   try:
     value = float(text)
   except ValueError:
-    raise argparse.ArgumentTypeError(f'expected a number >= 0, got {text!r}') from None
-  if value < 0:
-    raise argparse.ArgumentTypeError(f'must be >= 0, got {text!r}')
+    raise argparse.ArgumentTypeError(f'expected a number {bound}, got {text!r}') from None
+  if not (value > 0 if strict else value >= 0):
+    raise argparse.ArgumentTypeError(f'must be {bound}, got {text!r}')
   return value
+
+
+def _non_negative_float(text: str) -> float:
+  return _number(text, strict=False)
 
 
 def _positive_float(text: str) -> float:
-  try:
-    value = float(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f'expected a number > 0, got {text!r}') from None
-  if not value > 0:
-    raise argparse.ArgumentTypeError(f'must be > 0, got {text!r}')
-  return value
+  return _number(text, strict=True)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,6 +106,11 @@ def _add_deeplab_arguments(parser: argparse.ArgumentParser) -> None:
       'DeepLab segmenters', 'with --deeplab, the network is the backbone of a DeepLab v3 (v3+ with '
       '--decoder-output-stride) model with DeepLab\'s names; --output-stride defaults to 16 and --num-classes to 21')
   group.add_argument('--deeplab', action='store_true', help='a DeepLab segmenter on the network')
+  _add_deeplab_options(group)
+
+
+def _add_deeplab_options(group) -> None:
+  """The flags of `DEEPLAB_FLAGS`: DeepLab's model options beyond the backbone and its stride."""
   group.add_argument('--atrous-rates', type=_int_list, metavar='A,B,C',
                      help='rates of the 3x3 ASPP branches, e.g. 6,12,18 at output stride 16 (default: none)')
   group.add_argument('--decoder-output-stride', type=_int_list, metavar='N',
@@ -165,15 +170,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
   group.add_argument('--output-stride', type=_positive_int, metavar='N',
                      help=f'the backbone\'s output stride (default {DEEPLAB_OUTPUT_STRIDE})')
   group.add_argument('--multi-grid', type=_int_list, metavar='A,B,C', help="unit rates of the last block")
-  group.add_argument('--atrous-rates', type=_int_list, metavar='A,B,C',
-                     help='rates of the 3x3 ASPP branches, e.g. 6,12,18 at output stride 16 (default: none)')
-  group.add_argument('--decoder-output-stride', type=_int_list, metavar='N',
-                     help="the v3+ decoder's stride, e.g. 4 (default: no decoder)")
-  group.add_argument('--no-image-pooling', action='store_true', help='leave out the image pooling branch of ASPP')
-  group.add_argument('--depth-multiplier', type=_positive_float, metavar='M',
-                     help="MobileNet v2's channel multiplier (default 1)")
-  group.add_argument('--aspp-convs-filters', type=_positive_int, metavar='N', help='ASPP channels (default 256)')
-  group.add_argument('--decoder-filters', type=_positive_int, metavar='N', help='decoder channels (default 256)')
+  _add_deeplab_options(group)
   parser.set_defaults(deeplab=True)
 
 

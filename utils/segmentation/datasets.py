@@ -222,19 +222,25 @@ def dataset(dataset_dir: str, split: str, batch_size: int, crop_size: Optional[S
   return samples.batch(batch_size, drop_remainder=is_training).prefetch(tf.data.AUTOTUNE)
 
 
-def _open_label(path: str, num_classes: int, ignore_label: int, size: Tuple[int, int]) -> bytes:
-  """The label PNG's bytes as DeepLab stores them (a grayscale PNG of class indices), checked.
-
-  A grayscale 8-bit PNG is stored as it is; a palette PNG's indices are its labels, so it is stored as the
-  grayscale PNG of its indices (TensorFlow's PNG decoder would turn the palette into colours).
-  """
+def _read_picture(path: str, what: str, kinds: str) -> Tuple[bytes, Image.Image]:
+  """(the file's bytes, the decoded picture), or a ValueError naming the file."""
   with open(path, 'rb') as handle:
     data = handle.read()
   try:
     picture = Image.open(io.BytesIO(data))
     picture.load()
   except (OSError, SyntaxError) as error:
-    raise ValueError(f'label {path}: not a readable PNG ({error})') from None
+    raise ValueError(f'{what} {path}: not a readable {kinds} ({error})') from None
+  return data, picture
+
+
+def _open_label(path: str, num_classes: int, ignore_label: int, size: Tuple[int, int]) -> bytes:
+  """The label PNG's bytes as DeepLab stores them (a grayscale PNG of class indices), checked.
+
+  A grayscale 8-bit PNG is stored as it is; a palette PNG's indices are its labels, so it is stored as the
+  grayscale PNG of its indices (TensorFlow's PNG decoder would turn the palette into colours).
+  """
+  data, picture = _read_picture(path, 'label', 'PNG')
   if picture.format != 'PNG' or picture.mode not in ('L', 'P'):
     raise ValueError(f'label {path}: must be a PNG of class indices, 8-bit grayscale or palette, got a '
                      f'{picture.format} of mode {picture.mode}')
@@ -255,13 +261,7 @@ def _open_label(path: str, num_classes: int, ignore_label: int, size: Tuple[int,
 
 def _open_image(path: str) -> Tuple[bytes, str, Tuple[int, int]]:
   """(the image file's bytes, 'jpeg' or 'png', (height, width)), checked to decode."""
-  with open(path, 'rb') as handle:
-    data = handle.read()
-  try:
-    picture = Image.open(io.BytesIO(data))
-    picture.load()
-  except (OSError, SyntaxError) as error:
-    raise ValueError(f'image {path}: not a readable JPEG or PNG ({error})') from None
+  data, picture = _read_picture(path, 'image', 'JPEG or PNG')
   if picture.format not in ('JPEG', 'PNG'):
     raise ValueError(f'image {path}: must be a JPEG or PNG, got {picture.format}')
   return data, picture.format.lower(), (picture.size[1], picture.size[0])
