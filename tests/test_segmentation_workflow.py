@@ -373,3 +373,22 @@ def test_build_dataset_command_exits_1_naming_the_bad_mask(tmp_path, capsys):
   assert capsys.readouterr().err.strip().endswith(
       'im1.png: values must be in [0, 3) or the ignore label 255, got [9]')
   assert not os.path.exists(tmp_path / 'data') or os.listdir(tmp_path / 'data') == []
+
+
+def test_export_takes_the_model_of_a_run_folder_and_refuses_flags_that_contradict_it(trained, tmp_path, capsys):
+  from slimnets.cli import usage  # pylint: disable=import-outside-toplevel
+  data, logdir = trained
+  assert usage.RUN_MODEL_OPTIONS == runs.MODEL_OPTIONS_FILE
+  with pytest.raises(SystemExit) as usage_error:
+    cli.main(['export', '--checkpoint', logdir, '--output', str(tmp_path / 'a'), '--atrous-rates', '6,12,18'])
+  assert usage_error.value.code == 2
+  assert 'is a training run of its own model' in capsys.readouterr().err
+  assert cli.main(['export', '--checkpoint', logdir, '--output', str(tmp_path / 'served'), '--output-stride', '8',
+                   '--quiet']) == 0
+  printed = capsys.readouterr()
+  assert 'output stride 8 (trained at 16): atrous rates 1, 2, 3 become 2, 4, 6' in printed.err
+  served = tf.saved_model.load(str(tmp_path / 'served'))
+  batch = next(iter(datasets.dataset(data, 'train', 1)))
+  expected = evaluation.load_segmenter(logdir, output_stride=8).segmenter.predict(batch['image']).numpy()
+  labels = served.signatures['serving_default'](images=batch['image'])['labels'].numpy()
+  assert np.mean(labels == expected) > 0.99  # batch norm folded: float rounding may flip a tie

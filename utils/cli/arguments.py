@@ -124,15 +124,21 @@ def _add_deeplab_options(group) -> None:
                      help='channels of the decoder (default 256)')
 
 
+_NETWORK_HELP = ('a network name (see `slimnets list`); needed unless --checkpoint is a slimnets train run folder, '
+                 'whose model it takes')
+
+
 def _add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-  parser.add_argument('--checkpoint', metavar='CKPT', help='TF-Slim checkpoint to load (default: random weights)')
+  parser.add_argument('--checkpoint', metavar='CKPT|RUN',
+                      help='TF-Slim checkpoint to load (default: random weights), or a slimnets train run folder: '
+                           'its newest checkpoint and its model (DeepLab options and classes)')
   parser.add_argument('--allow-unused', action='store_true',
                       help="accept checkpoint variables under the model's scopes that the model does not build "
                            '(by default an error: the model was built with other options than the checkpoint\'s)')
 
 
 def _add_inference_arguments(parser: argparse.ArgumentParser, batch: int) -> None:
-  parser.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
+  parser.add_argument('--network', help=_NETWORK_HELP)
   _add_checkpoint_arguments(parser)
   parser.add_argument('--input-size', type=_input_size, metavar='H[,W]',
                       help="input height and width (default: the network's default image size)")
@@ -347,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
   fetching.set_defaults(parser=fetching)
   exporting = commands.add_parser('export', help='write a SavedModel, OpenVINO IR or TFLite model: images -> output '
                                                  'and feature levels')
-  exporting.add_argument('--network', required=True, help='a network name (see `slimnets list`)')
+  exporting.add_argument('--network', help=_NETWORK_HELP)
   _add_checkpoint_arguments(exporting)
   exporting.add_argument('--output', required=True, metavar='PATH',
                          help='SavedModel or OpenVINO directory, or .tflite file, to write')

@@ -141,7 +141,13 @@ _EXPORTERS = {'savedmodel': _export_saved_model, 'openvino': _export_openvino, '
 
 
 def _deeplab_options(args: argparse.Namespace):
-  """The `deeplab.ModelOptions` of --deeplab and its options (--atrous-rates, --decoder-output-stride, ...)."""
+  """The `deeplab.ModelOptions` of --deeplab and its options (--atrous-rates, --decoder-output-stride, ...), or
+  those of the run folder given as --checkpoint (at --output-stride, the atrous rates following it)."""
+  if getattr(args, 'run_options', None):
+    options, note = runs.at_output_stride(deeplab.ModelOptions(**args.run_options), args.output_stride)
+    if note:
+      print(f'slimnets: {note}', file=sys.stderr)
+    return options
   given = {field: getattr(args, field) for _, field in arguments.DEEPLAB_FLAGS
            if field and getattr(args, field) is not None}
   return deeplab.ModelOptions(

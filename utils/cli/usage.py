@@ -1,6 +1,7 @@
 """Usage errors (exit status 2, one line) for what the arguments alone refute, before TensorFlow loads."""
 
 import argparse
+import json
 import os
 
 from nets import nets_factory
@@ -66,10 +67,40 @@ def _check_export_options(args: argparse.Namespace) -> None:
                      'only')
 
 
+# The model options file of a `slimnets train` run folder (slimnets.segmentation.runs.MODEL_OPTIONS_FILE, which
+# loads TensorFlow; tests/test_segmentation_workflow.py checks the two are the same).
+RUN_MODEL_OPTIONS = 'model_options.json'
+
+
+def _take_run_model(args: argparse.Namespace) -> None:
+  """With --checkpoint a `slimnets train` run folder, its model: --network and --deeplab from its options, which
+  `commands` builds the segmenter from (`args.run_options`); flags that would say otherwise are refused."""
+  checkpoint = getattr(args, 'checkpoint', None)
+  path = os.path.join(checkpoint, RUN_MODEL_OPTIONS) if checkpoint else ''
+  if not (path and os.path.isfile(path)):
+    args.run_options = None
+    if hasattr(args, 'checkpoint') and not args.network:
+      args.parser.error('--network is required (or --checkpoint a slimnets train run folder, whose model it takes)')
+    return
+  with open(path, encoding='utf-8') as handle:
+    options = json.load(handle)
+  flags = [flag for flag, _ in arguments.DEEPLAB_FLAGS] + ['--deeplab', '--multi-grid', '--num-classes']
+  given = [flag for flag in flags if getattr(args, flag[2:].replace('-', '_'), None) not in (None, False)]
+  if args.network and args.network != options['model_variant']:
+    given.append(f'--network {args.network}')
+  if given:
+    args.parser.error(f'--checkpoint {checkpoint} is a training run of its own model ({path}): leave out '
+                      f'{", ".join(given)} (--output-stride may change; the atrous rates then follow it)')
+  args.network, args.deeplab, args.run_options = options['model_variant'], True, options
+  args.num_classes = sorted(options['outputs_to_num_classes'].items())[0][1]
+
+
 def check_usage(args: argparse.Namespace) -> None:
   """Usage errors (exit status 2, one line) for what the arguments alone refute, before TensorFlow loads:
   an unknown network, an output stride or multi-grid it does not take, an input size below its minimum, a
   network without a published checkpoint to fetch, an output that exists without --overwrite."""
+  if args.command in ('export', 'benchmark', 'extract'):
+    _take_run_model(args)
   if not getattr(args, 'network', None):
     return
   try:
