@@ -392,3 +392,21 @@ def test_export_takes_the_model_of_a_run_folder_and_refuses_flags_that_contradic
   expected = evaluation.load_segmenter(logdir, output_stride=8).segmenter.predict(batch['image']).numpy()
   labels = served.signatures['serving_default'](images=batch['image'])['labels'].numpy()
   assert np.mean(labels == expected) > 0.99  # batch norm folded: float rounding may flip a tie
+
+
+def test_evaluate_watch_evaluates_each_checkpoint_once_until_the_timeout(trained, capsys):
+  data, logdir = trained
+  assert cli.main(['evaluate', '--checkpoint-dir', logdir, '--dataset-dir', data, '--eval-split', 'train',
+                   '--watch', '--watch-timeout', '1', '--json', '--quiet']) == 0
+  lines = capsys.readouterr().out.strip().splitlines()
+  assert [json.loads(line)['step'] for line in lines] == [4]
+
+
+def test_several_workers_are_refused_until_their_checkpoints_are_safe(trained, monkeypatch):
+  data, _ = trained
+  monkeypatch.setenv('TF_CONFIG', json.dumps({'cluster': {'worker': ['127.0.0.1:1', '127.0.0.1:2']},
+                                              'task': {'type': 'worker', 'index': 0}}))
+  options = training.TrainingOptions(train_logdir='unused', dataset_dir=data, dataset=None, train_crop_size=(33, 33),
+                                     train_batch_size=2, training_number_of_steps=1)
+  with pytest.raises(ValueError, match='training on several workers .* is not supported yet'):
+    training.train(deeplab.ModelOptions({'semantic': 3}, **TINY), options)

@@ -7,9 +7,10 @@
 
 The model is `slimnets.models.Segmenter` (DeepLab's variable names), trained with DeepLab's loss, momentum and
 'poly' (or 'step') learning rate, on `datasets.dataset`'s pipeline under a `tf.distribute` strategy (one device,
-several with `num_replicas`, or the workers of `TF_CONFIG`). The run's folder holds `tf.train.CheckpointManager`
-checkpoints `model.ckpt-<step>` (model, optimizer slots and step; `weights.checkpoints.restore` reads the model's
-variables by DeepLab's names), `model_options.json`, `training.json` and TensorBoard event files.
+or several with `num_replicas`; several workers, `TF_CONFIG`, are refused for now). The run's folder holds
+`tf.train.CheckpointManager` checkpoints `model.ckpt-<step>` (model, optimizer slots and step;
+`weights.checkpoints.restore` reads the model's variables by DeepLab's names), `model_options.json`, `training.json`
+and TensorBoard event files.
 
 A run started again with the same folder resumes at its last checkpoint: same variables, optimizer slots, step
 and learning rate, and the data stream continues where it stopped (the pipeline is a function of the seed and the
@@ -73,7 +74,7 @@ class TrainingOptions:
     last_layers_contain_logits_only: the last layers are only the logits (else also ASPP, image pooling, decoder).
     min_resize_value, max_resize_value, resize_factor, min_scale_factor, max_scale_factor,
       scale_factor_step_size: the preprocessing of `preprocessing.preprocess_image_and_label`.
-    num_replicas: devices to train on (one process), 1 for one; ignored under a multi-worker `TF_CONFIG`.
+    num_replicas: devices to train on (one process), 1 for one.
     save_interval_secs, save_interval_steps: checkpoint every so many seconds or steps (and at the end).
     max_to_keep: checkpoints kept.
     save_summaries_steps: TensorBoard scalars every so many steps; `save_summaries_images` adds the images,
@@ -201,7 +202,11 @@ def top_k_fraction(step, options: TrainingOptions):
 
 def _strategy(options: TrainingOptions) -> tf.distribute.Strategy:
   if 'TF_CONFIG' in os.environ and json.loads(os.environ['TF_CONFIG']).get('cluster'):
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    # Tried on two local workers (TF 2.21, CPU): steps and the coordinated stop work, but saving a checkpoint
+    # deadlocks now and then in the cross-worker reads of the batch norm averages; refused until that is solved.
+    raise ValueError('TF_CONFIG names a cluster: training on several workers (MultiWorkerMirroredStrategy) is not '
+                     'supported yet (its checkpoints can deadlock); train on one machine with num_replicas, or '
+                     'unset TF_CONFIG')
   if options.num_replicas == 1:
     return tf.distribute.get_strategy()
   devices = tf.config.list_logical_devices('GPU') or tf.config.list_logical_devices('CPU')
@@ -299,9 +304,12 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
     optimizer = tf.compat.v1.train.MomentumOptimizer(lambda: learning_rate(step, options), options.momentum)
     trainable = [v for v in segmenter.variables_by_name.values() if v.trainable]
   report = None
+  chief, worker = _is_chief(strategy), _worker_name(strategy)
   checkpoint = tf.train.Checkpoint(model=segmenter, optimizer=optimizer, step=step)
-  manager = tf.train.CheckpointManager(checkpoint, logdir, max_to_keep=options.max_to_keep,
-                                       checkpoint_name=runs.CHECKPOINT_NAME)
+  # Every worker saves (reading the replicas' batch norm averages is a collective); the chief into the run folder,
+  # the others into a folder of their own that is removed after each save.
+  manager = tf.train.CheckpointManager(checkpoint, logdir if chief else os.path.join(logdir, f'.{worker}'),
+                                       max_to_keep=options.max_to_keep, checkpoint_name=runs.CHECKPOINT_NAME)
   if resumed_from:
     # The momentum slots are created now (a step of zero gradients, which changes no variable), so that the
     # restore assigns them at once: slots made later, inside the traced step, would start from zero.
@@ -312,9 +320,10 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
     report = _initial_restore(segmenter, options)
     log(f'initialized from {options.tf_initial_checkpoint}: {report.summary()}')
   os.makedirs(logdir, exist_ok=True)
-  runs.write_model_options(logdir, model_options)
-  runs.write_training(logdir, {**dataclasses.asdict(options), 'num_classes': descriptor.num_classes,
-                               'ignore_label': descriptor.ignore_label})
+  if chief:
+    runs.write_model_options(logdir, model_options)
+    runs.write_training(logdir, {**dataclasses.asdict(options), 'num_classes': descriptor.num_classes,
+                                 'ignore_label': descriptor.ignore_label})
   started_at = int(step.numpy())
   if started_at >= options.training_number_of_steps:
     log(f'{logdir} is at step {started_at}, training_number_of_steps is {options.training_number_of_steps}: '
@@ -324,7 +333,8 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
   def input_fn(context: tf.distribute.InputContext):
     return datasets.dataset(
         options.dataset_dir, options.train_split, context.get_per_replica_batch_size(options.train_batch_size),
-        crop, is_training=True, seed=options.seed, skip=started_at * options.train_batch_size,
+        crop, is_training=True, seed=options.seed,
+        skip=started_at * options.train_batch_size // context.num_input_pipelines,
         input_context=context, ignore_label=descriptor.ignore_label, model_variant=model_options.model_variant,
         min_resize_value=options.min_resize_value, max_resize_value=options.max_resize_value,
         resize_factor=options.resize_factor, min_scale_factor=options.min_scale_factor,
@@ -333,7 +343,7 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
   batches = iter(strategy.distribute_datasets_from_function(input_fn))
   replicas = strategy.num_replicas_in_sync
 
-  def replica_step(images, labels):
+  def replica_step(images, labels, requests):
     with tf.GradientTape() as tape:
       replica = tf.distribute.get_replica_context().replica_id_in_sync_group
       dropout_seed = tf.stack([tf.constant(options.seed, tf.int64), step * replicas + tf.cast(replica, tf.int64)])
@@ -345,20 +355,23 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
       per_replica = total / replicas  # the replicas' gradients are summed
     gradients = tape.gradient(per_replica, trainable)
     optimizer.apply_gradients(zip(gradients, trainable))
-    return loss, total
+    return loss, total, requests
 
   @tf.function
-  def train_step(batch):
-    loss, total = strategy.run(replica_step, args=(batch[datasets.IMAGE], batch[datasets.LABEL]))
+  def train_step(batch, requests):
+    """One step; `requests` ([stop, save] of this worker) are reduced over all workers, so that every worker
+    stops or saves at the same step."""
+    loss, total, requests = strategy.run(replica_step, args=(batch[datasets.IMAGE], batch[datasets.LABEL], requests))
     step.assign_add(1)
-    mean = tf.distribute.ReduceOp.MEAN
-    return strategy.reduce(mean, loss, axis=None), strategy.reduce(mean, total, axis=None)
+    mean, add = tf.distribute.ReduceOp.MEAN, tf.distribute.ReduceOp.SUM
+    return (strategy.reduce(mean, loss, axis=None), strategy.reduce(mean, total, axis=None),
+            strategy.reduce(add, requests, axis=None))
 
   @tf.function
   def predict(images):
     return segmenter.predict(images)
 
-  writer = tf.summary.create_file_writer(logdir) if _is_chief(strategy) else tf.summary.create_noop_writer()
+  writer = tf.summary.create_file_writer(logdir) if chief else tf.summary.create_noop_writer()
   losses, saved, stopped_by = {}, resumed_from, None
   last_save, first_step_done, timed_steps = time.monotonic(), None, 0
   bar = tqdm(total=options.training_number_of_steps, initial=started_at, desc='slimnets: training', unit=' steps',
@@ -367,8 +380,11 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
     with _Signals() as signals, writer.as_default():
       while int(step.numpy()) < options.training_number_of_steps:
         batch = next(batches)
-        loss, total = train_step(batch)
-        current, loss = int(step.numpy()), float(loss)
+        current = int(step.numpy()) + 1
+        due = bool(options.save_interval_steps and current % options.save_interval_steps == 0) or (
+            time.monotonic() - last_save >= options.save_interval_secs)
+        loss, total, requests = train_step(batch, tf.constant([float(bool(signals.received)), float(due)]))
+        loss, (stop, due) = float(loss), requests.numpy() > 0
         if not np.isfinite(loss) or not np.isfinite(float(total)):
           raise NonFiniteLossError(
               f'the loss is {loss} at step {current}: training stopped without saving; the last good checkpoint '
@@ -389,12 +405,10 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
           tf.summary.scalar('learning_rate', learning_rate(current, options), step=current)
           if options.save_summaries_images:
             _image_summaries(strategy, batch, predict, descriptor.num_classes, current)
-        due = (options.save_interval_steps and current % options.save_interval_steps == 0) or (
-            time.monotonic() - last_save >= options.save_interval_secs)
-        if signals.received:
-          stopped_by = signals.received
+        if stop:
+          stopped_by = signals.received or 'another worker\'s signal'
         if due or stopped_by or current == options.training_number_of_steps:
-          saved = manager.save(checkpoint_number=current)
+          saved = _save(manager, current, chief)
           last_save = time.monotonic()
           log(f'saved {saved}')
         if stopped_by:
@@ -407,6 +421,19 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
   seconds = time.monotonic() - first_step_done if first_step_done else 0.0
   throughput = timed_steps * options.train_batch_size / seconds if timed_steps and seconds > 0 else None
   return TrainingResult(int(step.numpy()), started_at, saved, stopped_by, losses, report, throughput)
+
+
+def _save(manager: tf.train.CheckpointManager, step: int, chief: bool) -> str:
+  """Saves at `step`; a worker other than the chief removes its copy (the chief's is the run's)."""
+  path = manager.save(checkpoint_number=step)
+  if not chief:
+    tf.io.gfile.rmtree(manager.directory)
+  return path
+
+
+def _worker_name(strategy: tf.distribute.Strategy) -> str:
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  return f'{resolver.task_type}-{resolver.task_id}' if resolver is not None and resolver.task_type else 'worker-0'
 
 
 def _is_chief(strategy: tf.distribute.Strategy) -> bool:
