@@ -324,7 +324,7 @@ _RESUMPTION = textwrap.dedent('''
     def options(logdir):
       return training.TrainingOptions(train_logdir=logdir, dataset_dir=data, dataset=None, train_crop_size=(33, 33),
                                       train_batch_size=2, training_number_of_steps=6, base_learning_rate=0.01,
-                                      save_interval_steps=2, deterministic=True, seed=5)
+                                      save_interval_steps=2, deterministic=True, seed=5, optimizer=sys.argv[3])
 
     def stop_after_step_2(line):
       if line.endswith('model.ckpt-2'):
@@ -340,15 +340,17 @@ _RESUMPTION = textwrap.dedent('''
 ''') % (TINY,)
 
 
-def test_a_run_stopped_by_sigterm_and_rerun_ends_with_the_variables_of_an_uninterrupted_run(trained, tmp_path):
+@pytest.mark.parametrize('optimizer', training.OPTIMIZERS)
+def test_a_run_stopped_by_sigterm_and_rerun_ends_with_the_variables_of_an_uninterrupted_run(trained, tmp_path,
+                                                                                              optimizer):
   data, _ = trained
-  process = subprocess.run([sys.executable, '-c', _RESUMPTION, data, str(tmp_path)], capture_output=True, text=True,
-                           cwd=REPOSITORY, timeout=600)
+  process = subprocess.run([sys.executable, '-c', _RESUMPTION, data, str(tmp_path), optimizer], capture_output=True,
+                           text=True, cwd=REPOSITORY, timeout=600)
   assert process.returncode == 0, process.stderr[-3000:]
   stopped_by, stopped_at, started_at, step, count, differing = process.stdout.split(maxsplit=5)
   # SIGTERM after step 2's checkpoint: step 3 ends, is saved, the rerun starts there
   assert (stopped_by, stopped_at, started_at, step) == ('SIGTERM', '3', '3', '6')
-  assert int(count) > 500 and differing.strip() == '[]'  # model, momentum slots and step, bit for bit
+  assert int(count) > 500 and differing.strip() == '[]'  # model, optimizer slots and step, bit for bit
 
 
 def test_a_non_finite_loss_stops_the_run_keeping_the_last_good_checkpoint(trained, tmp_path):

@@ -219,7 +219,12 @@ def _add_training_parser(commands) -> None:
   group.add_argument('--slow-start-step', type=_non_negative_int, default=0, metavar='N',
                      help='steps at --slow-start-learning-rate first (default 0)')
   group.add_argument('--slow-start-learning-rate', type=_positive_float, default=0.0001, metavar='LR')
+  group.add_argument('--optimizer', choices=('momentum', 'adam'), default='momentum',
+                     help='momentum (default; the learning rate policy above) or adam (a constant learning rate)')
   group.add_argument('--momentum', type=_non_negative_float, default=0.9, metavar='M', help='(default 0.9)')
+  group.add_argument('--adam-learning-rate', type=_positive_float, default=0.001, metavar='LR',
+                     help='(default 0.001)')
+  group.add_argument('--adam-epsilon', type=_positive_float, default=1e-08, metavar='E', help='(default 1e-08)')
   group.add_argument('--weight-decay', type=_non_negative_float, default=0.00004, metavar='W',
                      help='(default 0.00004)')
   group.add_argument('--fine-tune-batch-norm', action=argparse.BooleanOptionalAction, default=True,

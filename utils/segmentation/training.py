@@ -42,6 +42,7 @@ from slimnets.weights import checkpoints
 # DeepLab's train.py: the scopes left out of an initial checkpoint without `initialize_last_layer`.
 LAST_LAYERS = ('logits', 'image_pooling', 'aspp', 'concat_projection', 'decoder', 'meta_architecture')
 LEARNING_POLICIES = ('poly', 'step')
+OPTIMIZERS = ('momentum', 'adam')
 
 
 @dataclasses.dataclass
@@ -61,6 +62,8 @@ class TrainingOptions:
     base_learning_rate, learning_policy ('poly' or 'step'), learning_power, end_learning_rate,
       learning_rate_decay_step, learning_rate_decay_factor, slow_start_step, slow_start_learning_rate: the
       learning rate at each step (DeepLab's `get_model_learning_rate`).
+    optimizer: 'momentum' (DeepLab's default: the learning rate above and `momentum`) or 'adam' (a constant
+      `adam_learning_rate` and `adam_epsilon`, as DeepLab's train.py).
     momentum: of the momentum optimizer.
     weight_decay: L2 weight of the kernels.
     fine_tune_batch_norm: train batch norm (batch statistics); off for small batches per replica.
@@ -101,7 +104,10 @@ class TrainingOptions:
   learning_rate_decay_factor: float = 0.1
   slow_start_step: int = 0
   slow_start_learning_rate: float = 0.0001
+  optimizer: str = 'momentum'
   momentum: float = 0.9
+  adam_learning_rate: float = 0.001
+  adam_epsilon: float = 1e-08
   weight_decay: float = 0.00004
   fine_tune_batch_norm: bool = True
   synchronized_batch_norm: bool = False
@@ -134,6 +140,8 @@ class TrainingOptions:
     checks.check_int('save_interval_steps', checks.as_int(self.save_interval_steps), allow_none=True)
     for name in ('hard_example_mining_step', 'slow_start_step', 'seed'):
       checks.check_int(name, checks.as_int(getattr(self, name)), minimum=0)
+    if self.optimizer not in OPTIMIZERS:
+      raise ValueError(f'optimizer must be one of {", ".join(OPTIMIZERS)}, got {self.optimizer!r}')
     if self.learning_policy not in LEARNING_POLICIES:
       raise ValueError(f'learning_policy must be one of {", ".join(LEARNING_POLICIES)}, got {self.learning_policy!r}')
     if not 0 < self.top_k_percent_pixels <= 1:
@@ -301,7 +309,10 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
                                  synchronized_batch_norm=options.synchronized_batch_norm).build()
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step',
                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-    optimizer = tf.compat.v1.train.MomentumOptimizer(lambda: learning_rate(step, options), options.momentum)
+    if options.optimizer == 'momentum':
+      optimizer = tf.compat.v1.train.MomentumOptimizer(lambda: learning_rate(step, options), options.momentum)
+    else:
+      optimizer = tf.compat.v1.train.AdamOptimizer(options.adam_learning_rate, epsilon=options.adam_epsilon)
     trainable = [v for v in segmenter.variables_by_name.values() if v.trainable]
   report = None
   chief, worker = _is_chief(strategy), _worker_name(strategy)
@@ -311,8 +322,9 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
   manager = tf.train.CheckpointManager(checkpoint, logdir if chief else os.path.join(logdir, f'.{worker}'),
                                        max_to_keep=options.max_to_keep, checkpoint_name=runs.CHECKPOINT_NAME)
   if resumed_from:
-    # The momentum slots are created now (a step of zero gradients, which changes no variable), so that the
-    # restore assigns them at once: slots made later, inside the traced step, would start from zero.
+    # The optimizer's slots are created now (a step of zero gradients, which moves no weight; the restore then
+    # sets every slot and accumulator), so that the restore assigns them at once: slots made later, inside the
+    # traced step, would start from zero.
     strategy.run(lambda: optimizer.apply_gradients([(tf.zeros_like(v), v) for v in trainable]))
     checkpoint.restore(resumed_from).assert_consumed()
     log(f'resuming {logdir} at step {int(step.numpy())} ({resumed_from})')
@@ -402,7 +414,8 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
         if current % options.save_summaries_steps == 0 or current == options.training_number_of_steps:
           tf.summary.scalar('loss', loss, step=current)
           tf.summary.scalar('total_loss', total, step=current)
-          tf.summary.scalar('learning_rate', learning_rate(current, options), step=current)
+          rate = learning_rate(current, options) if options.optimizer == 'momentum' else options.adam_learning_rate
+          tf.summary.scalar('learning_rate', rate, step=current)
           if options.save_summaries_images:
             _image_summaries(strategy, batch, predict, descriptor.num_classes, current)
         if stop:
