@@ -107,3 +107,13 @@ def test_the_training_walkthrough_runs_as_written(tmp_path, monkeypatch, capsys)
   assert 'output stride 8 (trained at 16): atrous rates 6, 12, 18 become 12, 24, 36' in printed.err
   assert 'mean IoU' in printed.out and 'wrote the pictures of 6 images' in printed.out
   assert sorted(os.listdir(tmp_path / 'served')) == ['assets', 'fingerprint.pb', 'saved_model.pb', 'variables']
+
+
+@pytest.mark.eager
+def test_the_keras_example_runs_as_written(capsys):
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    readme = f.read()
+  section = readme[readme.index('## Keras 3: `slimnets.keras.Backbone`'):]
+  start = section.index('```python\n') + len('```python\n')
+  exec(compile(section[start:section.index('\n```', start)], 'README.md', 'exec'), {})  # pylint: disable=exec-used
+  assert capsys.readouterr().out.strip() == '[2, 4, 8, 16, 16]'

@@ -3,6 +3,7 @@
 Thin throughout: 5-7 images of about 20x30 pixels, MobileNet v2 at depth 0.25 with 16-channel heads, 33x33 crops.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -21,6 +22,8 @@ from slimnets.segmentation import evaluation
 from slimnets.segmentation import preprocessing
 from slimnets.segmentation import runs
 from slimnets.segmentation import training
+from slimnets.segmentation import visualization
+from slimnets.weights import checkpoints
 
 pytestmark = pytest.mark.eager
 
@@ -220,7 +223,7 @@ def trained(tmp_path_factory):
                    '--shards', '2', '--quiet']) == 0
   assert cli.main(['train', '--train-logdir', logdir, '--dataset-dir', data, '--training-number-of-steps', '4',
                    '--base-learning-rate', '0.05', '--save-summaries-steps', '2', '--save-summaries-images',
-                   '--quiet', *TINY_FLAGS]) == 0
+                   '--update-batch-norm-statistics', '2', '--quiet', *TINY_FLAGS]) == 0
   return data, logdir
 
 
@@ -317,6 +320,8 @@ _RESUMPTION = textwrap.dedent('''
     import numpy as np
     from nets import deeplab
     from slimnets.segmentation import training
+from slimnets.segmentation import visualization
+from slimnets.weights import checkpoints
     from slimnets.weights import checkpoints
     data, root = sys.argv[1], sys.argv[2]
     model = deeplab.ModelOptions({'semantic': 3}, **%r)
@@ -412,3 +417,41 @@ def test_several_workers_are_refused_until_their_checkpoints_are_safe(trained, m
                                      train_batch_size=2, training_number_of_steps=1)
   with pytest.raises(ValueError, match='training on several workers .* is not supported yet'):
     training.train(deeplab.ModelOptions({'semantic': 3}, **TINY), options)
+
+
+def test_update_batch_norm_statistics_writes_a_checkpoint_of_new_statistics_and_the_same_weights(trained):
+  _, logdir = trained
+  trained_values = checkpoints.read(os.path.join(logdir, 'model.ckpt-4'))
+  updated = checkpoints.read(os.path.join(logdir, 'model.ckpt-4-precise_bn'))
+  moving = [name for name in updated if name.endswith(('moving_mean', 'moving_variance'))]
+  weights = [name for name in updated if name not in moving]
+  assert moving and weights and len(updated) == len(moving) + len(weights)
+  assert all(np.array_equal(updated[name], trained_values[name]) for name in weights)
+  assert sum(not np.allclose(updated[name], trained_values[name]) for name in moving) > len(moving) // 2
+  assert tf.train.latest_checkpoint(logdir).endswith('model.ckpt-4')  # the run's own checkpoints are untouched
+
+
+def test_colormaps_and_cityscapes_label_ids(tmp_path):
+  assert visualization.colormap('pascal')[[0, 1, 2, 15]].tolist() == [[0, 0, 0], [128, 0, 0], [0, 128, 0],
+                                                                      [192, 128, 128]]
+  assert visualization.colormap('cityscapes')[[0, 18, 19]].tolist() == [[128, 64, 128], [119, 11, 32], [0, 0, 0]]
+  assert visualization.colormap('ade20k')[[1, 150, 151]].tolist() == [[120, 120, 120], [92, 0, 255], [0, 0, 0]]
+  with pytest.raises(ValueError, match="colormap must be one of pascal, cityscapes, ade20k, got 'voc'"):
+    visualization.colormap('voc')
+  labels = np.array([[0, 1], [18, 2]])
+  visualization.write_prediction(str(tmp_path), 'frankfurt_000000', np.zeros([2, 2, 3]), labels, 'cityscapes',
+                                 raw_dir=str(tmp_path / 'raw'), label_ids=np.array(visualization.CITYSCAPES_LABEL_IDS))
+  raw = np.asarray(Image.open(tmp_path / 'raw' / 'frankfurt_000000.png'))
+  assert raw.tolist() == [[7, 8], [33, 11]]  # road, sidewalk, bicycle, building: the benchmark's label ids
+  palette = Image.open(tmp_path / 'frankfurt_000000_prediction.png')
+  assert palette.mode == 'P' and np.asarray(palette).tolist() == labels.tolist()
+
+
+def test_every_training_option_has_its_train_flag():
+  from slimnets.cli import arguments  # pylint: disable=import-outside-toplevel
+  args = arguments.build_parser().parse_args(['train', '--train-logdir', 'run', '--dataset-dir', 'data'])
+  fields = [field.name for field in dataclasses.fields(training.TrainingOptions)]
+  assert [name for name in fields if not hasattr(args, name)] == []
+  defaults = training.TrainingOptions(train_logdir='run', dataset_dir='data')
+  assert {name: getattr(args, name) for name in fields if name != 'dataset'} == {
+      name: getattr(defaults, name) for name in fields if name != 'dataset'}  # train.py's defaults, both ways

@@ -5,6 +5,7 @@ TensorFlow; the command line checks its arguments before TensorFlow loads):
 
 - networks, research/slim's contract: `from nets import resnet_v1`, `nets.nets_factory` (`get_spec`, the registry);
 - models (`slimnets.models`): `Backbone`, `Segmenter`, `update_batch_norm_statistics`, DeepLab's `ModelOptions`;
+- Keras 3 models (`slimnets.keras`): `slimnets.keras.Backbone` (`fit`, `.keras` files, `pyramid_outputs`);
 - weights (`slimnets.weights`): `fetch_weights`, `restore`, `read_checkpoint`, `adapt_checkpoint`,
   `write_checkpoint`, `get_preprocessing`;
 - analysis (`slimnets.analysis`): `describe`, `describe_segmenter`, `feature_levels`;

@@ -216,6 +216,12 @@ def _add_training_parser(commands) -> None:
                      help='(default 0.0001)')
   group.add_argument('--learning-policy', choices=('poly', 'step'), default='poly', help='(default poly)')
   group.add_argument('--learning-power', type=_positive_float, default=0.9, metavar='P', help='(default 0.9)')
+  group.add_argument('--end-learning-rate', type=_non_negative_float, default=0.0, metavar='LR',
+                     help='poly: the rate at the last step (default 0)')
+  group.add_argument('--learning-rate-decay-step', type=_positive_int, default=2000, metavar='N',
+                     help='step: decay every N steps (default 2000)')
+  group.add_argument('--learning-rate-decay-factor', type=_positive_float, default=0.1, metavar='F',
+                     help='step: by this factor (default 0.1)')
   group.add_argument('--slow-start-step', type=_non_negative_int, default=0, metavar='N',
                      help='steps at --slow-start-learning-rate first (default 0)')
   group.add_argument('--slow-start-learning-rate', type=_positive_float, default=0.0001, metavar='LR')
@@ -231,6 +237,8 @@ def _add_training_parser(commands) -> None:
                      help='train batch norm with batch statistics (default on; off for small batches)')
   group.add_argument('--synchronized-batch-norm', action='store_true',
                      help='batch statistics over the global batch across replicas')
+  group.add_argument('--upsample-logits', action=argparse.BooleanOptionalAction, default=True,
+                     help="the loss at the labels' size (default), or at the logits' with --no-upsample-logits")
   group.add_argument('--top-k-percent-pixels', type=_fraction, default=1.0, metavar='F',
                      help='hard example mining: the fraction of pixels with the largest losses (default 1.0)')
   group.add_argument('--hard-example-mining-step', type=_non_negative_int, default=0, metavar='N',
@@ -254,6 +262,7 @@ def _add_training_parser(commands) -> None:
   group.add_argument('--save-interval-secs', type=_positive_float, default=1200.0, metavar='S',
                      help='checkpoint every S seconds (default 1200), and at the end')
   group.add_argument('--save-interval-steps', type=_positive_int, metavar='N', help='also every N steps')
+  group.add_argument('--max-to-keep', type=_positive_int, default=5, metavar='N', help='checkpoints kept (5)')
   group.add_argument('--save-summaries-steps', type=_positive_int, default=10, metavar='N',
                      help='TensorBoard scalars every N steps (default 10)')
   group.add_argument('--save-summaries-images', action='store_true',

@@ -21,7 +21,7 @@ and reading or saving a moving average gives the mean over replicas.
 
 import dataclasses
 import functools
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_slim as slim
@@ -41,6 +41,16 @@ class _Build:
   arg_scope: dict
   network_kwargs: dict
   regularized: list
+  variable_factory: Callable
+
+
+def new_variable(name: str, shape, dtype: tf.DType, initial_value, trainable: bool) -> tf.Variable:
+  """A backbone's variable: a `tf.Variable` named `name` (a TF-Slim name); the moving averages (not trainable)
+  are sync-on-read variables averaged across replicas. `initial_value` is a value or a function giving one."""
+  del shape
+  sync = {} if trainable else {'synchronization': tf.VariableSynchronization.ON_READ,
+                               'aggregation': tf.VariableAggregation.MEAN}
+  return tf.Variable(initial_value, name=name, trainable=trainable, dtype=dtype, **sync)
 
 
 def _getter_of_values(values: Mapping[str, tf.Tensor], getter, name, *args, dtype=tf.float32, **kwargs):
@@ -62,6 +72,8 @@ class Backbone(tf.Module):
       what one device would on the whole batch. (It gives each thread of the process its own tf-slim arg scope
       stack, `nets.layers.use_per_thread_arg_scopes`, which replica threads need.)
     name: name of the module (default: the network name); variable names do not depend on it.
+    variable_factory: makes each variable on first use, as `new_variable` (its arguments, a `tf.Variable` back);
+      `slimnets.keras.Backbone` passes one that creates Keras weights.
     **network_kwargs: further arguments of the network function: `output_stride`, `multi_grid`, `global_pool`,
       `spatial_squeeze`, `depth_multiplier`, `create_aux_logits`, ...
 
@@ -74,7 +86,7 @@ class Backbone(tf.Module):
 
   def __init__(self, network: str, num_classes: Optional[int] = None, *, in_channels: int = 3,
                weight_decay: Optional[float] = None, synchronized_batch_norm: bool = False,
-               name: Optional[str] = None, **network_kwargs):
+               name: Optional[str] = None, variable_factory=new_variable, **network_kwargs):
     if not tf.compat.v1.executing_eagerly_outside_functions():
       raise RuntimeError('slimnets.models.Backbone needs TF2 behaviour (eager execution), and this program has turned '
                          'it off (tf.compat.v1.disable_v2_behavior() or disable_eager_execution()); in TF1 '
@@ -92,7 +104,7 @@ class Backbone(tf.Module):
     scope_kwargs = {'batch_norm_updates_collections': None}
     if weight_decay is not None:
       scope_kwargs['weight_decay'] = weight_decay
-    self._build = _Build(spec, spec.arg_scope(**scope_kwargs), dict(network_kwargs), [])
+    self._build = _Build(spec, spec.arg_scope(**scope_kwargs), dict(network_kwargs), [], variable_factory)
     self._variables: Dict[str, tf.Variable] = {}
 
   def _getter(self, getter, name, shape=None, dtype=tf.float32, initializer=None, trainable=True, **kwargs):
@@ -113,9 +125,7 @@ class Backbone(tf.Module):
     if initializer is None:
       initializer = tf.compat.v1.glorot_uniform_initializer() if dtype.is_floating else tf.compat.v1.zeros_initializer()
     initial_value = functools.partial(initializer, shape, dtype=dtype) if callable(initializer) else initializer
-    sync = {} if trainable else {'synchronization': tf.VariableSynchronization.ON_READ,
-                                 'aggregation': tf.VariableAggregation.MEAN}
-    variable = tf.Variable(initial_value, name=name, trainable=trainable, dtype=dtype, **sync)
+    variable = self._build.variable_factory(name, shape, dtype, initial_value, trainable)
     self._variables[name] = variable
     return variable
 
@@ -264,5 +274,5 @@ class Backbone(tf.Module):
     is left out, in the report's `head`).
     """
     self.build()
-    return checkpoints.restore(checkpoint, list(self._variables.values()), exclude=exclude,
+    return checkpoints.restore(checkpoint, dict(self._variables), exclude=exclude,
                                allow_missing=allow_missing, allow_mismatch=allow_mismatch, allow_unused=allow_unused)

@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 import tempfile
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -275,7 +275,8 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
 
   Args:
     checkpoint: a checkpoint prefix, one of its files, or a directory.
-    variables: the variables to restore; default: the global variables of the default graph.
+    variables: the variables to restore, or {name: variable} to restore them by other names than their own;
+      default: the global variables of the default graph.
     exclude: glob patterns or scopes of variable names to leave out, e.g. `['*/logits', 'InceptionV3/AuxLogits']`
       (model variables and checkpoint variables alike).
     allow_missing: accept model variables absent from the checkpoint (reported in `missing`).
@@ -296,7 +297,7 @@ def restore(checkpoint: str, variables: Optional[Sequence] = None, exclude: Sequ
   in_checkpoint = _shapes(reader, keys)
   if variables is None:
     variables = tf.compat.v1.global_variables()
-  by_name = {_variable_name(v): v for v in variables}
+  by_name = dict(variables) if isinstance(variables, Mapping) else {_variable_name(v): v for v in variables}
   report = RestoreReport([], [], [], {}, [])
   for name, variable in by_name.items():
     if _excluded(name, exclude):
