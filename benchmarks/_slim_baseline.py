@@ -26,10 +26,19 @@ from nets import layers
 SWAPPED = ('conv2d', 'max_pool2d', 'avg_pool2d', 'dropout', 'softmax')
 
 
-@layers._shares_arg_scope_with(slim.batch_norm)  # pylint: disable=protected-access
-def _slim_fused_batch_norm(inputs, fused=None, **kwargs):
-  del fused
+_BATCH_NORM_KEY = slim.arg_scope_func_key(slim.batch_norm)
+
+
+def _slim_fused_batch_norm(inputs, **kwargs):
+  """tf-slim's fused batch norm with the arguments of `slim.batch_norm`'s arg scope entry (read here, not through
+  `nets.layers.scopes.shares_arg_scope_with`, which would make it the twin of `slim.batch_norm` for every build
+  in the process, ours included)."""
+  kwargs = {**slim.current_arg_scope().get(_BATCH_NORM_KEY, {}), **kwargs}
+  kwargs.pop('fused', None)
   return slim_layers_module._fused_batch_norm(inputs, **kwargs)  # pylint: disable=protected-access
+
+
+_slim_fused_batch_norm._key_op = _BATCH_NORM_KEY  # pylint: disable=protected-access
 
 
 @contextlib.contextmanager

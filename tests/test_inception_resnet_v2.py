@@ -27,9 +27,11 @@ def test_output_stride_8_is_output_stride_16_densified(size):
     nominal, _ = _base(images, final_endpoint='PreAuxLogits', output_stride=16)
     with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True):  # the same variables
       dense, end_points = _base(images, final_endpoint='PreAuxLogits', output_stride=8, scope='InceptionResnetV2')
-    rates = {op.get_attr('dilations')[1] for op in graph.get_operations()
-             if op.type == 'Conv2D' and op.name.startswith('InceptionResnetV2_1/Repeat_1/')}
-    assert rates == {2}  # every convolution of the Block17 units, as in research/slim (a no-op for the 1x1 ones)
+    rates = [tuple(tf.get_static_value(op.inputs[1])) for op in graph.get_operations()
+             if op.type == 'SpaceToBatchND' and op.name.startswith('InceptionResnetV2_1/Repeat_1/')]
+    # The 1x7 and 7x1 convolutions of the 20 Block17 units at rate 2, as in research/slim (atrous convolutions
+    # run between space-to-batch and batch-to-space; a 1x1 convolution is the same at any rate)
+    assert rates == [(2, 2)] * 40
     with tf.compat.v1.Session() as sess:
       randomize_variables(sess)
       nominal_out, dense_out = sess.run([nominal, dense], {images: feed})

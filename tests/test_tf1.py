@@ -156,8 +156,8 @@ def test_networks_take_numpy_numbers_and_dimensions():
                                                spatial_squeeze=False, depth_multiplier=np.float32(0.125),
                                                multi_grid=(np.int64(1), 2, Dimension(4)))
     assert net.shape.as_list() == [2, 9, 9, 2]
-    rates = [op.get_attr('dilations')[1] for op in tf.compat.v1.get_default_graph().get_operations()
-             if op.type == 'Conv2D' and '/block4/' in op.name and '/conv2/' in op.name]
+    rates = [int(tf.get_static_value(op.inputs[1])[0]) for op in tf.compat.v1.get_default_graph().get_operations()
+             if op.type == 'SpaceToBatchND' and '/block4/' in op.name and '/conv2/' in op.name]
     assert rates == [4, 8, 16]  # output stride 8: rate 4 in block4, times the multi-grid
     assert end_points['resnet_v1_50/block4'].shape.as_list() == [2, 9, 9, 256]
   for bad, words in ((Dimension(None), 'got Dimension(None)'), ([1, 2], 'got [1, 2]'), (np.float32(1.5), '1.5)')):

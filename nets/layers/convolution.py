@@ -106,31 +106,16 @@ def conv2d(inputs: tf.Tensor, num_outputs: int, kernel_size: IntPair, stride: In
 
 
 def _convolve(inputs: tf.Tensor, weights: tf.Tensor, strides: tuple, padding: str, rates: tuple) -> tf.Tensor:
-  """`tf.nn.conv2d`; atrous with a gradient that TensorFlow's CPU kernels can compute.
+  """`tf.nn.conv2d`; an atrous one as `tf.nn.convolution` computes it, a plain convolution between
+  space-to-batch and batch-to-space (as tf-slim's layers do).
 
-  An atrous `Conv2D` runs forward on every device (oneDNN on CPUs), but TensorFlow's CPU kernels for its
-  gradient refuse dilations ("Current CPU implementations do not yet support dilation rates larger than 1"),
-  so training at an output stride below the nominal one would fail on a CPU. The forward pass stays one
-  atrous `Conv2D`; its gradient is that of `tf.nn.convolution`, which computes an atrous convolution as a plain
-  one between space-to-batch and batch-to-space (as tf-slim's layers do forward). The gradient needs only the
-  inputs and weights, so the recomputed forward convolution there is not run in graphs.
+  Not one dilated `Conv2D`: on oneDNN (TF 2.21, Xeon with AMX) that kernel made resnet_v1_50 at output stride 16
+  1.12x slower than space-to-batch (benchmarks/inference.py), and TensorFlow's CPU kernels have no gradient for
+  it. A 1x1 kernel samples one pixel at any rate, so it is a plain convolution.
   """
-  conv2d_op = functools.partial(tf.nn.conv2d, strides=(1,) + strides + (1,), padding=padding,
-                                dilations=(1,) + rates + (1,))
-  if max(rates) == 1:
-    return conv2d_op(inputs, weights)
-
-  @tf.custom_gradient
-  def atrous(x, w):
-    def gradient(upstream):
-      with tf.GradientTape() as tape:
-        tape.watch([x, w])
-        same = tf.nn.convolution(x, w, padding=padding, dilations=rates)
-      return tape.gradient(same, [x, w], output_gradients=upstream)
-
-    return conv2d_op(x, w), gradient
-
-  return atrous(inputs, weights)
+  if max(rates) == 1 or tuple(weights.shape[:2]) == (1, 1):
+    return tf.nn.conv2d(inputs, weights, strides=(1,) + strides + (1,), padding=padding)
+  return tf.nn.convolution(inputs, weights, padding=padding, dilations=rates)
 
 
 def _window_arguments(kernel_size, stride, rate, padding, data_format) -> tuple:
