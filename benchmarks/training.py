@@ -1,0 +1,173 @@
+"""Training throughput: the training command's loop against the bare GradientTape step, its input pipeline alone,
+and the GradientTape step of `slimnets.models.Backbone` against Keras's own ResNet50.
+
+- `loop`: DeepLab v3+ on mobilenet_v2 (output stride 16, ASPP 6/12/18, decoder at 4) trained by
+  `slimnets.segmentation.training.train` on a folder of synthetic images made into DeepLab TFRecords, against the
+  bare step (`GradientTape`, DeepLab's loss and weight decay, the same momentum optimizer) on batches held in
+  memory, both in this process; and the input pipeline (`datasets.dataset`, decoding, DeepLab's augmentation)
+  alone, in images/s: the loop is data-bound when that rate is below the step's.
+- `classification`: resnet_v1_50 with 1000 classes at 224x224, batch 8: `Backbone`'s GradientTape step
+  (`keras.optimizers.SGD` with momentum) against `keras.applications.ResNet50(weights=None).train_on_batch`, in
+  float32 and in bfloat16 (the Backbone on bfloat16 images; Keras under the `mixed_bfloat16` policy), each side in a
+  fresh process (Keras's policy is process-wide).
+
+Medians over `--steps` steps after `--warmup` ones.
+
+    python benchmarks/training.py [--parts loop,classification] [--steps 10] [--warmup 3] [--json]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [ROOT]
+
+import numpy as np  # pylint: disable=wrong-import-position
+
+
+def _timed(step, steps: int, warmup: int) -> float:
+  """Median seconds of `step()` (which must block until done) over `steps` calls after `warmup`."""
+  for _ in range(warmup):
+    step()
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    step()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def _write_folder(root: str, count: int, size: int) -> None:
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  rng = np.random.RandomState(0)
+  for sub in ('images', 'masks'):
+    os.makedirs(os.path.join(root, sub))
+  for i in range(count):
+    Image.fromarray(rng.randint(0, 256, (size, size, 3)).astype(np.uint8)).save(f'{root}/images/{i:04d}.jpg')
+    Image.fromarray(rng.randint(0, 21, (size, size)).astype(np.uint8), mode='L').save(f'{root}/masks/{i:04d}.png')
+
+
+def loop(steps: int, warmup: int, crop: int = 321, batch: int = 4) -> dict:
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  from slimnets.segmentation import datasets  # pylint: disable=import-outside-toplevel
+  from slimnets.segmentation import losses  # pylint: disable=import-outside-toplevel
+  from slimnets.segmentation import training  # pylint: disable=import-outside-toplevel
+  options = deeplab.ModelOptions({'semantic': 21}, atrous_rates=(6, 12, 18), output_stride=16,
+                                 decoder_output_stride=(4,), model_variant='mobilenet_v2')
+  with tempfile.TemporaryDirectory() as root:
+    _write_folder(os.path.join(root, 'folder'), 32, 400)
+    data = os.path.join(root, 'data')
+    datasets.build_dataset(f'{root}/folder/images', f'{root}/folder/masks', data, 'train', num_classes=21)
+    pipeline = datasets.dataset(data, 'train', batch, (crop, crop), is_training=True, min_scale_factor=0.5,
+                                max_scale_factor=2.0, scale_factor_step_size=0.25)
+    batches = iter(pipeline)
+    next(batches)
+    input_seconds = _timed(lambda: next(batches)['image'].numpy(), steps, warmup)
+    run = training.TrainingOptions(train_logdir=os.path.join(root, 'run'), dataset_dir=data, dataset=None,
+                                   train_crop_size=(crop, crop), train_batch_size=batch,
+                                   training_number_of_steps=warmup + steps + 1, save_interval_secs=1e9)
+    result = training.train(options, run)
+    loop_seconds = batch / result.images_per_second  # after its first (tracing) step
+    segmenter = models.Segmenter(options._replace(crop_size=(crop, crop)), weight_decay=run.weight_decay).build()
+    trainable = [v for v in segmenter.variables_by_name.values() if v.trainable]
+    optimizer = tf.compat.v1.train.MomentumOptimizer(0.0001, 0.9)
+    held = next(iter(pipeline))
+
+    @tf.function
+    def bare_step(images, labels):
+      with tf.GradientTape() as tape:
+        _, outputs = segmenter(images, training=True)
+        total = losses.softmax_cross_entropy(outputs['semantic'], labels, 21) + segmenter.regularization_loss()
+      optimizer.apply_gradients(zip(tape.gradient(total, trainable), trainable))
+      return total
+
+    bare_seconds = _timed(lambda: bare_step(held['image'], held['label']).numpy(), steps, warmup)
+  return {'case': f'deeplab v3+ mobilenet_v2 os16, {crop}x{crop}, batch {batch}',
+          'loop_ms_per_step': round(1000 * loop_seconds, 1), 'bare_ms_per_step': round(1000 * bare_seconds, 1),
+          'loop_over_bare': round(loop_seconds / bare_seconds, 3),
+          'input_images_per_second': round(batch / input_seconds, 1),
+          'step_images_per_second': round(batch / loop_seconds, 1),
+          'data_bound': batch / input_seconds < batch / loop_seconds}
+
+
+_CLASSIFICATION = r'''
+import json, os, statistics, sys, time
+os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+sys.path.insert(0, {root!r})
+import numpy as np, keras, tensorflow as tf
+side, precision, steps, warmup = {side!r}, {precision!r}, {steps}, {warmup}
+images = np.random.RandomState(0).uniform(-1, 1, [8, 224, 224, 3]).astype(np.float32)
+labels = np.random.RandomState(1).randint(0, 1000, 8)
+if side == 'keras':
+  if precision == 'bfloat16':
+    keras.mixed_precision.set_global_policy('mixed_bfloat16')
+  model = keras.applications.ResNet50(weights=None)
+  model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=False,
+                loss=keras.losses.SparseCategoricalCrossentropy())
+  step = lambda: model.train_on_batch(images, labels)
+else:
+  from slimnets import models
+  backbone = models.Backbone('resnet_v1_50', 1000).build()
+  trainable = [v for v in backbone.variables_by_name.values() if v.trainable]
+  optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+  dtype = tf.bfloat16 if precision == 'bfloat16' else tf.float32
+  @tf.function
+  def train(x, y):
+    with tf.GradientTape() as tape:
+      logits, _ = backbone(tf.cast(x, dtype), training=True)
+      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, tf.cast(logits, tf.float32)))
+      loss += backbone.regularization_loss()
+    optimizer.apply_gradients(zip(tape.gradient(loss, trainable), trainable))
+    return loss
+  step = lambda: train(images, labels).numpy()
+for _ in range(warmup):
+  step()
+times = []
+for _ in range(steps):
+  start = time.perf_counter(); step(); times.append(time.perf_counter() - start)
+print(json.dumps(statistics.median(times)))
+'''
+
+
+def classification(steps: int, warmup: int) -> list:
+  rows = []
+  for precision in ('float32', 'bfloat16'):
+    seconds = {}
+    for side in ('slimnets', 'keras'):
+      code = _CLASSIFICATION.format(root=ROOT, side=side, precision=precision, steps=steps, warmup=warmup)
+      done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+      seconds[side] = json.loads(done.stdout.strip().splitlines()[-1])
+    rows.append({'case': f'resnet_v1_50, 1000 classes, 224x224, batch 8, {precision}',
+                 'slimnets_ms_per_step': round(1000 * seconds['slimnets'], 1),
+                 'keras_resnet50_ms_per_step': round(1000 * seconds['keras'], 1),
+                 'ratio': round(seconds['slimnets'] / seconds['keras'], 3)})
+  return rows
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--parts', default='loop,classification')
+  parser.add_argument('--steps', type=int, default=10)
+  parser.add_argument('--warmup', type=int, default=3)
+  parser.add_argument('--json', action='store_true')
+  args = parser.parse_args(argv)
+  results = {}
+  parts = args.parts.split(',')
+  if 'loop' in parts:
+    results['loop'] = loop(args.steps, args.warmup)
+  if 'classification' in parts:
+    results['classification'] = classification(args.steps, args.warmup)
+  print(json.dumps(results, indent=None if args.json else 1))
+
+
+if __name__ == '__main__':
+  main()
