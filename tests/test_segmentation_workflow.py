@@ -455,3 +455,21 @@ def test_every_training_option_has_its_train_flag():
   defaults = training.TrainingOptions(train_logdir='run', dataset_dir='data')
   assert {name: getattr(args, name) for name in fields if name != 'dataset'} == {
       name: getattr(defaults, name) for name in fields if name != 'dataset'}  # train.py's defaults, both ways
+
+
+@pytest.mark.parametrize('logits_only', [True, False])
+def test_an_initial_deeplab_checkpoint_of_other_classes_restores_without_its_last_layers(tmp_path, logits_only):
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  trained = models.Segmenter(deeplab.ModelOptions({'semantic': 3}, **TINY)).build()
+  path = trained.save(str(tmp_path / 'deeplab.ckpt'))
+  segmenter = models.Segmenter(deeplab.ModelOptions({'semantic': 5}, **TINY)).build()
+  options = training.TrainingOptions(train_logdir=str(tmp_path / 'run'), dataset_dir='unused', dataset=None,
+                                     tf_initial_checkpoint=path, initialize_last_layer=False,
+                                     last_layers_contain_logits_only=logits_only)
+  report = training._initial_restore(segmenter, options)  # pylint: disable=protected-access
+  heads = {name.split('/')[0] for name in report.skipped}
+  assert heads == ({'logits'} if logits_only else {
+      'logits', 'image_pooling', 'aspp0', 'aspp1_depthwise', 'aspp1_pointwise', 'aspp2_depthwise', 'aspp2_pointwise',
+      'aspp3_depthwise', 'aspp3_pointwise', 'concat_projection', 'decoder'})
+  assert all(name.startswith('MobilenetV2/') or logits_only for name in report.restored)
+  assert len(report.restored) + len(report.skipped) == len(segmenter.variables_by_name)

@@ -254,8 +254,8 @@ def _initial_restore(segmenter: models.Segmenter, options: TrainingOptions) -> c
   """Restores `tf_initial_checkpoint` as DeepLab's train.py does: missing variables (the heads of an ImageNet
   checkpoint) stay initialized; without `initialize_last_layer` the last layers are left out."""
   exclude = ['global_step']
-  if not options.initialize_last_layer:
-    exclude += ['logits'] if options.last_layers_contain_logits_only else list(LAST_LAYERS)
+  if not options.initialize_last_layer:  # scope prefixes, as tf-slim's get_variables_to_restore matches them
+    exclude += [f'{scope}*' for scope in (['logits'] if options.last_layers_contain_logits_only else LAST_LAYERS)]
   return segmenter.restore(options.tf_initial_checkpoint, exclude=exclude, allow_missing=True)
 
 
