@@ -101,6 +101,19 @@ def tiny_resnet(version, inputs, **kwargs):
     return network(inputs, blocks, scope='tiny', **kwargs)
 
 
+def atrous_rate(graph, scope: str) -> int:
+  """The rate of the convolution built in `scope`: atrous ones run between SpaceToBatchND and BatchToSpaceND
+  (its block shape is the rate), plain ones are one Conv2D."""
+  blocks = [op for op in graph.get_operations() if op.type == 'SpaceToBatchND' and op.name.startswith(scope + '/')]
+  if not blocks:
+    graph.get_operation_by_name(f'{scope}/Conv2D')  # a plain convolution is there
+    return 1
+  (block,) = blocks
+  rates = tuple(int(r) for r in tf.get_static_value(block.inputs[1]))
+  assert rates[0] == rates[1], rates
+  return rates[0]
+
+
 def randomize_variables(sess, seed=0):
   """Random values for every variable, moving statistics included, so that equalities are not trivial."""
   rng = np.random.RandomState(seed)

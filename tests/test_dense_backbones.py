@@ -36,8 +36,9 @@ def test_atrous_features_subsample_to_nominal_ones(graph, network):
   assert values[0].shape == (1, 3, 3, spec.levels[-1].channels * THIN[network])
   assert [d.shape.as_list() for d in dense.values()] == [[1, 9, 9, values[0].shape[-1]], [1, 5, 5, values[0].shape[-1]]]
   assert np.abs(values[0]).max() > 0
+  scale = np.abs(values[0]).max()  # float32 sums in another order: errors scale with the features' size
   for subsampled in values[1:]:
-    np.testing.assert_allclose(subsampled, values[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(subsampled, values[0], rtol=1e-4, atol=max(1e-4, 1e-6 * scale))
 
 
 @pytest.mark.eager

@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from nets import nets_factory
+from tests.conftest import atrous_rate
 
 NAMES = ['inception_v3', 'resnet_v1_50', 'resnet_v1_101', 'resnet_v1_152', 'resnet_v1_200',
          'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152', 'resnet_v2_200', 'resnet_v1_50_beta', 'resnet_v1_101_beta',
@@ -46,8 +47,8 @@ def test_get_network_fn_passes_multi_grid_and_checks_it(graph):
     network_fn(images, multi_grid=(1, 0, 2), output_stride=8)
   assert len(graph.get_operations()) == ops_before
   network_fn(images, multi_grid=(1, 2, 1), output_stride=8, global_pool=False)
-  conv2 = 'resnet_v1_101/block4/unit_{}/bottleneck_v1/conv2/Conv2D'
-  assert [graph.get_operation_by_name(conv2.format(i)).get_attr('dilations')[1] for i in (1, 2, 3)] == [4, 8, 4]
+  conv2 = 'resnet_v1_101/block4/unit_{}/bottleneck_v1/conv2'
+  assert [atrous_rate(graph, conv2.format(i)) for i in (1, 2, 3)] == [4, 8, 4]
 
 
 def test_unknown_names_suggest_every_equally_close_network():

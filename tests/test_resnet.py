@@ -10,6 +10,7 @@ from nets import resnet_utils
 from nets import resnet_v1
 from nets import resnet_v2
 from tests.conftest import RESNET_VERSIONS
+from tests.conftest import atrous_rate
 from tests.conftest import run
 from tests.conftest import tiny_resnet
 
@@ -117,8 +118,7 @@ def test_multi_grid_multiplies_block4_rates(graph, network):
   with slim.arg_scope(resnet_utils.resnet_arg_scope()):
     network(images, global_pool=False, output_stride=16, depth_multiplier=0.125, multi_grid=(1, 2, 4))
   suffix = 'v1' if network is resnet_v1.resnet_v1_50 else 'v2'
-  rates = [graph.get_operation_by_name(f'{network.__name__}/block4/unit_{i}/bottleneck_{suffix}/conv2/Conv2D')
-           .get_attr('dilations')[1] for i in (1, 2, 3)]
+  rates = [atrous_rate(graph, f'{network.__name__}/block4/unit_{i}/bottleneck_{suffix}/conv2') for i in (1, 2, 3)]
   assert rates == [2, 4, 8]  # output stride 16 gives block4 rate 2, times the grid
 
 

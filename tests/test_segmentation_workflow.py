@@ -320,8 +320,6 @@ _RESUMPTION = textwrap.dedent('''
     import numpy as np
     from nets import deeplab
     from slimnets.segmentation import training
-from slimnets.segmentation import visualization
-from slimnets.weights import checkpoints
     from slimnets.weights import checkpoints
     data, root = sys.argv[1], sys.argv[2]
     model = deeplab.ModelOptions({'semantic': 3}, **%r)
