@@ -303,16 +303,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _update_statistics(args: argparse.Namespace, options, result) -> None:
-  loaded = evaluation.load_segmenter(result.checkpoint)
-  batches = datasets.dataset(options.dataset_dir, options.train_split, options.train_batch_size,
-                             options.train_crop_size, is_training=True, seed=options.seed + 1,
-                             model_variant=loaded.segmenter.model_options.model_variant,
-                             ignore_label=options.ignore_label, min_scale_factor=options.min_scale_factor,
-                             max_scale_factor=options.max_scale_factor,
-                             scale_factor_step_size=options.scale_factor_step_size)
-  count = models.update_batch_norm_statistics(
-      loaded.segmenter, (batch[datasets.IMAGE] for batch in batches.take(args.update_batch_norm_statistics)))
-  path = loaded.segmenter.save(result.checkpoint + '-precise_bn', overwrite=True)
+  count, path = training.update_batch_norm_statistics(result.checkpoint, options, args.update_batch_norm_statistics)
   print(f'batch norm statistics of {count} batches: {path} (evaluate or export that checkpoint)')
 
 

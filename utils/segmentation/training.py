@@ -24,7 +24,7 @@ import os
 import signal
 import threading
 import time
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -343,14 +343,10 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
     return TrainingResult(started_at, started_at, resumed_from, None, {}, report, None)
 
   def input_fn(context: tf.distribute.InputContext):
-    return datasets.dataset(
-        options.dataset_dir, options.train_split, context.get_per_replica_batch_size(options.train_batch_size),
-        crop, is_training=True, seed=options.seed,
-        skip=started_at * options.train_batch_size // context.num_input_pipelines,
-        input_context=context, ignore_label=descriptor.ignore_label, model_variant=model_options.model_variant,
-        min_resize_value=options.min_resize_value, max_resize_value=options.max_resize_value,
-        resize_factor=options.resize_factor, min_scale_factor=options.min_scale_factor,
-        max_scale_factor=options.max_scale_factor, scale_factor_step_size=options.scale_factor_step_size)
+    return training_batches(options, model_options.model_variant, descriptor.ignore_label,
+                            context.get_per_replica_batch_size(options.train_batch_size), options.seed,
+                            skip=started_at * options.train_batch_size // context.num_input_pipelines,
+                            input_context=context)
 
   batches = iter(strategy.distribute_datasets_from_function(input_fn))
   replicas = strategy.num_replicas_in_sync
@@ -434,6 +430,33 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
   seconds = time.monotonic() - first_step_done if first_step_done else 0.0
   throughput = timed_steps * options.train_batch_size / seconds if timed_steps and seconds > 0 else None
   return TrainingResult(int(step.numpy()), started_at, saved, stopped_by, losses, report, throughput)
+
+
+def training_batches(options: TrainingOptions, model_variant: str, ignore_label: int, batch_size: int, seed: int,
+                     skip: int = 0, input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
+  """The training split as `options` preprocess it (crop, resizing, random scaling, flips), endless."""
+  return datasets.dataset(
+      options.dataset_dir, options.train_split, batch_size, options.train_crop_size, is_training=True, seed=seed,
+      skip=skip, input_context=input_context, ignore_label=ignore_label, model_variant=model_variant,
+      min_resize_value=options.min_resize_value, max_resize_value=options.max_resize_value,
+      resize_factor=options.resize_factor, min_scale_factor=options.min_scale_factor,
+      max_scale_factor=options.max_scale_factor, scale_factor_step_size=options.scale_factor_step_size)
+
+
+def update_batch_norm_statistics(checkpoint: str, options: TrainingOptions, batches: int) -> Tuple[int, str]:
+  """Sets the batch norm statistics of a run's checkpoint to their mean over `batches` training batches
+  (`slimnets.models.update_batch_norm_statistics`, on batches preprocessed as training's, drawn with the next
+  seed) and writes them beside it as `<checkpoint>-precise_bn`; returns (batches used, that checkpoint)."""
+  model_options = runs.read_model_options(os.path.dirname(checkpoint))
+  segmenter = models.Segmenter(model_options._replace(crop_size=None))
+  segmenter.restore(checkpoint, allow_missing=False)
+  descriptor = datasets.describe_dataset(options.dataset, options.dataset_dir, options.num_classes,
+                                         options.ignore_label)
+  stream = training_batches(options, model_options.model_variant, descriptor.ignore_label,
+                            options.train_batch_size, options.seed + 1)
+  count = models.update_batch_norm_statistics(segmenter,
+                                              (batch[datasets.IMAGE] for batch in stream.take(batches)))
+  return count, segmenter.save(checkpoint + '-precise_bn', overwrite=True)
 
 
 def _save(manager: tf.train.CheckpointManager, step: int, chief: bool) -> str:
