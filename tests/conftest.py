@@ -138,3 +138,15 @@ def run_in_fresh_python(code: str, *args: str, cwd: str) -> dict:
                        check=False)
   assert out.returncode == 0, out.stderr[-3000:]
   return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def free_ports(count: int) -> list:
+  """`count` TCP ports free on 127.0.0.1 (a local cluster's workers, TF_CONFIG)."""
+  import socket  # pylint: disable=import-outside-toplevel
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(('127.0.0.1', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports

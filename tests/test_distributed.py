@@ -4,12 +4,13 @@ two worker processes (MultiWorkerMirroredStrategy, TF_CONFIG on 127.0.0.1)."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from tests.conftest import free_ports
 
 pytestmark = pytest.mark.eager
 
@@ -248,19 +249,9 @@ _WORKER = textwrap.dedent('''
 ''')
 
 
-def _free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(('127.0.0.1', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
 def test_two_worker_processes_train_a_segmenter_to_identical_variables(tmp_path):
   import numpy as np  # pylint: disable=import-outside-toplevel
-  cluster = [f'127.0.0.1:{port}' for port in _free_ports(2)]
+  cluster = [f'127.0.0.1:{port}' for port in free_ports(2)]
   script = tmp_path / 'worker.py'
   script.write_text(_WORKER.format(root=ROOT, out=str(tmp_path / 'worker{}.npz')))
   processes = []

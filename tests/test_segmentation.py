@@ -73,6 +73,17 @@ def test_poly_learning_rate():
   assert evaluate(segmentation.poly_learning_rate(tf.constant(500), 0.007, 1000)) == pytest.approx(0.007 * 0.5 ** 0.9)
 
 
+def test_learning_rate_holds_the_slow_start_then_decays_from_its_end():
+  rates = [evaluate(segmentation.learning_rate(step, 0.007, 1000, slow_start_step=100, slow_start_learning_rate=1e-4))
+           for step in (0, 99, 100, 550)]
+  assert rates == pytest.approx([1e-4, 1e-4, 0.007, 0.007 * 0.55 ** 0.9], rel=1e-6)
+  steps = [evaluate(segmentation.learning_rate(step, 0.01, 1000, 'step', learning_rate_decay_step=30,
+                                               learning_rate_decay_factor=0.5)) for step in (0, 29, 30, 95)]
+  assert steps == pytest.approx([0.01, 0.01, 0.005, 0.00125])
+  with pytest.raises(ValueError, match="learning_policy must be one of poly, step, got 'cosine'"):
+    segmentation.learning_rate(0, 0.01, 1000, 'cosine')
+
+
 def _numpy_miou(labels, predictions, classes, ignore=255):
   keep = labels != ignore
   confusion = np.zeros([classes, classes])

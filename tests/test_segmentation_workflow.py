@@ -6,9 +6,12 @@ Thin throughout: 5-7 images of about 20x30 pixels, MobileNet v2 at depth 0.25 wi
 import dataclasses
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -24,6 +27,7 @@ from slimnets.segmentation import runs
 from slimnets.segmentation import training
 from slimnets.segmentation import visualization
 from slimnets.weights import checkpoints
+from tests.conftest import free_ports
 
 pytestmark = pytest.mark.eager
 
@@ -407,14 +411,74 @@ def test_evaluate_watch_evaluates_each_checkpoint_once_until_the_timeout(trained
   assert [json.loads(line)['step'] for line in lines] == [4]
 
 
-def test_several_workers_are_refused_until_their_checkpoints_are_safe(trained, monkeypatch):
+def test_several_replicas_in_each_worker_of_a_cluster_are_refused(trained, monkeypatch):
   data, _ = trained
   monkeypatch.setenv('TF_CONFIG', json.dumps({'cluster': {'worker': ['127.0.0.1:1', '127.0.0.1:2']},
                                               'task': {'type': 'worker', 'index': 0}}))
   options = training.TrainingOptions(train_logdir='unused', dataset_dir=data, dataset=None, train_crop_size=(33, 33),
-                                     train_batch_size=2, training_number_of_steps=1)
-  with pytest.raises(ValueError, match='training on several workers .* is not supported yet'):
+                                     train_batch_size=2, training_number_of_steps=1, num_replicas=2)
+  with pytest.raises(ValueError, match='num_replicas 2 with a TF_CONFIG cluster: each worker trains on all its '
+                                       'GPUs, or its CPU'):
     training.train(deeplab.ModelOptions({'semantic': 3}, **TINY), options)
+
+
+def _start_workers(logdir, data, steps):
+  """Two `slimnets train` processes of one job (MultiWorkerMirroredStrategy, TF_CONFIG on 127.0.0.1)."""
+  cluster = [f'127.0.0.1:{port}' for port in free_ports(2)]
+  command = [sys.executable, '-c', 'import sys; from slimnets import cli; sys.exit(cli.main(sys.argv[1:]))',
+             'train', '--train-logdir', logdir, '--dataset-dir', data, '--training-number-of-steps', str(steps),
+             '--save-interval-steps', '2', '--synchronized-batch-norm', '--quiet', *TINY_FLAGS]
+  command[command.index('--train-batch-size') + 1] = '4'  # 2 images a worker
+  return [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPOSITORY,
+                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', TF_CONFIG=json.dumps(
+                               {'cluster': {'worker': cluster}, 'task': {'type': 'worker', 'index': task}})))
+          for task in range(2)]
+
+
+def _finish(processes):
+  try:
+    outputs = [process.communicate(timeout=400) for process in processes]
+  finally:
+    for process in processes:  # a worker left waiting for its peer must not outlive the test
+      if process.poll() is None:
+        process.kill()
+  return [(process.returncode, out, err) for process, (out, err) in zip(processes, outputs)]
+
+
+def test_a_two_worker_job_stopped_by_sigterm_to_one_worker_saves_and_resumes_when_restarted(trained, tmp_path):
+  data, single = trained
+  logdir = str(tmp_path / 'run')
+  workers = _start_workers(logdir, data, 8)
+  deadline = time.monotonic() + 300
+  while not os.path.exists(os.path.join(logdir, 'model.ckpt-2.index')) and time.monotonic() < deadline:
+    if any(worker.poll() is not None for worker in workers):
+      break
+    time.sleep(0.05)
+  workers[1].send_signal(signal.SIGTERM)  # the second worker is preempted
+  (chief_code, chief_out, chief_err), (code, out, err) = _finish(workers)
+  assert (chief_code, code) == (75, 143), chief_err[-2000:] + err[-2000:]
+  chief_stop = re.fullmatch(r"stopped by another worker's signal at step (\d+): (\S+); the same command resumes",
+                            chief_out.strip())
+  worker_stop = re.fullmatch(r'stopped by SIGTERM at step (\d+): (\S+); the same command resumes', out.strip())
+  assert chief_stop and worker_stop, (chief_out, out)
+  stopped_at = int(chief_stop.group(1))
+  # Both stopped after the same step, and its checkpoint (the chief's, in the run folder) is the run's.
+  assert 2 <= stopped_at < 8 and int(worker_stop.group(1)) == stopped_at
+  assert chief_stop.group(2) == worker_stop.group(2) == os.path.join(logdir, f'model.ckpt-{stopped_at}')
+  assert runs.latest_checkpoint(logdir) == os.path.join(logdir, f'model.ckpt-{stopped_at}')
+  assert not os.path.exists(os.path.join(logdir, '.worker-1'))  # the other worker's copies are removed
+  before = checkpoints.read(os.path.join(logdir, f'model.ckpt-{stopped_at}'))
+
+  results = _finish(_start_workers(logdir, data, 8))  # the job restarted
+  for code, out, err in results:
+    assert code == 0, err[-3000:]
+    assert f'resuming {logdir} at step {stopped_at}' in err
+    assert out.strip().startswith(f'trained {logdir} to step 8')
+  final = checkpoints.read(os.path.join(logdir, 'model.ckpt-8'))
+  # Model, optimizer slots and step: what a one-process run of the same model saves.
+  assert sorted(final) == sorted(checkpoints.read(os.path.join(single, 'model.ckpt-4')))
+  moved = [name for name in final if 'weights' in name and not np.array_equal(final[name], before[name])]
+  assert len(moved) > 20  # the resumed job trained
 
 
 def test_update_batch_norm_statistics_writes_a_checkpoint_of_new_statistics_and_the_same_weights(trained):

@@ -257,8 +257,8 @@ def _add_training_parser(commands) -> None:
   group.add_argument('--scale-factor-step-size', type=_non_negative_float, default=0.25, metavar='S',
                      help='(default 0.25; 0: any scale)')
   group.add_argument('--num-replicas', type=_positive_int, default=1, metavar='N',
-                     help='devices to train on in this process (on a CPU, it is split into N); several workers '
-                          '(TF_CONFIG) are not supported yet')
+                     help='devices to train on in this process (on a CPU, it is split into N); for several workers, '
+                          'set TF_CONFIG on each and leave N at 1')
   group.add_argument('--save-interval-secs', type=_positive_float, default=1200.0, metavar='S',
                      help='checkpoint every S seconds (default 1200), and at the end')
   group.add_argument('--save-interval-steps', type=_positive_int, metavar='N', help='also every N steps')

@@ -295,7 +295,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     raise ValueError(str(error)) from None
   if result.stopped_by:
     print(f'stopped by {result.stopped_by} at step {result.step}: {result.checkpoint}; the same command resumes')
-    raise SystemExit(143 if result.stopped_by == 'SIGTERM' else 130)
+    # 143 / 130 as for the signal itself; 75 (EX_TEMPFAIL) where another worker's signal stopped the job
+    raise SystemExit({'SIGTERM': 143, 'SIGINT': 130, training.STOPPED_BY_ANOTHER_WORKER: 75}[result.stopped_by])
   if args.update_batch_norm_statistics and result.step > result.started_at:
     _update_statistics(args, options, result)
   speed = f', {result.images_per_second:.1f} images/s' if result.images_per_second else ''

@@ -6,6 +6,7 @@ preprocessing (`preprocessing`), training (`training`), a run's folder (`runs`),
 
 from slimnets.segmentation.labels import IGNORE_LABEL
 from slimnets.segmentation.losses import add_softmax_cross_entropy_loss_for_each_scale
+from slimnets.segmentation.losses import learning_rate
 from slimnets.segmentation.losses import poly_learning_rate
 from slimnets.segmentation.losses import softmax_cross_entropy
 from slimnets.segmentation.metrics import MeanIoU

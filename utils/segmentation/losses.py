@@ -122,3 +122,30 @@ def poly_learning_rate(step, base_learning_rate: float, training_number_of_steps
     return (base_learning_rate - end_learning_rate) * (1.0 - progress) ** power + end_learning_rate
   progress = min(float(step), float(training_number_of_steps)) / training_number_of_steps
   return (base_learning_rate - end_learning_rate) * (1.0 - progress) ** power + end_learning_rate
+
+
+LEARNING_POLICIES = ('poly', 'step')
+# The arguments of `learning_rate` after `step`: DeepLab's train.py flags of the learning rate.
+LEARNING_RATE_ARGUMENTS = ('base_learning_rate', 'training_number_of_steps', 'learning_policy', 'learning_power',
+                           'end_learning_rate', 'learning_rate_decay_step', 'learning_rate_decay_factor',
+                           'slow_start_step', 'slow_start_learning_rate')
+
+
+def learning_rate(step, base_learning_rate: float, training_number_of_steps: int, learning_policy: str = 'poly',
+                  learning_power: float = 0.9, end_learning_rate: float = 0.0, learning_rate_decay_step: int = 2000,
+                  learning_rate_decay_factor: float = 0.1, slow_start_step: int = 0,
+                  slow_start_learning_rate: float = 0.0001) -> tf.Tensor:
+  """DeepLab's learning rate at `step` (a tensor or number; float32 tensor back): 'poly' decay
+  (`poly_learning_rate`) or 'step' decay (times `learning_rate_decay_factor` every `learning_rate_decay_step`
+  steps) of `base_learning_rate`, held at `slow_start_learning_rate` for the first `slow_start_step` steps, the
+  decay counting from the end of the slow start (train.py's defaults)."""
+  if learning_policy not in LEARNING_POLICIES:
+    raise ValueError(f'learning_policy must be one of {", ".join(LEARNING_POLICIES)}, got {learning_policy!r}')
+  step = tf.cast(step, tf.float32)
+  decayed = tf.maximum(step - slow_start_step, 0.0)
+  if learning_policy == 'poly':
+    rate = poly_learning_rate(decayed, base_learning_rate, training_number_of_steps, learning_power,
+                              end_learning_rate)
+  else:
+    rate = base_learning_rate * learning_rate_decay_factor ** tf.floor(decayed / learning_rate_decay_step)
+  return tf.where(step < slow_start_step, tf.cast(slow_start_learning_rate, tf.float32), rate)

@@ -7,7 +7,8 @@
 
 The model is `slimnets.models.Segmenter` (DeepLab's variable names), trained with DeepLab's loss, momentum and
 'poly' (or 'step') learning rate, on `datasets.dataset`'s pipeline under a `tf.distribute` strategy (one device,
-or several with `num_replicas`; several workers, `TF_CONFIG`, are refused for now). The run's folder holds
+several with `num_replicas`, or several workers with `TF_CONFIG`: MultiWorkerMirroredStrategy, each worker
+reading its share of the batch, the first worker the chief). The run's folder holds
 `tf.train.CheckpointManager` checkpoints `model.ckpt-<step>` (model, optimizer slots and step;
 `weights.checkpoints.restore` reads the model's variables by DeepLab's names), `model_options.json`, `training.json`
 and TensorBoard event files.
@@ -15,7 +16,9 @@ and TensorBoard event files.
 A run started again with the same folder resumes at its last checkpoint: same variables, optimizer slots, step
 and learning rate, and the data stream continues where it stopped (the pipeline is a function of the seed and the
 example's position). SIGTERM (a preempted machine) or Ctrl-C ends the step under way, saves a checkpoint and
-returns; a non-finite loss stops the run without saving, keeping the last good checkpoint.
+returns; on several workers, a signal to any of them stops every worker after the same step, all saving (the
+chief into the run's folder), so the job restarted with the same command resumes. A non-finite loss stops the run
+without saving, keeping the last good checkpoint.
 """
 
 import dataclasses
@@ -34,15 +37,16 @@ from nets import checks
 from nets import deeplab
 from slimnets import models
 from slimnets.segmentation import datasets
+from slimnets.segmentation import losses
 from slimnets.segmentation import runs
-from slimnets.segmentation.losses import softmax_cross_entropy
-from slimnets.segmentation.losses import poly_learning_rate
 from slimnets.weights import checkpoints
 
 # DeepLab's train.py: the scopes left out of an initial checkpoint without `initialize_last_layer`.
 LAST_LAYERS = ('logits', 'image_pooling', 'aspp', 'concat_projection', 'decoder', 'meta_architecture')
-LEARNING_POLICIES = ('poly', 'step')
+LEARNING_POLICIES = losses.LEARNING_POLICIES
 OPTIMIZERS = ('momentum', 'adam')
+# `TrainingResult.stopped_by` of a worker stopped because another worker of the job received a signal.
+STOPPED_BY_ANOTHER_WORKER = "another worker's signal"
 
 
 @dataclasses.dataclass
@@ -165,7 +169,8 @@ class TrainingResult:
     step: the step the model is at (saved in `checkpoint`).
     started_at: the step the call started from (0, or a resumed run's).
     checkpoint: the last checkpoint written.
-    stopped_by: 'SIGTERM' or 'SIGINT' when a signal stopped the run before `training_number_of_steps`, else None.
+    stopped_by: 'SIGTERM' or 'SIGINT' when a signal stopped the run before `training_number_of_steps`,
+      `STOPPED_BY_ANOTHER_WORKER` when a signal to another worker of the job did, else None.
     losses: {step: loss} of the steps this call ran.
     restore_report: the report of the initial checkpoint's restore (None when resumed or without one).
     images_per_second: training throughput of this call (after its first step).
@@ -184,17 +189,8 @@ class NonFiniteLossError(RuntimeError):
 
 
 def learning_rate(step, options: TrainingOptions):
-  """DeepLab's learning rate at `step` (a tensor): 'poly' or 'step' decay of `base_learning_rate`, held at
-  `slow_start_learning_rate` for the first `slow_start_step` steps."""
-  step = tf.cast(step, tf.float32)
-  if options.learning_policy == 'poly':
-    # DeepLab's slow start: the decay counts from the end of the slow start.
-    rate = poly_learning_rate(tf.maximum(step - options.slow_start_step, 0.0), options.base_learning_rate,
-                              options.training_number_of_steps, options.learning_power, options.end_learning_rate)
-  else:
-    rate = options.base_learning_rate * options.learning_rate_decay_factor ** tf.floor(
-        tf.maximum(step - options.slow_start_step, 0.0) / options.learning_rate_decay_step)
-  return tf.where(step < options.slow_start_step, options.slow_start_learning_rate, rate)
+  """DeepLab's learning rate at `step` (a tensor) under `options` (`losses.learning_rate`)."""
+  return losses.learning_rate(step, **{name: getattr(options, name) for name in losses.LEARNING_RATE_ARGUMENTS})
 
 
 def top_k_fraction(step, options: TrainingOptions):
@@ -210,11 +206,10 @@ def top_k_fraction(step, options: TrainingOptions):
 
 def _strategy(options: TrainingOptions) -> tf.distribute.Strategy:
   if 'TF_CONFIG' in os.environ and json.loads(os.environ['TF_CONFIG']).get('cluster'):
-    # Tried on two local workers (TF 2.21, CPU): steps and the coordinated stop work, but saving a checkpoint
-    # deadlocks now and then in the cross-worker reads of the batch norm averages; refused until that is solved.
-    raise ValueError('TF_CONFIG names a cluster: training on several workers (MultiWorkerMirroredStrategy) is not '
-                     'supported yet (its checkpoints can deadlock); train on one machine with num_replicas, or '
-                     'unset TF_CONFIG')
+    if options.num_replicas != 1:
+      raise ValueError(f'num_replicas {options.num_replicas} with a TF_CONFIG cluster: each worker trains on all '
+                       'its GPUs, or its CPU (MultiWorkerMirroredStrategy); leave num_replicas at 1')
+    return tf.distribute.MultiWorkerMirroredStrategy()
   if options.num_replicas == 1:
     return tf.distribute.get_strategy()
   devices = tf.config.list_logical_devices('GPU') or tf.config.list_logical_devices('CPU')
@@ -317,8 +312,6 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
   report = None
   chief, worker = _is_chief(strategy), _worker_name(strategy)
   checkpoint = tf.train.Checkpoint(model=segmenter, optimizer=optimizer, step=step)
-  # Every worker saves (reading the replicas' batch norm averages is a collective); the chief into the run folder,
-  # the others into a folder of their own that is removed after each save.
   manager = tf.train.CheckpointManager(checkpoint, logdir if chief else os.path.join(logdir, f'.{worker}'),
                                        max_to_keep=options.max_to_keep, checkpoint_name=runs.CHECKPOINT_NAME)
   if resumed_from:
@@ -356,7 +349,7 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
       replica = tf.distribute.get_replica_context().replica_id_in_sync_group
       dropout_seed = tf.stack([tf.constant(options.seed, tf.int64), step * replicas + tf.cast(replica, tf.int64)])
       _, outputs = segmenter(images, training=True, dropout_seed=dropout_seed)
-      loss = softmax_cross_entropy(outputs[output], labels, descriptor.num_classes, descriptor.ignore_label,
+      loss = losses.softmax_cross_entropy(outputs[output], labels, descriptor.num_classes, descriptor.ignore_label,
                                    upsample_logits=options.upsample_logits,
                                    top_k_percent_pixels=top_k_fraction(step, options))
       total = loss + segmenter.regularization_loss()
@@ -380,7 +373,7 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
     return segmenter.predict(images)
 
   writer = tf.summary.create_file_writer(logdir) if chief else tf.summary.create_noop_writer()
-  losses, saved, stopped_by = {}, resumed_from, None
+  step_losses, saved, stopped_by = {}, resumed_from, None
   last_save, first_step_done, timed_steps = time.monotonic(), None, 0
   bar = tqdm(total=options.training_number_of_steps, initial=started_at, desc='slimnets: training', unit=' steps',
              disable=not progress, dynamic_ncols=True)
@@ -398,7 +391,7 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
               f'the loss is {loss} at step {current}: training stopped without saving; the last good checkpoint '
               f'is {saved or "none (no checkpoint was written yet)"}. Lower base_learning_rate, or check the '
               'labels and the initial checkpoint')
-        losses[current] = loss
+        step_losses[current] = loss
         if first_step_done is None:
           first_step_done = time.monotonic()
         else:
@@ -415,9 +408,9 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
           if options.save_summaries_images:
             _image_summaries(strategy, batch, predict, descriptor.num_classes, current)
         if stop:
-          stopped_by = signals.received or 'another worker\'s signal'
+          stopped_by = signals.received or STOPPED_BY_ANOTHER_WORKER
         if due or stopped_by or current == options.training_number_of_steps:
-          saved = _save(manager, current, chief)
+          saved = _save(manager, current, chief, logdir)
           last_save = time.monotonic()
           log(f'saved {saved}')
         if stopped_by:
@@ -429,7 +422,7 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
     writer.flush()
   seconds = time.monotonic() - first_step_done if first_step_done else 0.0
   throughput = timed_steps * options.train_batch_size / seconds if timed_steps and seconds > 0 else None
-  return TrainingResult(int(step.numpy()), started_at, saved, stopped_by, losses, report, throughput)
+  return TrainingResult(int(step.numpy()), started_at, saved, stopped_by, step_losses, report, throughput)
 
 
 def training_batches(options: TrainingOptions, model_variant: str, ignore_label: int, batch_size: int, seed: int,
@@ -459,12 +452,14 @@ def update_batch_norm_statistics(checkpoint: str, options: TrainingOptions, batc
   return count, segmenter.save(checkpoint + '-precise_bn', overwrite=True)
 
 
-def _save(manager: tf.train.CheckpointManager, step: int, chief: bool) -> str:
-  """Saves at `step`; a worker other than the chief removes its copy (the chief's is the run's)."""
+def _save(manager: tf.train.CheckpointManager, step: int, chief: bool, logdir: str) -> str:
+  """Saves at `step` and returns the run's checkpoint. Every worker saves (reading the replicas' batch norm
+  averages is a collective); a worker other than the chief into a folder of its own, removed after the save."""
   path = manager.save(checkpoint_number=step)
-  if not chief:
-    tf.io.gfile.rmtree(manager.directory)
-  return path
+  if chief:
+    return path
+  tf.io.gfile.rmtree(manager.directory)
+  return os.path.join(logdir, f'{runs.CHECKPOINT_NAME}-{step}')
 
 
 def _worker_name(strategy: tf.distribute.Strategy) -> str:
