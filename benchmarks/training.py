@@ -11,9 +11,16 @@ and the GradientTape step of `slimnets.models.Backbone` against Keras's own ResN
   float32 and in bfloat16 (the Backbone on bfloat16 images; Keras under the `mixed_bfloat16` policy), each side in a
   fresh process (Keras's policy is process-wide).
 
+- `segmentation`: DeepLab v3+ on resnet_v1_50 at output stride 32 (ASPP 6/12/18 and the decoder at 4 with plain,
+  not separable, convolutions), 320x320, batch 4, 21 classes: `Segmenter`'s GradientTape step against keras-hub's
+  `DeepLabV3ImageSegmenter` on its ResNet-50 (`ResNetBackbone`, P5 into ASPP at 6/12/18, P2 as the low-level
+  feature) with `fit`-style `train_on_batch`, float32 and bfloat16 as above, each side in a fresh process. The
+  decoders differ (DeepLab's: two 3x3 convolutions of 256; keras-hub's: one 1x1), so the parameter counts are
+  reported beside the times. Needs keras-hub (`pip install keras-hub`).
+
 Medians over `--steps` steps after `--warmup` ones.
 
-    python benchmarks/training.py [--parts loop,classification] [--steps 10] [--warmup 3] [--json]
+    python benchmarks/training.py [--parts loop,classification,segmentation] [--steps 10] [--warmup 3] [--json]
 """
 
 import argparse
@@ -138,14 +145,70 @@ print(json.dumps(statistics.median(times)))
 '''
 
 
+_SEGMENTATION = r'''
+import json, os, statistics, sys, time
+os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+sys.path.insert(0, {root!r})
+import numpy as np, keras, tensorflow as tf
+side, precision, steps, warmup = {side!r}, {precision!r}, {steps}, {warmup}
+images = np.random.RandomState(0).uniform(-1, 1, [4, 320, 320, 3]).astype(np.float32)
+labels = np.random.RandomState(1).randint(0, 21, [4, 320, 320])
+if side == 'keras':
+  import keras_hub
+  if precision == 'bfloat16':
+    keras.mixed_precision.set_global_policy('mixed_bfloat16')
+  encoder = keras_hub.models.ResNetBackbone(
+      input_conv_filters=[64], input_conv_kernel_sizes=[7], stackwise_num_filters=[64, 128, 256, 512],
+      stackwise_num_blocks=[3, 4, 6, 3], stackwise_num_strides=[1, 2, 2, 2], block_type='bottleneck_block')
+  backbone = keras_hub.models.DeepLabV3Backbone(encoder, spatial_pyramid_pooling_key='P5', upsampling_size=8,
+                                                dilation_rates=[6, 12, 18], low_level_feature_key='P2')
+  model = keras_hub.models.DeepLabV3ImageSegmenter(backbone, num_classes=21)
+  model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=False,
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  parameters = model.count_params()
+  step = lambda: model.train_on_batch(images, labels)
+else:
+  from nets import deeplab
+  from slimnets import models, segmentation
+  options = deeplab.ModelOptions({{'semantic': 21}}, crop_size=(320, 320), atrous_rates=(6, 12, 18),
+                                 output_stride=32, decoder_output_stride=(4,), model_variant='resnet_v1_50',
+                                 aspp_with_separable_conv=False, decoder_use_separable_conv=False)
+  segmenter = models.Segmenter(options).build()
+  trainable = [v for v in segmenter.variables_by_name.values() if v.trainable]
+  parameters = int(sum(np.prod(v.shape) for v in segmenter.variables_by_name.values()))
+  optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+  dtype = tf.bfloat16 if precision == 'bfloat16' else tf.float32
+  @tf.function
+  def train(x, y):
+    with tf.GradientTape() as tape:
+      _, outputs = segmenter(tf.cast(x, dtype), training=True)
+      logits = tf.cast(outputs['semantic'], tf.float32)
+      loss = segmentation.softmax_cross_entropy(logits, y, 21) + segmenter.regularization_loss()
+    optimizer.apply_gradients(zip(tape.gradient(loss, trainable), trainable))
+    return loss
+  step = lambda: train(images, labels).numpy()
+for _ in range(warmup):
+  step()
+times = []
+for _ in range(steps):
+  start = time.perf_counter(); step(); times.append(time.perf_counter() - start)
+print(json.dumps([statistics.median(times), parameters]))
+'''
+
+
+def _fresh_process(template: str, **fields) -> object:
+  code = template.format(root=ROOT, **fields)
+  done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=False)
+  if done.returncode:
+    raise RuntimeError(f'{fields}: {done.stderr[-3000:]}')
+  return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def classification(steps: int, warmup: int) -> list:
   rows = []
   for precision in ('float32', 'bfloat16'):
-    seconds = {}
-    for side in ('slimnets', 'keras'):
-      code = _CLASSIFICATION.format(root=ROOT, side=side, precision=precision, steps=steps, warmup=warmup)
-      done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
-      seconds[side] = json.loads(done.stdout.strip().splitlines()[-1])
+    seconds = {side: _fresh_process(_CLASSIFICATION, side=side, precision=precision, steps=steps, warmup=warmup)
+               for side in ('slimnets', 'keras')}
     rows.append({'case': f'resnet_v1_50, 1000 classes, 224x224, batch 8, {precision}',
                  'slimnets_ms_per_step': round(1000 * seconds['slimnets'], 1),
                  'keras_resnet50_ms_per_step': round(1000 * seconds['keras'], 1),
@@ -153,9 +216,22 @@ def classification(steps: int, warmup: int) -> list:
   return rows
 
 
+def segmentation(steps: int, warmup: int) -> list:
+  rows = []
+  for precision in ('float32', 'bfloat16'):
+    measured = {side: _fresh_process(_SEGMENTATION, side=side, precision=precision, steps=steps, warmup=warmup)
+                for side in ('slimnets', 'keras')}
+    rows.append({'case': f'deeplab v3+ resnet-50 os32, 320x320, batch 4, {precision}',
+                 'slimnets_ms_per_step': round(1000 * measured['slimnets'][0], 1),
+                 'keras_hub_ms_per_step': round(1000 * measured['keras'][0], 1),
+                 'ratio': round(measured['slimnets'][0] / measured['keras'][0], 3),
+                 'slimnets_parameters': measured['slimnets'][1], 'keras_hub_parameters': measured['keras'][1]})
+  return rows
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--parts', default='loop,classification')
+  parser.add_argument('--parts', default='loop,classification,segmentation')
   parser.add_argument('--steps', type=int, default=10)
   parser.add_argument('--warmup', type=int, default=3)
   parser.add_argument('--json', action='store_true')
@@ -166,6 +242,8 @@ def main(argv=None):
     results['loop'] = loop(args.steps, args.warmup)
   if 'classification' in parts:
     results['classification'] = classification(args.steps, args.warmup)
+  if 'segmentation' in parts:
+    results['segmentation'] = segmentation(args.steps, args.warmup)
   print(json.dumps(results, indent=None if args.json else 1))
 
 

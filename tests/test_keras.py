@@ -120,3 +120,132 @@ def test_pyramid_outputs_and_feature_info_are_the_levels_as_built_at_any_output_
   assert sorted(outputs) == [f'P{level.name[1:]}' for level in declared]
   for level, channels, reduction in zip(declared, info.channels(), info.reduction()):
     assert outputs[f'P{level.name[1:]}'].shape == (2, -(-65 // reduction), -(-65 // reduction), channels)
+
+
+# slimnets.keras.Segmenter: DeepLab in Keras, with its loss, metric and schedule.
+TINY_DEEPLAB = dict(atrous_rates=(1, 2, 3), output_stride=16, model_variant='mobilenet_v2', depth_multiplier=0.25,
+                    decoder_output_stride=(4,), aspp_convs_filters=16, decoder_filters=16)
+
+
+def _scenes(count=4, size=33):
+  images = np.random.RandomState(0).uniform(0, 255, [count, size, size, 3]).astype(np.float32)
+  labels = (images[..., 0] > 127).astype(np.int32) + (images[..., 1] > 127)
+  labels[:, 0] = 255  # a row without ground truth
+  return images, labels
+
+
+def _deeplab(**kwargs):
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+  return slimnets_keras.Segmenter(deeplab.ModelOptions({'semantic': 3}, **TINY_DEEPLAB), **kwargs)
+
+
+def _compiled_deeplab(model, steps=10):
+  model.compile(optimizer=keras.optimizers.SGD(slimnets_keras.DeepLabLearningRate(0.05, steps), momentum=0.9),
+                loss=slimnets_keras.DeepLabLoss(3), metrics=[slimnets_keras.MeanIoU(3)], jit_compile=False)
+  return model
+
+
+def test_the_keras_segmenter_has_deeplabs_variables_and_fit_trains_them(tmp_path):
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  model = _compiled_deeplab(_deeplab())
+  graph_free = models.Segmenter(model.model_options).build()
+  assert list(model.variables_by_name) == list(graph_free.variables_by_name)  # DeepLab's names and order
+  assert len(model.trainable_weights) == sum(v.trainable for v in graph_free.variables_by_name.values())
+  images, labels = _scenes()
+  logits = model(images)
+  assert logits.shape == (4, 33, 33, 3) and logits.dtype == tf.float32  # at the images' size
+  assert len(model.losses) == 1 and float(model.losses[0]) > 0  # DeepLab's weight decay
+  before = _values(model)
+  history = model.fit(images, labels, batch_size=2, epochs=3, verbose=0).history
+  assert history['loss'][-1] < history['loss'][0] and len(history['mean_iou']) == 3
+  changed = {name for name, value in _values(model).items() if not np.array_equal(value, before[name])}
+  backbone = [name for name in before if name.startswith('MobilenetV2/')]
+  assert len(backbone) > 200 and set(backbone) <= changed  # every backbone weight and moving average moved
+  assert {name for name in before if name.endswith(('weights', 'moving_mean', 'moving_variance'))} <= changed
+  model.save(tmp_path / 'deeplab.keras')
+  loaded = keras.models.load_model(tmp_path / 'deeplab.keras')
+  assert type(loaded) is slimnets_keras.Segmenter and loaded.model_options == model.model_options
+  np.testing.assert_array_equal(loaded(images).numpy(), model(images).numpy())
+
+
+def test_the_keras_segmenter_restores_deeplab_checkpoints_by_name_and_saves_them(tmp_path):
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  model = _deeplab()
+  trained = models.Segmenter(model.model_options).build()
+  for i, variable in enumerate(trained.variables_by_name.values()):
+    variable.assign(np.random.RandomState(i).uniform(0.5, 1.0, variable.shape).astype(np.float32))
+  trained.save(str(tmp_path / 'trained'))
+  report = model.restore(str(tmp_path / 'trained'))
+  assert len(report.restored) == len(model.variables_by_name) and not report.missing
+  images, _ = _scenes()
+  _, outputs = trained(images)
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+  expected = deeplab.resize_bilinear(outputs['semantic'], [33, 33], tf.float32).numpy()
+  np.testing.assert_allclose(model(images).numpy(), expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+  np.testing.assert_array_equal(model.predict_labels(images).numpy(), trained.predict(images).numpy())
+  model.save_checkpoint(str(tmp_path / 'again'))
+  again = models.Segmenter(model.model_options).build()
+  again.restore(str(tmp_path / 'again'))
+  assert all(np.array_equal(v.numpy(), trained.variables_by_name[n].numpy())
+             for n, v in again.variables_by_name.items())
+
+
+def test_deeplab_loss_and_mean_iou_are_the_segmentation_functions_as_keras_objects():
+  from slimnets import segmentation  # pylint: disable=import-outside-toplevel
+  rng = np.random.RandomState(3)
+  logits = rng.normal(size=[2, 9, 9, 3]).astype(np.float32)
+  labels = rng.randint(0, 3, [2, 9, 9])
+  labels[0, :4] = 255
+  for fraction in (1.0, 0.25):
+    loss = slimnets_keras.DeepLabLoss(3, top_k_percent_pixels=fraction)
+    expected = float(segmentation.softmax_cross_entropy(logits, labels, 3, top_k_percent_pixels=fraction))
+    assert float(loss(labels, logits)) == pytest.approx(expected, rel=1e-6)
+    assert slimnets_keras.DeepLabLoss.from_config(loss.get_config()).top_k_percent_pixels == fraction
+  with pytest.raises(ValueError, match='labels'):
+    slimnets_keras.DeepLabLoss(3)(np.full([1, 9, 9], 7), logits[:1])  # 7 is neither a class nor ignored
+  with pytest.raises(ValueError, match=r'top_k_percent_pixels must be in \(0, 1\], got 0'):
+    slimnets_keras.DeepLabLoss(3, top_k_percent_pixels=0)
+  metric, reference = slimnets_keras.MeanIoU(3), segmentation.MeanIoU(3)
+  for batch in range(2):
+    metric.update_state(labels[batch:batch + 1], logits[batch:batch + 1])
+    reference.update(labels[batch:batch + 1], np.argmax(logits[batch:batch + 1], -1))
+  assert float(metric.result()) == pytest.approx(float(reference.result()[0]), rel=1e-12)
+  assert 0 < float(metric.result()) < 1
+  metric.reset_state()
+  assert float(metric.result()) == 0.0
+
+
+def test_the_learning_rate_schedule_is_deeplabs():
+  from slimnets import segmentation  # pylint: disable=import-outside-toplevel
+  schedule = slimnets_keras.DeepLabLearningRate(0.007, 1000, slow_start_step=10, slow_start_learning_rate=1e-4)
+  again = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+  for step in (0, 9, 10, 500, 1000, 2000):
+    expected = float(segmentation.learning_rate(step, 0.007, 1000, slow_start_step=10))
+    assert float(schedule(step)) == float(again(step)) == pytest.approx(expected)
+  with pytest.raises(ValueError, match="learning_policy must be one of poly, step, got 'cosine'"):
+    slimnets_keras.DeepLabLearningRate(0.007, 1000, learning_policy='cosine')
+
+
+def test_the_keras_segmenter_refuses_several_outputs():
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ValueError, match=r"a Keras segmenter has one output, .* has \['parts', 'semantic'\]"):
+    slimnets_keras.Segmenter(deeplab.ModelOptions({'semantic': 3, 'parts': 5}, **TINY_DEEPLAB))
+
+
+def test_mixed_bfloat16_trains_in_bfloat16_with_float32_batch_norm_statistics():
+  keras.mixed_precision.set_global_policy('mixed_bfloat16')
+  try:
+    model = _compiled_deeplab(_deeplab())
+    images, labels = _scenes()
+    before = _values(model)
+    model.fit(images, labels, batch_size=2, epochs=1, verbose=0)
+    graph = tf.function(lambda x: model(x, training=True)).get_concrete_function(
+        tf.TensorSpec([2, 33, 33, 3], tf.float32)).graph
+  finally:
+    keras.mixed_precision.set_global_policy('float32')
+  convolutions = [op for op in graph.get_operations() if op.type in ('Conv2D', 'DepthwiseConv2dNative')]
+  assert len(convolutions) > 50 and {op.get_attr('T') for op in convolutions} == {tf.bfloat16}
+  assert {w.dtype for w in model.weights} == {'float32'}  # weights and statistics stay float32
+  moving = [name for name in before if name.endswith('moving_mean')]
+  assert moving and all(not np.array_equal(model.variables_by_name[n].numpy(), before[n]) for n in moving)
+  assert model(images).dtype == tf.float32

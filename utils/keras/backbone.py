@@ -15,7 +15,7 @@ the model's losses. `variables_by_name` maps the TF-Slim names to the weights; `
 read and write TF-Slim checkpoints by those names.
 """
 
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import keras
 import tensorflow as tf
@@ -27,25 +27,18 @@ from slimnets.weights import checkpoints
 OUTPUT = 'output'
 
 
-@keras.saving.register_keras_serializable(package='slimnets')
-class Network(keras.layers.Layer):
-  """The network as one Keras layer: `{'output': net, 'C1'..'C5': levels}` for images; its weights are the
-  network's variables (TF-Slim names in `variables_by_name`). Arguments as `Backbone`'s."""
+class ModuleLayer(keras.layers.Layer):
+  """A slimnets model (`slimnets.models.Backbone` or `Segmenter`, made by `make_module(variable_factory)`) as one
+  Keras layer: each of its variables is made as a weight of this layer (TF-Slim name in `variables_by_name`), and
+  its weight decay is added to the layer's losses at each call."""
 
-  def __init__(self, network: str, num_classes: Optional[int] = None, in_channels: int = 3,
-               weight_decay: Optional[float] = None, network_kwargs: Optional[dict] = None, **kwargs):
+  def __init__(self, make_module: Callable, **kwargs):
     super().__init__(**kwargs)
-    self.network = network
-    self.num_classes = num_classes
-    self.in_channels = in_channels
-    self.weight_decay = weight_decay
-    self.network_kwargs = dict(network_kwargs or {})
     self._weights_by_name: Dict[str, keras.Variable] = {}
-    self.backbone = models.Backbone(network, num_classes, in_channels=in_channels, weight_decay=weight_decay,
-                                    variable_factory=self._new_weight, **self.network_kwargs)
+    self.module = make_module(self._new_weight)
 
   def _new_weight(self, name: str, shape, dtype, initial_value, trainable: bool) -> tf.Variable:
-    """A Keras weight for the network's variable `name`; the network computes with its `tf.Variable`."""
+    """A Keras weight for the variable `name`; the module computes with its `tf.Variable`."""
     value = initial_value if callable(initial_value) else (lambda: initial_value)
     weight = self.add_weight(name=name.replace('/', '.'), shape=tuple(shape), dtype=dtype,
                              initializer=lambda shape, dtype=None: value(), trainable=trainable, autocast=False)
@@ -54,18 +47,65 @@ class Network(keras.layers.Layer):
 
   def build(self, input_shape=None):
     if not self._weights_by_name:
-      self.backbone.build()  # at the network's minimum size: the weights do not depend on it
+      self.module.build()  # at the model's smallest (or crop) size: the weights do not depend on it
     self.built = True
 
-  def call(self, images, training=None):
-    training = bool(training) and self.trainable  # a frozen network normalizes with its moving averages
-    net, end_points = self.backbone(images, training=training)
-    self.add_loss(self.backbone.regularization_loss())
-    return {OUTPUT: net, **self.backbone.feature_levels(end_points)}
+  def run(self, images, training):
+    """The module on `images`, `training` honoured only while the layer is trainable (a frozen layer normalizes
+    with its moving averages, as Keras's own `BatchNormalization`); its weight decay joins the losses."""
+    outputs = self.module(images, training=bool(training) and self.trainable)
+    self.add_loss(self.module.regularization_loss())
+    return outputs
 
   @property
   def variables_by_name(self) -> Dict[str, keras.Variable]:
     return dict(self._weights_by_name)
+
+
+class ModuleModel(keras.Model):
+  """A functional Keras model over a `ModuleLayer` (`network_layer`), with TF-Slim checkpoints by name."""
+
+  @property
+  def variables_by_name(self) -> Dict[str, keras.Variable]:
+    """TF-Slim name -> Keras weight, in creation order."""
+    return self.network_layer.variables_by_name
+
+  def restore(self, checkpoint: str, exclude: Sequence[str] = (), allow_missing: bool = True,
+              allow_mismatch: bool = False, allow_unused: bool = False) -> checkpoints.RestoreReport:
+    """Assigns the weights from a TF-Slim checkpoint by name (research/slim's, DeepLab's, ours); arguments, errors
+    and report as `slimnets.models.Backbone.restore`."""
+    return self.network_layer.module.restore(checkpoint, exclude=exclude, allow_missing=allow_missing,
+                                             allow_mismatch=allow_mismatch, allow_unused=allow_unused)
+
+  def save_checkpoint(self, path: str, overwrite: bool = False) -> str:
+    """Writes the weights as a TF-Slim checkpoint at prefix `path` (TF-Slim names), which graph code restores."""
+    return self.network_layer.module.save(path, overwrite=overwrite)
+
+  @classmethod
+  def from_config(cls, config: dict, custom_objects=None) -> 'ModuleModel':
+    del custom_objects
+    return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package='slimnets')
+class Network(ModuleLayer):
+  """The network as one Keras layer: `{'output': net, 'C1'..'C5': levels}` for images; its weights are the
+  network's variables (TF-Slim names in `variables_by_name`). Arguments as `Backbone`'s."""
+
+  def __init__(self, network: str, num_classes: Optional[int] = None, in_channels: int = 3,
+               weight_decay: Optional[float] = None, network_kwargs: Optional[dict] = None, **kwargs):
+    self.network = network
+    self.num_classes = num_classes
+    self.in_channels = in_channels
+    self.weight_decay = weight_decay
+    self.network_kwargs = dict(network_kwargs or {})
+    super().__init__(lambda factory: models.Backbone(network, num_classes, in_channels=in_channels,
+                                                     weight_decay=weight_decay, variable_factory=factory,
+                                                     **self.network_kwargs), **kwargs)
+
+  def call(self, images, training=None):
+    net, end_points = self.run(images, training)
+    return {OUTPUT: net, **self.module.feature_levels(end_points)}
 
   def get_config(self) -> dict:
     return {**super().get_config(), 'network': self.network, 'num_classes': self.num_classes,
@@ -99,7 +139,7 @@ class FeatureInfo:
 
 
 @keras.saving.register_keras_serializable(package='slimnets')
-class Backbone(keras.Model):
+class Backbone(ModuleModel):
   """A network of `nets_factory.REGISTRY` as a functional Keras model: images `[batch, height, width,
   in_channels]` (preprocessed float, or uint8 pixels, as `slimnets.models.Backbone` takes them) -> the network's
   output (the logits with `num_classes`, else its last features).
@@ -138,28 +178,7 @@ class Backbone(keras.Model):
       self._feature_info = FeatureInfo(features.trace_levels(layer.network, **layer.network_kwargs))
     return self._feature_info
 
-  @property
-  def variables_by_name(self) -> Dict[str, keras.Variable]:
-    """TF-Slim name -> Keras weight, in creation order."""
-    return self.network_layer.variables_by_name
-
-  def restore(self, checkpoint: str, exclude: Sequence[str] = (), allow_missing: bool = True,
-              allow_mismatch: bool = False, allow_unused: bool = False) -> checkpoints.RestoreReport:
-    """Assigns the weights from a TF-Slim checkpoint by name (research/slim's, DeepLab's, ours); arguments, errors
-    and report as `slimnets.models.Backbone.restore`."""
-    return self.network_layer.backbone.restore(checkpoint, exclude=exclude, allow_missing=allow_missing,
-                                               allow_mismatch=allow_mismatch, allow_unused=allow_unused)
-
-  def save_checkpoint(self, path: str, overwrite: bool = False) -> str:
-    """Writes the weights as a TF-Slim checkpoint at prefix `path` (TF-Slim names), which graph code restores."""
-    return self.network_layer.backbone.save(path, overwrite=overwrite)
-
   def get_config(self) -> dict:
     layer = self.network_layer
     return {'network': layer.network, 'num_classes': layer.num_classes, 'in_channels': layer.in_channels,
             'weight_decay': layer.weight_decay, 'name': self.name, **layer.network_kwargs}
-
-  @classmethod
-  def from_config(cls, config: dict, custom_objects=None) -> 'Backbone':
-    del custom_objects
-    return cls(**config)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from nets import deeplab
 from slimnets.models.backbone import Backbone
+from slimnets.models.backbone import new_variable
 
 
 class Segmenter(Backbone):
@@ -25,15 +26,18 @@ class Segmenter(Backbone):
       (DeepLab's switch; off for small batches per replica, or on with `synchronized_batch_norm`).
     image_pyramid: scales to run at (default (1.0,)).
     synchronized_batch_norm: as for `Backbone`: batch statistics of the global batch across replicas.
+    name: the module's name (default 'deeplab'); variable names do not depend on it.
+    variable_factory: as for `Backbone` (`slimnets.keras.Segmenter` makes Keras weights).
   """
 
   def __init__(self, model_options, *, in_channels: int = 3, weight_decay: float = 0.0001,
                fine_tune_batch_norm: bool = True, image_pyramid: Optional[Sequence[float]] = None,
-               synchronized_batch_norm: bool = False, name: Optional[str] = None):
+               synchronized_batch_norm: bool = False, name: Optional[str] = None, variable_factory=new_variable):
     if not isinstance(model_options, deeplab.ModelOptions):
       raise ValueError(f'Segmenter: model_options must be a deeplab.ModelOptions, got {type(model_options).__name__}')
     super().__init__(model_options.model_variant, None, in_channels=in_channels,
-                     synchronized_batch_norm=synchronized_batch_norm, name=name or 'deeplab')
+                     synchronized_batch_norm=synchronized_batch_norm, name=name or 'deeplab',
+                     variable_factory=variable_factory)
     self._build.arg_scope = {}  # DeepLab sets every layer's arguments itself (`nets.deeplab`)
     self.model_options = model_options
     self.weight_decay = weight_decay
