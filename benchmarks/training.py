@@ -163,10 +163,10 @@ if side == 'keras':
   backbone = keras_hub.models.DeepLabV3Backbone(encoder, spatial_pyramid_pooling_key='P5', upsampling_size=8,
                                                 dilation_rates=[6, 12, 18], low_level_feature_key='P2')
   model = keras_hub.models.DeepLabV3ImageSegmenter(backbone, num_classes=21)
-  model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=False,
+  model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=False, metrics=[],
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
   parameters = model.count_params()
-  step = lambda: model.train_on_batch(images, labels)
+  step = lambda: model.train_on_batch(images, labels[..., None])
 else:
   from nets import deeplab
   from slimnets import models, segmentation

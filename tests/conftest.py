@@ -102,12 +102,16 @@ def tiny_resnet(version, inputs, **kwargs):
 
 
 def atrous_rate(graph, scope: str) -> int:
-  """The rate of the convolution built in `scope`: atrous ones run between SpaceToBatchND and BatchToSpaceND
-  (its block shape is the rate), plain ones are one Conv2D."""
+  """The rate of the convolution built in `scope`: small rates run between SpaceToBatchND and BatchToSpaceND
+  (its block shape is the rate), large ones as one Conv2D with dilations (`nets.layers.convolution`), plain ones
+  as one Conv2D."""
   blocks = [op for op in graph.get_operations() if op.type == 'SpaceToBatchND' and op.name.startswith(scope + '/')]
   if not blocks:
-    graph.get_operation_by_name(f'{scope}/Conv2D')  # a plain convolution is there
-    return 1
+    convolution = [op for op in graph.get_operations() if op.type == 'Conv2D' and op.name.startswith(scope + '/')]
+    assert len(convolution) == 1, [op.name for op in convolution]
+    dilations = list(convolution[0].get_attr('dilations'))
+    assert dilations[1] == dilations[2], dilations
+    return dilations[1]
   (block,) = blocks
   rates = tuple(int(r) for r in tf.get_static_value(block.inputs[1]))
   assert rates[0] == rates[1], rates

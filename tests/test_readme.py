@@ -113,7 +113,11 @@ def test_the_training_walkthrough_runs_as_written(tmp_path, monkeypatch, capsys)
 def test_the_keras_example_runs_as_written(capsys):
   with open(os.path.join(ROOT, 'README.md')) as f:
     readme = f.read()
-  section = readme[readme.index('## Keras 3: `slimnets.keras.Backbone`'):]
-  start = section.index('```python\n') + len('```python\n')
-  exec(compile(section[start:section.index('\n```', start)], 'README.md', 'exec'), {})  # pylint: disable=exec-used
-  assert capsys.readouterr().out.strip() == '[2, 4, 8, 16, 16]'
+  section = readme[readme.index('## Keras 3: `slimnets.keras.Backbone` and `Segmenter`'):]
+  section = section[:section.index('\n## ')]
+  blocks = [block.split('\n```')[0] for block in section.split('```python\n')[1:]]
+  assert len(blocks) == 2  # the backbone, then the segmenter, in one namespace
+  namespace = {}
+  for block in blocks:
+    exec(compile(block, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
+  assert capsys.readouterr().out.strip().splitlines() == ['[2, 4, 8, 16, 16]', "['loss', 'mean_iou']"]

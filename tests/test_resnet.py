@@ -114,7 +114,7 @@ def test_is_training_none_leaves_batch_norm_to_the_enclosing_scope(graph):
 
 @pytest.mark.parametrize('network', [resnet_v1.resnet_v1_50, resnet_v2.resnet_v2_50])
 def test_multi_grid_multiplies_block4_rates(graph, network):
-  images = tf.zeros([1, 65, 65, 3])
+  images = tf.zeros([1, 129, 129, 3])  # block4 at 9x9: rate 8 still reads the image (see test_tf1's atrous test)
   with slim.arg_scope(resnet_utils.resnet_arg_scope()):
     network(images, global_pool=False, output_stride=16, depth_multiplier=0.125, multi_grid=(1, 2, 4))
   suffix = 'v1' if network is resnet_v1.resnet_v1_50 else 'v2'

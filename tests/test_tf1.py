@@ -16,6 +16,7 @@ from nets import layers
 from nets import nets_factory
 from nets import resnet_utils
 from nets import resnet_v1
+from tests.conftest import atrous_rate
 from tests.conftest import randomize_variables
 from tests.conftest import tf1_behavior
 
@@ -149,17 +150,17 @@ def test_inception_v3_in_the_issue_example_and_with_unknown_sizes():
 
 def test_networks_take_numpy_numbers_and_dimensions():
   with tf.Graph().as_default():
-    images = tf.compat.v1.placeholder(tf.float32, [2, 65, 65, 3])
+    images = tf.compat.v1.placeholder(tf.float32, [2, 129, 129, 3])  # block4 at 17x17, wider than its rates
     classes = images.shape[0]  # a Dimension under TF1 behaviour, an int under TF2's
     with slim.arg_scope(resnet_v1.resnet_arg_scope()):
       net, end_points = resnet_v1.resnet_v1_50(images, classes, output_stride=np.int32(8), global_pool=False,
                                                spatial_squeeze=False, depth_multiplier=np.float32(0.125),
                                                multi_grid=(np.int64(1), 2, Dimension(4)))
-    assert net.shape.as_list() == [2, 9, 9, 2]
-    rates = [int(tf.get_static_value(op.inputs[1])[0]) for op in tf.compat.v1.get_default_graph().get_operations()
-             if op.type == 'SpaceToBatchND' and '/block4/' in op.name and '/conv2/' in op.name]
+    assert net.shape.as_list() == [2, 17, 17, 2]
+    graph = tf.compat.v1.get_default_graph()
+    rates = [atrous_rate(graph, f'resnet_v1_50/block4/unit_{i}/bottleneck_v1/conv2') for i in (1, 2, 3)]
     assert rates == [4, 8, 16]  # output stride 8: rate 4 in block4, times the multi-grid
-    assert end_points['resnet_v1_50/block4'].shape.as_list() == [2, 9, 9, 256]
+    assert end_points['resnet_v1_50/block4'].shape.as_list() == [2, 17, 17, 256]
   for bad, words in ((Dimension(None), 'got Dimension(None)'), ([1, 2], 'got [1, 2]'), (np.float32(1.5), '1.5)')):
     with tf.Graph().as_default(), slim.arg_scope(resnet_v1.resnet_arg_scope()):
       with pytest.raises(ValueError) as error:
@@ -232,15 +233,27 @@ def test_own_layer_maps_tf_slim_layers_and_leaves_the_rest():
   assert partial.func is layers.batch_norm and partial.keywords == {'decay': 0.9}
 
 
-def test_atrous_gradients_equal_those_of_tf_nn_convolution():
-  """On CPUs TensorFlow has no gradient kernel for an atrous Conv2D; ours comes from tf.nn.convolution."""
+@pytest.mark.parametrize('size, kernel, rate, space_to_batch, dilations, filter_size', [
+    ((11, 9), [3, 2], [2, 3], 1, [1, 1], [3, 2]),  # small rates: between space-to-batch and batch-to-space
+    ((20, 21), [3, 3], [6, 7], 0, [6, 7], [3, 3]),  # large rates: one dilated Conv2D
+    ((11, 9), [3, 3], [12, 2], 1, [1, 1], [1, 3]),  # rate 12 on 11 rows: only the centre row reads the image
+    ((7, 8), [3, 3], [9, 8], 0, [1, 1], [1, 1]),  # both axes: a 1x1 convolution of the centre tap
+])
+def test_atrous_convolutions_and_gradients_equal_those_of_tf_nn_convolution(size, kernel, rate, space_to_batch,
+                                                                            dilations, filter_size):
+  """Each way of computing an atrous convolution (`nets.layers.convolution._convolve`) gives tf.nn.convolution's
+  outputs and gradients; on CPUs TensorFlow has no gradient kernel for a dilated Conv2D."""
   rng = np.random.RandomState(3)
-  with tf.Graph().as_default():
-    images = tf.constant(rng.normal(size=[2, 11, 9, 3]), tf.float32)
-    net = layers.conv2d(images, 4, [3, 2], rate=[2, 3], activation_fn=None, biases_initializer=None, scope='atrous')
+  with tf.Graph().as_default() as graph:
+    images = tf.constant(rng.normal(size=[2, *size, 3]), tf.float32)
+    net = layers.conv2d(images, 4, kernel, rate=rate, activation_fn=None, biases_initializer=None, scope='atrous')
+    convolutions = [op for op in graph.get_operations() if op.type == 'Conv2D']
+    assert len(convolutions) == 1 and list(convolutions[0].get_attr('dilations'))[1:3] == dilations
+    assert convolutions[0].inputs[1].shape[:2] == filter_size
+    assert len([op for op in graph.get_operations() if op.type == 'SpaceToBatchND']) == space_to_batch
     weights = tf.compat.v1.global_variables()[0]
-    expected = tf.nn.convolution(images, weights, padding='SAME', dilations=[2, 3])
-    upstream = tf.constant(rng.normal(size=[2, 11, 9, 4]), tf.float32)
+    expected = tf.nn.convolution(images, weights, padding='SAME', dilations=rate)
+    upstream = tf.constant(rng.normal(size=[2, *size, 4]), tf.float32)
     ours = tf.gradients(net, [images, weights], grad_ys=upstream)
     theirs = tf.gradients(expected, [images, weights], grad_ys=upstream)
     with tf.compat.v1.Session() as sess:
