@@ -2,8 +2,8 @@
 (`slimnets.deploy.serving.serving_function`: resnet_v1_50 at output stride 16, 321x321, batch 1, float32, batch
 norm folded, weights as constants): what the gap between `Predictor` and OpenVINO is made of.
 
-- TensorFlow: the function's graph run by a `Session` with full tracing (grappler's fusions applied as for the
-  function), per-op times from the step stats, summed by op type over `--runs` runs after warm-up;
+- TensorFlow: the function's graph run by a `Session` with full tracing and one inter-op thread (grappler's
+  fusions applied as for the function), per-op times from the step stats, summed by op type over `--runs` runs after warm-up;
 - OpenVINO: the converted model compiled with `PERF_COUNT`, per-node real times summed by node type and kernel.
 
     python benchmarks/profile_ops.py [--runs 10] [--size 321] [--top 8] [--json]
@@ -35,9 +35,13 @@ def tensorflow_profile(backbone: models.Backbone, images: np.ndarray, runs: int)
     tf.import_graph_def(concrete.graph.as_graph_def(), name='')
   feed = concrete.inputs[0].name
   fetches = [tensor.name for tensor in concrete.outputs]
-  per_type = collections.Counter()
+  per_type, per_node = collections.Counter(), collections.Counter()
   options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
-  with tf.compat.v1.Session(graph=graph) as session:
+  # One op at a time, as OpenVINO's single stream runs them: op times are then not inflated by concurrent
+  # branches (e.g. block4/unit_1's shortcut beside its conv1 and conv2) sharing the cores. (Wall time changes by
+  # about 2%: 97-98 ms against 98-101 ms with TensorFlow's default inter-op threads.)
+  config = tf.compat.v1.ConfigProto(inter_op_parallelism_threads=1)
+  with tf.compat.v1.Session(graph=graph, config=config) as session:
     for _ in range(3):
       session.run(fetches, {feed: images})
     totals = []
@@ -49,13 +53,15 @@ def tensorflow_profile(backbone: models.Backbone, images: np.ndarray, runs: int)
         if 'CPU' not in device.device or 'stream' in device.device:
           continue
         for node in device.node_stats:
-          match = re.match(r'\S+ = (\S+?)\(', node.timeline_label)
+          match = re.match(r'(?:\[[^\]]*\] )?\S+ = ([A-Za-z0-9_]+)', node.timeline_label)
           micros = node.all_end_rel_micros
           per_type[match.group(1) if match else node.node_name] += micros
+          per_node[node.node_name] += micros
           total += micros
       totals.append(total)
   return {'ms_per_run_summed_ops': round(float(np.median(totals)) / 1000, 1),
-          'ms_by_op': {name: round(micros / runs / 1000, 2) for name, micros in per_type.most_common()}}
+          'ms_by_op': {name: round(micros / runs / 1000, 2) for name, micros in per_type.most_common()},
+          'ms_by_node': {name: round(micros / runs / 1000, 2) for name, micros in per_node.most_common()}}
 
 
 def openvino_profile(backbone: models.Backbone, images: np.ndarray, runs: int) -> dict:
@@ -65,7 +71,7 @@ def openvino_profile(backbone: models.Backbone, images: np.ndarray, runs: int) -
   request = compiled.create_infer_request()
   for _ in range(3):
     request.infer({0: images})
-  per_type = collections.Counter()
+  per_type, per_node = collections.Counter(), collections.Counter()
   totals = []
   for _ in range(runs):
     request.infer({0: images})
@@ -73,10 +79,12 @@ def openvino_profile(backbone: models.Backbone, images: np.ndarray, runs: int) -
     for info in request.profiling_info:
       micros = info.real_time.total_seconds() * 1e6
       per_type[f'{info.node_type} ({info.exec_type})'] += micros
+      per_node[info.node_name] += micros
       total += micros
     totals.append(total)
   return {'ms_per_run_summed_ops': round(float(np.median(totals)) / 1000, 1),
-          'ms_by_op': {name: round(micros / runs / 1000, 2) for name, micros in per_type.most_common()}}
+          'ms_by_op': {name: round(micros / runs / 1000, 2) for name, micros in per_type.most_common()},
+          'ms_by_node': {name: round(micros / runs / 1000, 2) for name, micros in per_node.most_common()}}
 
 
 def main(argv=None):
@@ -93,6 +101,7 @@ def main(argv=None):
   for name, profile in (('tensorflow', tensorflow_profile), ('openvino', openvino_profile)):
     found = profile(backbone, images, args.runs)
     found['ms_by_op'] = dict(list(found['ms_by_op'].items())[:args.top])
+    found['ms_by_node'] = dict(list(found['ms_by_node'].items())[:args.top])
     results[name] = found
   print(json.dumps(results, indent=None if args.json else 1))
 
