@@ -206,6 +206,62 @@ def test_synchronized_replicas_compute_the_whole_batch_step(tmp_path):
   assert result['moving']['False'] > 1e-5
 
 
+_KERAS_FIT = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices('CPU')[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    sys.path.insert(0, {root!r})
+    from nets import deeplab
+    from nets import layers
+    from slimnets import keras as slimnets_keras
+
+    import tf_slim as slim
+
+    @slim.add_arg_scope
+    def no_dropout(net, **unused):  # ASPP's dropout would draw other masks on each side
+      return net
+
+    layers.dropout = no_dropout
+    options = deeplab.ModelOptions({{'semantic': 3}}, atrous_rates=(1, 2, 3), output_stride=16, decoder_filters=16,
+                                   model_variant='mobilenet_v2', depth_multiplier=0.25, aspp_convs_filters=16,
+                                   decoder_output_stride=(4,))
+    images = np.random.RandomState(0).uniform(0, 255, [8, 33, 33, 3]).astype(np.float32)
+    labels = (images[..., 0] > 127).astype(np.int32)
+
+    def fitted(strategy):
+      with strategy.scope():
+        model = slimnets_keras.Segmenter(options, synchronized_batch_norm=True)
+        model.build((None, 33, 33, 3))
+        for i, weight in enumerate(model.variables_by_name.values()):  # the same start on both sides
+          if weight.trainable:
+            weight.assign(np.random.RandomState(i).normal(0, 0.1, weight.shape).astype(np.float32))
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss=slimnets_keras.DeepLabLoss(3), jit_compile=False)
+      model.fit(images, labels, batch_size=4, epochs=1, shuffle=False, verbose=0)
+      return model, {{n: np.array(w.numpy()) for n, w in model.variables_by_name.items()}}
+
+    mirrored, two = fitted(tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))
+    _, one = fitted(tf.distribute.get_strategy())
+    moving = [n for n in one if 'moving_' in n]
+    print(json.dumps({{'replicas': mirrored.distribute_strategy.num_replicas_in_sync,
+                      'distributed': sorted({{type(w.value).__name__ for w in mirrored.variables_by_name.values()}}),
+                      'weights': max(float(np.abs(two[n] - one[n]).max()) for n in one if n not in moving),
+                      'moving': max(float(np.abs(two[n] - one[n]).max()) for n in moving),
+                      'moved': max(float(np.abs(one[n] - two[n] * 0).max()) for n in moving)}}))
+''')
+
+
+def test_keras_segmenter_fit_under_mirrored_strategy_is_the_whole_batch_step(tmp_path):
+  """`fit` of `slimnets.keras.Segmenter` on two replicas with synchronized batch norm trains what one device
+  trains on the same global batches (2 steps of 4 images, 2 per replica)."""
+  result = _run(_KERAS_FIT.format(root=ROOT), tmp_path)
+  assert result['replicas'] == 2 and result['distributed'] == ['MirroredVariable']
+  assert result['weights'] < 1e-4 and result['moving'] < 1e-5  # float summation order only
+  assert result['moved'] > 1e-3  # the moving averages were trained
+
+
 _WORKER = textwrap.dedent('''
     import hashlib, json, sys
     import numpy as np

@@ -120,6 +120,9 @@ class DeepLabLoss(keras.losses.Loss):
   over the batch's pixels that have a label, `ignore_label` pixels counting for nothing, optionally over the
   `top_k_percent_pixels` hardest. `y_true`: integer labels `[batch, height, width(, 1)]`; `y_pred`: logits (at the
   labels' size, or resized to it). A label outside [0, num_classes) other than `ignore_label` is an error.
+  Under a `tf.distribute` strategy each replica's loss is the mean over its own pixels (as DeepLab's clones).
+  With synchronized batch norm and equal ignored-pixel counts per replica, `fit` on N replicas then trains what
+  one device trains on the whole batch (tested).
 
   Args:
     num_classes: classes of the logits.
@@ -140,8 +143,13 @@ class DeepLabLoss(keras.losses.Loss):
       raise ValueError(f'DeepLabLoss: top_k_percent_pixels must be in (0, 1], got {top_k_percent_pixels!r}')
 
   def call(self, y_true, y_pred):
-    return losses.softmax_cross_entropy(y_pred, y_true, self.num_classes, self.ignore_label,
+    loss = losses.softmax_cross_entropy(y_pred, y_true, self.num_classes, self.ignore_label,
                                         top_k_percent_pixels=self.top_k_percent_pixels)
+    # A scalar is not reduced by Keras, and so not divided by the replicas as its own losses are before their
+    # gradients are summed across replicas: done here (under one replica, nothing changes). `fit` reports the
+    # loss multiplied back.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
 
   def get_config(self) -> dict:
     return {**super().get_config(), 'num_classes': self.num_classes, 'ignore_label': self.ignore_label,
