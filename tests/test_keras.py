@@ -249,3 +249,61 @@ def test_mixed_bfloat16_trains_in_bfloat16_with_float32_batch_norm_statistics():
   moving = [name for name in before if name.endswith('moving_mean')]
   assert moving and all(not np.array_equal(model.variables_by_name[n].numpy(), before[n]) for n in moving)
   assert model(images).dtype == tf.float32
+
+
+_INTERRUPTED_FIT = '''
+import json, os, signal, sys
+import numpy as np
+import keras
+from nets import deeplab
+from slimnets import keras as slimnets_keras
+
+folder, mode = sys.argv[1], sys.argv[2]
+options = deeplab.ModelOptions({'semantic': 3}, **%r)
+images = np.random.RandomState(0).uniform(0, 255, [4, 33, 33, 3]).astype(np.float32)
+labels = (images[..., 0] > 127).astype(np.int32)
+model = slimnets_keras.Segmenter(options)
+model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss=slimnets_keras.DeepLabLoss(3))
+
+
+def state(model):  # the weights, then the optimizer's step and momenta (once built)
+  return [w.numpy() for w in model.weights] + [v.numpy() for v in model.optimizer.variables]
+
+
+class Watch(keras.callbacks.Callback):
+  def on_train_begin(self, logs=None):  # after BackupAndRestore's restore
+    np.savez(os.path.join(folder, mode + '-begin.npz'), *state(self.model))
+
+  def on_epoch_begin(self, epoch, logs=None):
+    print('epoch', epoch, flush=True)
+
+  def on_epoch_end(self, epoch, logs=None):
+    if mode == 'killed' and epoch == 1:  # the backup of epoch 1 is written (it comes first); then the machine dies
+      np.savez(os.path.join(folder, 'killed-end.npz'), *state(self.model))
+      os.kill(os.getpid(), signal.SIGKILL)
+
+
+backup = keras.callbacks.BackupAndRestore(os.path.join(folder, 'backup'))
+model.fit(images, labels, batch_size=2, epochs=4, verbose=0, callbacks=[backup, Watch()])
+print('done', flush=True)
+''' % (TINY_DEEPLAB,)
+
+
+def test_backup_and_restore_resumes_an_interrupted_fit_with_the_weights_of_its_last_epoch(tmp_path):
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  import os  # pylint: disable=import-outside-toplevel
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  runs = {}
+  for mode in ('killed', 'resumed'):
+    runs[mode] = subprocess.run([sys.executable, '-c', _INTERRUPTED_FIT, str(tmp_path), mode], capture_output=True,
+                                text=True, cwd=root, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  assert runs['killed'].returncode == -9, runs['killed'].stderr[-3000:]  # SIGKILL: nothing could be saved then
+  assert runs['killed'].stdout.split() == ['epoch', '0', 'epoch', '1']
+  assert runs['resumed'].returncode == 0, runs['resumed'].stderr[-3000:]
+  assert runs['resumed'].stdout.split() == ['epoch', '2', 'epoch', '3', 'done']  # epochs 0 and 1 are not redone
+  saved, restored = np.load(tmp_path / 'killed-end.npz'), np.load(tmp_path / 'resumed-begin.npz')
+  # Every weight (moving averages too), the optimizer's iterations (the learning rate schedule's step) and momenta.
+  assert len(saved.files) == len(restored.files) > 500
+  assert all(np.array_equal(saved[name], restored[name]) for name in saved.files)
+  assert not np.array_equal(np.load(tmp_path / 'killed-begin.npz')['arr_0'], saved['arr_0'])
