@@ -18,7 +18,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,20 +25,15 @@ sys.path[:0] = [ROOT]
 
 import numpy as np  # pylint: disable=wrong-import-position
 
+import _timing  # pylint: disable=wrong-import-position,import-error
+
 LAYER_CASES = [  # (size, in channels, out channels, rate)
     (33, 2048, 256, 6), (33, 2048, 256, 12), (33, 2048, 256, 18), (10, 2048, 256, 6), (10, 2048, 256, 12),
     (10, 2048, 256, 18), (21, 512, 512, 2), (33, 512, 512, 2), (65, 512, 512, 4)]
 
 
 def _median_ms(function, runs: int) -> float:
-  function()
-  function()
-  times = []
-  for _ in range(runs):
-    start = time.perf_counter()
-    function().numpy()
-    times.append(time.perf_counter() - start)
-  return round(1000 * statistics.median(times), 1)
+  return round(1000 * _timing.median_seconds(lambda: function().numpy(), runs), 1)
 
 
 def layers(runs: int) -> list:

@@ -15,9 +15,7 @@ Each case is also given in GFLOP/s (2 x 9 x H x W x C multiply-adds) beside a 10
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,18 +23,13 @@ sys.path[:0] = [ROOT]
 
 import numpy as np  # pylint: disable=wrong-import-position
 
+import _timing  # pylint: disable=wrong-import-position,import-error
+
 SHAPES = [(112, 32), (112, 96), (56, 144), (28, 192), (14, 384), (14, 576), (7, 960)]  # (size, channels)
 
 
 def _median_seconds(function, runs: int) -> float:
-  for _ in range(3):
-    function()
-  times = []
-  for _ in range(runs):
-    start = time.perf_counter()
-    function().numpy()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+  return _timing.median_seconds(lambda: function().numpy(), runs, warmup=3)
 
 
 def formulations(tf):

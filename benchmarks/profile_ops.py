@@ -28,6 +28,13 @@ from slimnets.deploy import inference  # pylint: disable=wrong-import-position
 from slimnets.deploy import serving  # pylint: disable=wrong-import-position
 
 
+def _summary(totals: list, per_type: collections.Counter, per_node: collections.Counter, runs: int) -> dict:
+  """Median summed op time of a run, and mean ms per run by op type and by node, largest first."""
+  return {'ms_per_run_summed_ops': round(float(np.median(totals)) / 1000, 1),
+          'ms_by_op': {name: round(micros / runs / 1000, 2) for name, micros in per_type.most_common()},
+          'ms_by_node': {name: round(micros / runs / 1000, 2) for name, micros in per_node.most_common()}}
+
+
 def tensorflow_profile(backbone: models.Backbone, images: np.ndarray, runs: int) -> dict:
   concrete = serving.serving_function(backbone).get_concrete_function()
   graph = tf.Graph()
@@ -59,9 +66,7 @@ def tensorflow_profile(backbone: models.Backbone, images: np.ndarray, runs: int)
           per_node[node.node_name] += micros
           total += micros
       totals.append(total)
-  return {'ms_per_run_summed_ops': round(float(np.median(totals)) / 1000, 1),
-          'ms_by_op': {name: round(micros / runs / 1000, 2) for name, micros in per_type.most_common()},
-          'ms_by_node': {name: round(micros / runs / 1000, 2) for name, micros in per_node.most_common()}}
+  return _summary(totals, per_type, per_node, runs)
 
 
 def openvino_profile(backbone: models.Backbone, images: np.ndarray, runs: int) -> dict:
@@ -82,9 +87,7 @@ def openvino_profile(backbone: models.Backbone, images: np.ndarray, runs: int) -
       per_node[info.node_name] += micros
       total += micros
     totals.append(total)
-  return {'ms_per_run_summed_ops': round(float(np.median(totals)) / 1000, 1),
-          'ms_by_op': {name: round(micros / runs / 1000, 2) for name, micros in per_type.most_common()},
-          'ms_by_node': {name: round(micros / runs / 1000, 2) for name, micros in per_node.most_common()}}
+  return _summary(totals, per_type, per_node, runs)
 
 
 def main(argv=None):

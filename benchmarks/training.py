@@ -26,11 +26,9 @@ Medians over `--steps` steps after `--warmup` ones.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,17 +36,12 @@ sys.path[:0] = [ROOT]
 
 import numpy as np  # pylint: disable=wrong-import-position
 
+import _timing  # pylint: disable=wrong-import-position,import-error
+
 
 def _timed(step, steps: int, warmup: int) -> float:
   """Median seconds of `step()` (which must block until done) over `steps` calls after `warmup`."""
-  for _ in range(warmup):
-    step()
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    step()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+  return _timing.median_seconds(step, steps, warmup)
 
 
 def _write_folder(root: str, count: int, size: int) -> None:
@@ -106,6 +99,16 @@ def loop(steps: int, warmup: int, crop: int = 321, batch: int = 4) -> dict:
           'data_bound': batch / input_seconds < batch / loop_seconds}
 
 
+# The end of each fresh-process side: `step` timed, `report(median seconds)` printed as JSON.
+_TIMED_STEPS = r'''
+for _ in range(warmup):
+  step()
+times = []
+for _ in range(steps):
+  start = time.perf_counter(); step(); times.append(time.perf_counter() - start)
+print(json.dumps(report(statistics.median(times))))
+'''
+
 _CLASSIFICATION = r'''
 import json, os, statistics, sys, time
 os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
@@ -136,13 +139,8 @@ else:
     optimizer.apply_gradients(zip(tape.gradient(loss, trainable), trainable))
     return loss
   step = lambda: train(images, labels).numpy()
-for _ in range(warmup):
-  step()
-times = []
-for _ in range(steps):
-  start = time.perf_counter(); step(); times.append(time.perf_counter() - start)
-print(json.dumps(statistics.median(times)))
-'''
+report = lambda median: median
+''' + _TIMED_STEPS
 
 
 _SEGMENTATION = r'''
@@ -187,13 +185,8 @@ else:
     optimizer.apply_gradients(zip(tape.gradient(loss, trainable), trainable))
     return loss
   step = lambda: train(images, labels).numpy()
-for _ in range(warmup):
-  step()
-times = []
-for _ in range(steps):
-  start = time.perf_counter(); step(); times.append(time.perf_counter() - start)
-print(json.dumps([statistics.median(times), parameters]))
-'''
+report = lambda median: [median, parameters]
+''' + _TIMED_STEPS
 
 
 def _fresh_process(template: str, **fields) -> object:

@@ -154,3 +154,15 @@ def free_ports(count: int) -> list:
   for s in sockets:
     s.close()
   return ports
+
+
+def finish_processes(processes, timeout: float) -> list:
+  """[(returncode, stdout, stderr)] of `subprocess.Popen` processes (text pipes), waited for up to `timeout`
+  seconds each; any still running then (a worker left waiting for its peer) is killed, not left behind."""
+  try:
+    outputs = [process.communicate(timeout=timeout) for process in processes]
+  finally:
+    for process in processes:
+      if process.poll() is None:
+        process.kill()
+  return [(process.returncode, out, err) for process, (out, err) in zip(processes, outputs)]

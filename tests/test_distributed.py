@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 
+from tests.conftest import finish_processes
 from tests.conftest import free_ports
 
 pytestmark = pytest.mark.eager
@@ -316,15 +317,9 @@ def test_two_worker_processes_train_a_segmenter_to_identical_variables(tmp_path)
     env = dict(os.environ, TF_CONFIG=config, TF_CPP_MIN_LOG_LEVEL='3')
     processes.append(subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True, env=env))
-  try:
-    outputs = [process.communicate(timeout=300) for process in processes]
-  finally:
-    for process in processes:  # a worker left waiting for its peer must not outlive the test
-      if process.poll() is None:
-        process.kill()
   results = []
-  for process, (out, err) in zip(processes, outputs):
-    assert process.returncode == 0, err[-3000:]
+  for code, out, err in finish_processes(processes, 300):
+    assert code == 0, err[-3000:]
     results.append(json.loads(out.strip().splitlines()[-1]))
   assert sorted(r['task'] for r in results) == [0, 1]
   assert all(r['replicas'] == 2 for r in results)

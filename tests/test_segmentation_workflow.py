@@ -27,6 +27,7 @@ from slimnets.segmentation import runs
 from slimnets.segmentation import training
 from slimnets.segmentation import visualization
 from slimnets.weights import checkpoints
+from tests.conftest import finish_processes
 from tests.conftest import free_ports
 
 pytestmark = pytest.mark.eager
@@ -435,16 +436,6 @@ def _start_workers(logdir, data, steps):
           for task in range(2)]
 
 
-def _finish(processes):
-  try:
-    outputs = [process.communicate(timeout=400) for process in processes]
-  finally:
-    for process in processes:  # a worker left waiting for its peer must not outlive the test
-      if process.poll() is None:
-        process.kill()
-  return [(process.returncode, out, err) for process, (out, err) in zip(processes, outputs)]
-
-
 def test_a_two_worker_job_stopped_by_sigterm_to_one_worker_saves_and_resumes_when_restarted(trained, tmp_path):
   data, single = trained
   logdir = str(tmp_path / 'run')
@@ -455,7 +446,7 @@ def test_a_two_worker_job_stopped_by_sigterm_to_one_worker_saves_and_resumes_whe
       break
     time.sleep(0.05)
   workers[1].send_signal(signal.SIGTERM)  # the second worker is preempted
-  (chief_code, chief_out, chief_err), (code, out, err) = _finish(workers)
+  (chief_code, chief_out, chief_err), (code, out, err) = finish_processes(workers, 400)
   assert (chief_code, code) == (75, 143), chief_err[-2000:] + err[-2000:]
   chief_stop = re.fullmatch(r"stopped by another worker's signal at step (\d+): (\S+); the same command resumes",
                             chief_out.strip())
@@ -469,7 +460,7 @@ def test_a_two_worker_job_stopped_by_sigterm_to_one_worker_saves_and_resumes_whe
   assert not os.path.exists(os.path.join(logdir, '.worker-1'))  # the other worker's copies are removed
   before = checkpoints.read(os.path.join(logdir, f'model.ckpt-{stopped_at}'))
 
-  results = _finish(_start_workers(logdir, data, 8))  # the job restarted
+  results = finish_processes(_start_workers(logdir, data, 8), 400)  # the job restarted
   for code, out, err in results:
     assert code == 0, err[-3000:]
     assert f'resuming {logdir} at step {stopped_at}' in err
