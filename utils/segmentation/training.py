@@ -350,8 +350,8 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
       dropout_seed = tf.stack([tf.constant(options.seed, tf.int64), step * replicas + tf.cast(replica, tf.int64)])
       _, outputs = segmenter(images, training=True, dropout_seed=dropout_seed)
       loss = losses.softmax_cross_entropy(outputs[output], labels, descriptor.num_classes, descriptor.ignore_label,
-                                   upsample_logits=options.upsample_logits,
-                                   top_k_percent_pixels=top_k_fraction(step, options))
+                                          upsample_logits=options.upsample_logits,
+                                          top_k_percent_pixels=top_k_fraction(step, options))
       total = loss + segmenter.regularization_loss()
       per_replica = total / replicas  # the replicas' gradients are summed
     gradients = tape.gradient(per_replica, trainable)
