@@ -404,6 +404,19 @@ def test_export_takes_the_model_of_a_run_folder_and_refuses_flags_that_contradic
   assert np.mean(labels == expected) > 0.99  # batch norm folded: float rounding may flip a tie
 
 
+def test_describe_takes_the_model_of_a_run_folder(trained, capsys):
+  from slimnets.analysis import describe  # pylint: disable=import-outside-toplevel
+  _, logdir = trained
+  assert cli.main(['describe', logdir, '--input-size', '65', '--json']) == 0
+  described = json.loads(capsys.readouterr().out)
+  expected = describe.describe_segmenter(runs.read_model_options(logdir), input_size=(65, 65))
+  assert described == json.loads(json.dumps(expected)) and described['model_variant'] == 'mobilenet_v2'
+  with pytest.raises(SystemExit) as exit_:
+    cli.main(['describe', logdir, '--atrous-rates', '6,12,18'])
+  assert exit_.value.code == 2
+  assert 'is a training run of its own model' in capsys.readouterr().err
+
+
 def test_evaluate_watch_evaluates_each_checkpoint_once_until_the_timeout(trained, capsys):
   data, logdir = trained
   assert cli.main(['evaluate', '--checkpoint-dir', logdir, '--dataset-dir', data, '--eval-split', 'train',

@@ -328,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
   listing.set_defaults(parser=listing)
   describing = commands.add_parser(
       'describe', help='end points with shapes, strides and receptive fields; feature levels; parameters; FLOPs')
-  describing.add_argument('network', help='a network name (see `slimnets list`)')
+  describing.add_argument('network', help='a network name (see `slimnets list`), or a `slimnets train` run folder '
+                                          '(its DeepLab model)')
   describing.add_argument('--input-size', type=_input_size, metavar='H[,W]',
                           help="input height and width (default: the network's default image size)")
   describing.add_argument('--output-stride', type=_positive_int, metavar='N',

@@ -101,6 +101,9 @@ def check_usage(args: argparse.Namespace) -> None:
   network without a published checkpoint to fetch, an output that exists without --overwrite."""
   if args.command in ('export', 'benchmark', 'extract'):
     _take_run_model(args)
+  if args.command == 'describe' and os.path.isfile(os.path.join(args.network, RUN_MODEL_OPTIONS)):
+    args.checkpoint, args.network = args.network, None  # a `slimnets train` run folder: its model
+    _take_run_model(args)
   if not getattr(args, 'network', None):
     return
   try:
