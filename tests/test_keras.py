@@ -232,6 +232,19 @@ def test_the_keras_segmenter_refuses_several_outputs():
     slimnets_keras.Segmenter(deeplab.ModelOptions({'semantic': 3, 'parts': 5}, **TINY_DEEPLAB))
 
 
+def test_a_keras_segmenter_of_a_crop_size_refuses_images_of_another_size():
+  from nets import deeplab  # pylint: disable=import-outside-toplevel
+  model = slimnets_keras.Segmenter(deeplab.ModelOptions({'semantic': 3}, crop_size=(33, 33), **TINY_DEEPLAB))
+  images, _ = _scenes(count=2, size=65)
+  assert model.inputs[0].shape == (None, 33, 33, 3)
+  assert model(images[:, :33, :33]).shape == (2, 33, 33, 3)
+  with pytest.raises(ValueError, match=r"crop_size \(33, 33\) is not the images' size 65x65"):
+    model.network_layer(tf.constant(images))
+  unknown = tf.function(model.network_layer, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r'crop_size \(33, 33\) sizes the image pooling'):
+    unknown(tf.constant(images))
+
+
 def test_mixed_bfloat16_trains_in_bfloat16_with_float32_batch_norm_statistics():
   keras.mixed_precision.set_global_policy('mixed_bfloat16')
   try:

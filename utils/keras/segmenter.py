@@ -59,6 +59,13 @@ class SegmenterLayer(ModuleLayer):
         variable_factory=factory), **kwargs)
 
   def call(self, images, training=None):
+    crop = self.model_options.crop_size
+    if crop and None in images.shape[1:3]:  # DeepLab checks known sizes itself; unknown ones are checked here
+      check = tf.debugging.assert_equal(tf.shape(images)[1:3], tf.constant(crop, tf.int32), message=(
+          f'model_options.crop_size {tuple(crop)} sizes the image pooling and the decoder: the images must be '
+          'of that size (a model of crop_size=None takes any size)'))
+      with tf.control_dependencies([check]):
+        images = tf.identity(images)
     logits, _ = self.run(images, training)
     return deeplab.resize_bilinear(logits, tf.shape(images)[1:3], tf.float32)
 
@@ -76,8 +83,9 @@ class Segmenter(ModuleModel):
   `variables_by_name` maps them to the weights; `predict_labels` is `slimnets.models.Segmenter.predict`.
 
   Args:
-    model_options: a `deeplab.ModelOptions` of one output (its `crop_size`, when set, is the training crop that
-      DeepLab's image pooling assumes; other sizes pool over the whole image).
+    model_options: a `deeplab.ModelOptions` of one output. Its `crop_size`, when set, is the one image size the
+      model takes (DeepLab sizes the image pooling and the decoder by it; another size is an error); None: any
+      size, the pooling over the whole image.
     in_channels: channels the images must have.
     weight_decay: L2 weight of the convolution kernels, added to the model's losses (DeepLab's 1e-4).
     fine_tune_batch_norm: in `fit`, normalize with batch statistics and update the moving averages (DeepLab's
@@ -94,7 +102,8 @@ class Segmenter(ModuleModel):
                name: Optional[str] = None):
     layer = SegmenterLayer(model_options, in_channels, weight_decay, fine_tune_batch_norm, synchronized_batch_norm,
                            name='segmenter')
-    images = keras.Input((None, None, in_channels), name='images')
+    size = tuple(layer.model_options.crop_size or (None, None))
+    images = keras.Input((*size, in_channels), name='images')
     super().__init__(inputs=images, outputs=layer(images), name=name or 'deeplab')
     self.network_layer = layer
 
