@@ -11,6 +11,7 @@ from nets import nets_factory
 from nets import resnet_v1
 from slimnets import keras as slimnets_keras
 from slimnets.analysis import dry_build
+from slimnets.analysis import features
 from tests.conftest import randomize_variables
 
 pytestmark = pytest.mark.eager
@@ -106,8 +107,7 @@ def test_a_tf_slim_checkpoint_restores_by_name_and_gives_the_graph_networks_outp
 
 @pytest.mark.parametrize('network, kwargs', [('resnet_v1_50', THIN), ('mobilenet_v2', {'depth_multiplier': 0.35})])
 @pytest.mark.parametrize('output_stride', [8, 16, None])
-def test_pyramid_outputs_and_feature_info_are_the_levels_as_built_at_any_output_stride(network, kwargs,
-                                                                                       output_stride):
+def test_level_and_pyramid_outputs_are_at_the_strides_feature_info_reports(network, kwargs, output_stride):
   model = slimnets_keras.Backbone(network, output_stride=output_stride, **kwargs)
   declared = nets_factory.get_spec(network).levels
   info = model.feature_info
@@ -115,11 +115,55 @@ def test_pyramid_outputs_and_feature_info_are_the_levels_as_built_at_any_output_
   assert info.reduction() == [min(level.stride, output_stride or 32) for level in declared]
   assert info[0] == {'level': 'C1', 'module': declared[0].end_point, 'num_chs': info.channels()[0],
                      'reduction': 2}
-  pyramid = keras.Model(model.inputs, model.pyramid_outputs)
-  outputs = pyramid.predict(_data(count=2, size=65)[0], verbose=0)
-  assert sorted(outputs) == [f'P{level.name[1:]}' for level in declared]
+  outputs = keras.Model(model.inputs, {**model.level_outputs, **model.pyramid_outputs}).predict(
+      _data(count=2, size=65)[0], verbose=0)
+  keys = {1: ['P1', 'P2', 'P3', 'P4', 'P5'], 16: ['P1', 'P2', 'P3', 'P4'], 8: ['P1', 'P2', 'P3']}
+  assert sorted(model.pyramid_outputs) == keys[output_stride or 1]
   for level, channels, reduction in zip(declared, info.channels(), info.reduction()):
-    assert outputs[f'P{level.name[1:]}'].shape == (2, -(-65 // reduction), -(-65 // reduction), channels)
+    assert outputs[level.name].shape == (2, -(-65 // reduction), -(-65 // reduction), channels)
+  for key in model.pyramid_outputs:  # keras-hub's Pn: 2**n smaller than the images, the deepest such level
+    size = -(-65 // 2 ** int(key[1:]))
+    deepest = [level.name for level, reduction in zip(declared, info.reduction()) if reduction == 2 ** int(key[1:])]
+    assert outputs[key].shape[1:3] == (size, size)
+    np.testing.assert_array_equal(outputs[key], outputs[deepest[-1]])
+
+
+@pytest.mark.parametrize('network', list(nets_factory.REGISTRY))
+def test_feature_info_and_pyramid_outputs_are_the_traced_levels_at_output_stride_8_16_and_32(network):
+  spec = nets_factory.get_spec(network)
+  thin = {'depth_multiplier': 0.25} if 'depth_multiplier' in spec.options else {}
+  for output_stride in [stride for stride in (8, 16) if stride in spec.output_strides] + [None]:
+    kwargs = {**thin, **({'output_stride': output_stride} if output_stride else {})}
+    model = slimnets_keras.Backbone(network, **kwargs)
+    traced = features.trace_levels(network, **kwargs)
+    assert model.feature_info.levels == traced
+    assert [level.level for level in traced] == [level.name for level in spec.levels]
+    assert {level: tensor.shape[-1] for level, tensor in model.level_outputs.items()} == {
+        level.level: level.channels for level in traced}
+    deepest = {f'P{level.stride[0].bit_length() - 1}': level.level for level in traced}
+    assert model.pyramid_outputs == {key: model.level_outputs[level] for key, level in deepest.items()}
+    assert max(int(key[1:]) for key in deepest) == (output_stride or spec.nominal_stride).bit_length() - 1
+
+
+def test_keras_hubs_deeplab_v3_plus_trains_on_a_slimnets_backbone_at_output_stride_16():
+  import keras_hub  # pylint: disable=import-outside-toplevel
+  keras.utils.set_random_seed(0)
+  encoder = slimnets_keras.Backbone('resnet_v1_50', output_stride=16, **THIN)
+  assert sorted(encoder.pyramid_outputs) == ['P1', 'P2', 'P3', 'P4']  # P4: block4, dilated to stride 16
+  backbone = keras_hub.models.DeepLabV3Backbone(encoder, spatial_pyramid_pooling_key='P4', upsampling_size=4,
+                                                dilation_rates=[6, 12, 18], low_level_feature_key='P2')
+  model = keras_hub.models.DeepLabV3ImageSegmenter(backbone, num_classes=3)
+  model.compile(optimizer=keras.optimizers.Adam(0.001), jit_compile=False,
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  rng = np.random.RandomState(0)
+  labels = np.kron(rng.randint(0, 3, (4, 4, 4)), np.ones((16, 16), np.int32))[..., None]  # 16x16 patches
+  images = (np.eye(3)[labels[..., 0]] + rng.normal(0, 0.2, (4, 64, 64, 3))).astype(np.float32)  # colour = class
+  assert model.predict(images, verbose=0).shape == (4, 64, 64, 3)  # image-sized logits: ASPP saw stride 16
+  before = _values(encoder)
+  history = model.fit(images, labels, batch_size=4, epochs=5, verbose=0)
+  losses = history.history['loss']
+  assert losses[-1] < 0.85 * losses[0], losses
+  assert [name for name, value in _values(encoder).items() if np.array_equal(value, before[name])] == []
 
 
 # slimnets.keras.Segmenter: DeepLab in Keras, with its loss, metric and schedule.

@@ -116,8 +116,9 @@ def test_the_keras_example_runs_as_written(capsys):
   section = readme[readme.index('## Keras 3: `slimnets.keras.Backbone` and `Segmenter`'):]
   section = section[:section.index('\n## ')]
   blocks = [block.split('\n```')[0] for block in section.split('```python\n')[1:]]
-  assert len(blocks) == 2  # the backbone, then the segmenter, in one namespace
+  assert len(blocks) == 3  # the backbone, keras-hub's DeepLab on it, then the segmenter, in one namespace
   namespace = {}
   for block in blocks:
     exec(compile(block, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
-  assert capsys.readouterr().out.strip().splitlines() == ['[2, 4, 8, 16, 16]', "['loss', 'mean_iou']"]
+  assert capsys.readouterr().out.strip().splitlines() == [
+      '[2, 4, 8, 16, 16]', "['P1', 'P2', 'P3', 'P4']", '(4, 64, 64, 3)', "['loss', 'mean_iou']"]

@@ -49,6 +49,16 @@ def check_levels(network: str, levels: Sequence[str]) -> None:
     raise ValueError(f'{network} has no feature level {", ".join(unknown)}; it has {", ".join(known)}')
 
 
+def levels_at(network: str, output_stride, channels: Mapping[str, int]) -> List[FeatureLevel]:
+  """The declared levels of `network` at a valid `output_stride` (None: nominal) with `channels` {level:
+  channels} of a build: a level deeper than the output stride is dilated, so it stays at the output stride. (That
+  the built network's levels are these at every declared output stride is tested against `trace_levels`.)"""
+  spec = nets_factory.get_spec(network)
+  ceiling = output_stride or spec.nominal_stride
+  return [FeatureLevel(level.name, level.end_point, (min(level.stride, ceiling),) * 2, channels[level.name])
+          for level in spec.levels]
+
+
 def trace_levels(network: str, **network_kwargs) -> List[FeatureLevel]:
   """The levels of `network` found from a scratch build's graph (the definition above), with their strides.
 

@@ -3,7 +3,8 @@ the feature contracts of keras-hub (`pyramid_outputs`) and timm (`feature_info`)
 
     backbone = slimnets.keras.Backbone('resnet_v1_50', output_stride=16, global_pool=False)
     backbone.restore('resnet_v1_50.ckpt')                        # TF-Slim names; the report comes back
-    features = keras.Model(backbone.inputs, backbone.pyramid_outputs)   # {'P1': ..., 'P5': ...}, P5 at stride 16
+    features = keras.Model(backbone.inputs, backbone.pyramid_outputs)   # {'P1', 'P2', 'P3', 'P4'}: block4 is P4
+    levels = keras.Model(backbone.inputs, backbone.level_outputs)        # {'C1'..'C5'}: C4 and C5 at stride 16
 
 The network is built by `slimnets.models.Backbone` (the same function, arguments, checks and variable names as
 graph code) inside one Keras layer, each of its variables made as a weight of that layer: Keras sees every weight
@@ -145,9 +146,14 @@ class Backbone(ModuleModel):
   output (the logits with `num_classes`, else its last features).
 
   Attributes:
-    pyramid_outputs: keras-hub's contract: {'P1'..'P5': the symbolic feature levels}, the outputs of a
-      functional model on `inputs` (level Pk is the registry's Ck).
+    level_outputs: {'C1'..'C5': the symbolic feature levels (the registry's levels)}, usable as the outputs of a
+      functional model on `inputs`; dilated levels keep their names (resnet_v1_50 at output_stride 16: C4 and C5
+      at stride 16).
     feature_info: timm's contract (`FeatureInfo`): end points, channels and real strides of the levels.
+    pyramid_outputs: keras-hub's contract (`FeaturePyramidBackbone`): 'Pn' is a feature map 2**n times smaller
+      than the images, the deepest level at that stride. At the nominal stride Pk is Ck; dilated, the levels past
+      the output stride share one key: resnet_v1_50 at output_stride 16 has P1..P4, P4 being C5 (block4), so a
+      keras-hub model that sizes its upsampling from the key (`DeepLabV3Backbone`) gets the right sizes.
 
   Args:
     network: a registry name, e.g. 'resnet_v1_50'.
@@ -168,15 +174,12 @@ class Backbone(ModuleModel):
     outputs = layer(images)
     super().__init__(inputs=images, outputs=outputs[OUTPUT], name=name or network)
     self.network_layer = layer
-    self.pyramid_outputs = {f'P{level[1:]}': tensor for level, tensor in sorted(outputs.items()) if level != OUTPUT}
-    self._feature_info = None
-
-  @property
-  def feature_info(self) -> FeatureInfo:
-    if self._feature_info is None:
-      layer = self.network_layer
-      self._feature_info = FeatureInfo(features.trace_levels(layer.network, **layer.network_kwargs))
-    return self._feature_info
+    self.level_outputs = {level: tensor for level, tensor in sorted(outputs.items()) if level != OUTPUT}
+    self.feature_info = FeatureInfo(features.levels_at(network, network_kwargs.get('output_stride'), {
+        level: int(tensor.shape[-1]) for level, tensor in self.level_outputs.items()}))
+    self.pyramid_outputs = {}
+    for level in self.feature_info.levels:  # shallow to deep: the deepest at each stride stays
+      self.pyramid_outputs[f'P{level.stride[0].bit_length() - 1}'] = self.level_outputs[level.level]
 
   def get_config(self) -> dict:
     layer = self.network_layer
