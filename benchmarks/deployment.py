@@ -2,7 +2,8 @@
 
 For each case (network, head, size, batch) every path runs the same folded network on the same random images
 (weights random, batch norm given trained-like statistics): `Predictor` (weights as constants in TensorFlow),
-the SavedModel `slimnets.deploy.export.export_saved_model` writes, loaded back in this process, `OpenVINOPredictor` (if
+the SavedModel `slimnets.deploy.export.export_saved_model` writes, loaded back in this process (any size, and
+'SavedModel sized': exported with the case's `input_size`), `OpenVINOPredictor` (if
 openvino is installed) and `TFLitePredictor` (float32, and int8 calibrated on 16 random images of the case's
 size; XNNPACK with one thread per core). All paths of a case are warmed up, then timed alternately, `--runs`
 times each; medians are reported with images/s, achieved GFLOP/s (the network's convolution FLOPs from
@@ -81,6 +82,9 @@ def _paths(backbone: models.Backbone, size: int, batch: int, folder: str, name: 
     paths[('Predictor', precision)] = inference.Predictor(backbone, precision, **quiet)
     saved = export.export_saved_model(backbone, os.path.join(folder, f'{name}-{precision}'), precision=precision)
     paths[('SavedModel', precision)] = _SavedModel(saved)
+    sized = export.export_saved_model(backbone, os.path.join(folder, f'{name}-{precision}-sized'),
+                                      precision=precision, input_size=(size, size))
+    paths[('SavedModel sized', precision)] = _SavedModel(sized)
     try:
       paths[('OpenVINO', precision)] = backends.OpenVINOPredictor(backbone, precision, **quiet)
     except ImportError:

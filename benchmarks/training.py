@@ -1,5 +1,6 @@
 """Training throughput: the training command's loop against the bare GradientTape step, its input pipeline alone,
-and the GradientTape step of `slimnets.models.Backbone` against Keras's own ResNet50.
+and the GradientTape step of `slimnets.models.Backbone` / `Segmenter` and the `fit` step (`train_on_batch`) of
+`slimnets.keras.Backbone` / `Segmenter` against Keras's own ResNet50 and keras-hub's DeepLabV3.
 
 - `loop`: DeepLab v3+ on mobilenet_v2 (output stride 16, ASPP 6/12/18, decoder at 4) trained by
   `slimnets.segmentation.training.train` on a folder of synthetic images made into DeepLab TFRecords, against the
@@ -9,18 +10,23 @@ and the GradientTape step of `slimnets.models.Backbone` against Keras's own ResN
 - `classification`: resnet_v1_50 with 1000 classes at 224x224, batch 8: `Backbone`'s GradientTape step
   (`keras.optimizers.SGD` with momentum) against `keras.applications.ResNet50(weights=None).train_on_batch`, in
   float32 and in bfloat16 (the Backbone on bfloat16 images; Keras under the `mixed_bfloat16` policy), each side in a
-  fresh process (Keras's policy is process-wide).
+  fresh process (Keras's policy is process-wide). The third side, `slimnets.keras.Backbone('resnet_v1_50', 1000)`
+  compiled the same way with `train_on_batch`, gives `keras_fit_over_tape`: what Keras's `fit` machinery costs
+  over the bare GradientTape step on the same network (goal: within 1.05).
 
 - `segmentation`: DeepLab v3+ on resnet_v1_50 at output stride 32 (ASPP 6/12/18 and the decoder at 4 with plain,
   not separable, convolutions), 320x320, batch 4, 21 classes: `Segmenter`'s GradientTape step against keras-hub's
   `DeepLabV3ImageSegmenter` on its ResNet-50 (`ResNetBackbone`, P5 into ASPP at 6/12/18, P2 as the low-level
   feature) with `fit`-style `train_on_batch`, float32 and bfloat16 as above, each side in a fresh process. The
   decoders differ (DeepLab's: two 3x3 convolutions of 256; keras-hub's: one 1x1), so the parameter counts are
-  reported beside the times. Needs keras-hub (`pip install keras-hub`).
+  reported beside the times; `slimnets.keras.Segmenter` with `DeepLabLoss` and `train_on_batch` is the third
+  side. Needs keras-hub (`pip install keras-hub`).
 
-Medians over `--steps` steps after `--warmup` ones.
+Medians over `--steps` steps after `--warmup` ones; with `--repeats N`, each side runs in N fresh processes taken
+in turn, and the median of their medians is reported.
 
-    python benchmarks/training.py [--parts loop,classification,segmentation] [--steps 10] [--warmup 3] [--json]
+    python benchmarks/training.py [--parts loop,classification,segmentation] [--steps 10] [--warmup 3]
+        [--repeats 1] [--json]
 """
 
 import argparse
@@ -124,6 +130,14 @@ if side == 'keras':
   model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=False,
                 loss=keras.losses.SparseCategoricalCrossentropy())
   step = lambda: model.train_on_batch(images, labels)
+elif side == 'slimnets_keras':
+  from slimnets import keras as slimnets_keras
+  if precision == 'bfloat16':
+    keras.mixed_precision.set_global_policy('mixed_bfloat16')
+  model = slimnets_keras.Backbone('resnet_v1_50', 1000)
+  model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=False,
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  step = lambda: model.train_on_batch(images, labels)
 else:
   from slimnets import models
   backbone = models.Backbone('resnet_v1_50', 1000).build()
@@ -171,6 +185,16 @@ else:
   options = deeplab.ModelOptions({{'semantic': 21}}, crop_size=(320, 320), atrous_rates=(6, 12, 18),
                                  output_stride=32, decoder_output_stride=(4,), model_variant='resnet_v1_50',
                                  aspp_with_separable_conv=False, decoder_use_separable_conv=False)
+if side == 'slimnets_keras':
+  from slimnets import keras as slimnets_keras
+  if precision == 'bfloat16':
+    keras.mixed_precision.set_global_policy('mixed_bfloat16')
+  model = slimnets_keras.Segmenter(options)
+  model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=False,
+                loss=slimnets_keras.DeepLabLoss(21))
+  parameters = model.count_params()
+  step = lambda: model.train_on_batch(images, labels)
+elif side == 'slimnets':
   segmenter = models.Segmenter(options).build()
   trainable = [v for v in segmenter.variables_by_name.values() if v.trainable]
   parameters = int(sum(np.prod(v.shape) for v in segmenter.variables_by_name.values()))
@@ -197,27 +221,40 @@ def _fresh_process(template: str, **fields) -> object:
   return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def classification(steps: int, warmup: int) -> list:
-  rows = []
-  for precision in ('float32', 'bfloat16'):
-    seconds = {side: _fresh_process(_CLASSIFICATION, side=side, precision=precision, steps=steps, warmup=warmup)
-               for side in ('slimnets', 'keras')}
-    rows.append({'case': f'resnet_v1_50, 1000 classes, 224x224, batch 8, {precision}',
-                 'slimnets_ms_per_step': round(1000 * seconds['slimnets'], 1),
-                 'keras_resnet50_ms_per_step': round(1000 * seconds['keras'], 1),
-                 'ratio': round(seconds['slimnets'] / seconds['keras'], 3)})
-  return rows
+SIDES = ('slimnets', 'slimnets_keras', 'keras')  # GradientTape step, slimnets.keras fit step, Keras's model
 
 
-def segmentation(steps: int, warmup: int) -> list:
+def _sides(template: str, precision: str, steps: int, warmup: int, repeats: int) -> dict:
+  """{side: [median seconds, ...extras]}: each side in `repeats` fresh processes, in turn; the median of the
+  processes' medians."""
+  runs = {side: [] for side in SIDES}
+  for _ in range(repeats):
+    for side in SIDES:
+      measured = _fresh_process(template, side=side, precision=precision, steps=steps, warmup=warmup)
+      runs[side].append(measured if isinstance(measured, list) else [measured])
+  return {side: [float(np.median([run[0] for run in measured]))] + measured[0][1:]
+          for side, measured in runs.items()}
+
+
+def _times(measured: dict, baseline: str) -> dict:
+  tape, fit, other = (measured[side][0] for side in SIDES)
+  return {'slimnets_ms_per_step': round(1000 * tape, 1), 'slimnets_keras_fit_ms_per_step': round(1000 * fit, 1),
+          f'{baseline}_ms_per_step': round(1000 * other, 1), 'keras_fit_over_tape': round(fit / tape, 3),
+          'ratio': round(tape / other, 3), 'keras_fit_ratio': round(fit / other, 3)}
+
+
+def classification(steps: int, warmup: int, repeats: int) -> list:
+  return [{'case': f'resnet_v1_50, 1000 classes, 224x224, batch 8, {precision}',
+           **_times(_sides(_CLASSIFICATION, precision, steps, warmup, repeats), 'keras_resnet50')}
+          for precision in ('float32', 'bfloat16')]
+
+
+def segmentation(steps: int, warmup: int, repeats: int) -> list:
   rows = []
   for precision in ('float32', 'bfloat16'):
-    measured = {side: _fresh_process(_SEGMENTATION, side=side, precision=precision, steps=steps, warmup=warmup)
-                for side in ('slimnets', 'keras')}
+    measured = _sides(_SEGMENTATION, precision, steps, warmup, repeats)
     rows.append({'case': f'deeplab v3+ resnet-50 os32, 320x320, batch 4, {precision}',
-                 'slimnets_ms_per_step': round(1000 * measured['slimnets'][0], 1),
-                 'keras_hub_ms_per_step': round(1000 * measured['keras'][0], 1),
-                 'ratio': round(measured['slimnets'][0] / measured['keras'][0], 3),
+                 **_times(measured, 'keras_hub'),
                  'slimnets_parameters': measured['slimnets'][1], 'keras_hub_parameters': measured['keras'][1]})
   return rows
 
@@ -227,6 +264,7 @@ def main(argv=None):
   parser.add_argument('--parts', default='loop,classification,segmentation')
   parser.add_argument('--steps', type=int, default=10)
   parser.add_argument('--warmup', type=int, default=3)
+  parser.add_argument('--repeats', type=int, default=1, help='fresh processes per side, alternating')
   parser.add_argument('--json', action='store_true')
   args = parser.parse_args(argv)
   results = {}
@@ -234,9 +272,9 @@ def main(argv=None):
   if 'loop' in parts:
     results['loop'] = loop(args.steps, args.warmup)
   if 'classification' in parts:
-    results['classification'] = classification(args.steps, args.warmup)
+    results['classification'] = classification(args.steps, args.warmup, args.repeats)
   if 'segmentation' in parts:
-    results['segmentation'] = segmentation(args.steps, args.warmup)
+    results['segmentation'] = segmentation(args.steps, args.warmup, args.repeats)
   print(json.dumps(results, indent=None if args.json else 1))
 
 

@@ -170,7 +170,9 @@ def test_cli_exports_tflite_int8_with_its_report_and_openvino(images_folder, tmp
 
 @pytest.mark.parametrize('arguments, message', [
     (['--quantization', 'int8'], '--quantization is for --format tflite, not savedmodel'),
-    (['--input-size', '65', '--batch', '2'], '--input-size, --batch are for --format tflite, not savedmodel'),
+    (['--input-size', '65', '--batch', '2'], '--batch is for --format tflite, not savedmodel'),
+    (['--format', 'openvino', '--input-size', '65'], '--input-size is for --format savedmodel, tflite, not openvino '
+                                                     '(which takes any size)'),
     (['--format', 'openvino', '--calibration-images', 'x'], '--calibration-images is for --format tflite, not '
                                                             'openvino'),
     (['--format', 'tflite', '--quantization', 'int8'], '--quantization int8 needs --calibration-images DIR'),

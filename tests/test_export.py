@@ -91,6 +91,31 @@ def test_bfloat16_saved_model_takes_and_returns_float32_within_5_percent(tmp_pat
   with pytest.raises(ValueError, match=r"precision must be one of float32, bfloat16, got 'float16'"):
     export.export_saved_model(backbone, str(tmp_path / 'other'), precision='float16')
 
+def test_a_saved_model_of_one_input_size_takes_that_size_and_serves_what_the_any_size_one_does(tmp_path,
+                                                                                              checkpoint):
+  backbone = models.Backbone('resnet_v1_50', output_stride=16, global_pool=False, **THIN)
+  backbone.restore(checkpoint, allow_missing=False)
+  fixed = tf.saved_model.load(export.export_saved_model(backbone, str(tmp_path / 'fixed'), ['C2'],
+                                                        input_size=(33, 35)))
+  signatures = {name: fixed.signatures[name].structured_input_signature[1]['images']
+                for name in ('serving_default', 'serving_uint8')}
+  assert {name: (spec.shape.as_list(), spec.dtype) for name, spec in signatures.items()} == {
+      'serving_default': ([None, 33, 35, 3], tf.float32), 'serving_uint8': ([None, 33, 35, 3], tf.uint8)}
+  images = np.random.RandomState(33).uniform(-1, 1, [2, 33, 35, 3]).astype(np.float32)
+  served = fixed.signatures['serving_default'](images=tf.constant(images))
+  want = _graph_outputs(checkpoint, 33)
+  for name in ('output', 'C2'):
+    np.testing.assert_allclose(served[name].numpy(), want[name], rtol=1e-4, atol=1e-5)
+  for name, dtype in (('serving_default', tf.float32), ('serving_uint8', tf.uint8)):
+    # a signature does not check the shapes it is called with: the model itself refuses another size
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r'this model takes images of 33x35 \(its input_size\), '
+                                                             r'got shape.*\[1 47 35 3\]'):
+      fixed.signatures[name](images=tf.zeros([1, 47, 35, 3], dtype))
+  with pytest.raises(ValueError, match=r'input_size must be \(height, width\) of positive ints, got \(33, 0\)'):
+    export.export_saved_model(backbone, str(tmp_path / 'other'), input_size=(33, 0))
+  assert not os.path.exists(tmp_path / 'other')
+
+
 def test_export_refuses_an_existing_output_and_unknown_levels(tmp_path):
   (tmp_path / 'taken').mkdir()
   backbone = models.Backbone('resnet_v1_50', **THIN)
@@ -132,6 +157,12 @@ def test_cli_export(tmp_path, capsys):
     cli.main(['export', '--network', 'resnet_v1_50', '--output', str(output)])
   assert exit_info.value.code == 2
   assert 'already exists; pass --overwrite to replace it (see --help)' in capsys.readouterr().err
+  assert cli.main(['export', '--network', 'resnet_v1_50', '--output', str(tmp_path / 'sized'), '--input-size',
+                   '65,97', '--quiet']) == 0
+  assert capsys.readouterr().out.strip() == (
+      f"wrote {tmp_path / 'sized'}: serving_default(images: float32 [batch, 65, 97, 3]) -> output")
+  spec = tf.saved_model.load(str(tmp_path / 'sized')).signatures['serving_default'].structured_input_signature[1]
+  assert spec['images'].shape.as_list() == [None, 65, 97, 3]
 
 
 def test_saved_model_holds_the_weights_as_constants_not_variables(tmp_path, checkpoint):

@@ -388,7 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help='compute precision of the SavedModel, or OpenVINO\'s inference precision hint (inputs '
                               'and outputs are float32)')
   exporting.add_argument('--input-size', type=_input_size, metavar='H[,W]',
-                         help="tflite: the input height and width (default: the network's default image size)")
+                         help="tflite: the input height and width (default: the network's default image size); "
+                              'savedmodel: the one height and width its signatures take (default: any; a fixed '
+                              'size runs faster in bfloat16)')
   exporting.add_argument('--batch', type=_positive_int, default=1, metavar='B', help='tflite: the batch (default 1)')
   exporting.add_argument('--quantization', choices=precision.QUANTIZATIONS, default='float32',
                          help='tflite: float32 (default), float16 weights, or int8 post-training quantization')

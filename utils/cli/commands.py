@@ -102,8 +102,10 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
 def _export_saved_model(args: argparse.Namespace, backbone, output: str, outputs: str) -> None:
   terminal.status(args, f'tracing and writing the SavedModel ({args.precision}, batch norm folded)')
-  export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision)
-  print(f"wrote {output}: serving_default(images: float32 [batch, height, width, {args.in_channels}]) -> {outputs}")
+  export.export_saved_model(backbone, output, args.features, overwrite=args.overwrite, precision=args.precision,
+                            input_size=args.input_size)
+  size = ', '.join(map(str, args.input_size)) if args.input_size else 'height, width'
+  print(f"wrote {output}: serving_default(images: float32 [batch, {size}, {args.in_channels}]) -> {outputs}")
 
 
 def _export_openvino(args: argparse.Namespace, backbone, output: str, outputs: str) -> None:

@@ -51,8 +51,11 @@ def _check_input_size(args: argparse.Namespace, spec) -> None:
 def _check_export_options(args: argparse.Namespace) -> None:
   """The options of one export format are refused with another, and int8 needs its calibration images."""
   chosen = formats.get_format(args.format)
-  fixed_shape = {'--input-size': args.input_size, '--batch': args.batch != 1,
-                 '--quantization': args.quantization != 'float32', '--calibration-images': args.calibration_images}
+  if args.input_size and not chosen.sized:
+    owners = ', '.join(f.name for f in formats.FORMATS if f.sized)
+    raise ValueError(f'--input-size is for --format {owners}, not {args.format} (which takes any size)')
+  fixed_shape = {'--batch': args.batch != 1, '--quantization': args.quantization != 'float32',
+                 '--calibration-images': args.calibration_images}
   given = [option for option, value in fixed_shape.items() if value]
   if not chosen.fixed_shape and given:
     owners = ', '.join(f.name for f in formats.FORMATS if f.fixed_shape)

@@ -1,7 +1,7 @@
 """SavedModel export of a backbone, for serving with nothing of this project installed.
 
 The SavedModel's `serving_default` signature takes `images` (float32 `[batch, height, width, channels]`, batch,
-height and width free) and returns `output` (the network's main output: logits, or features without classes)
+height and width free, or height and width fixed by `input_size`) and returns `output` (the network's main output: logits, or features without classes)
 plus one output per requested feature level, named by the level ('C2', 'C5', ...), all float32. Its
 `serving_uint8` signature takes uint8 pixels instead, as decoders return them, and normalizes them as the
 network's preprocessing does (`models.Backbone.from_pixels`; a segmenter takes [0, 255] pixels as they are). It runs the
@@ -35,7 +35,8 @@ def _check_export(backbone: models.Backbone, output: str, levels: Sequence[str],
 
 
 def export_saved_model(backbone: models.Backbone, output: str, levels: Sequence[str] = (),
-                       overwrite: bool = False, precision: str = 'float32') -> str:
+                       overwrite: bool = False, precision: str = 'float32',
+                       input_size: Optional[Tuple[int, int]] = None) -> str:
   """Writes `backbone` as a SavedModel directory `output` (see the module docstring for its signature).
 
   The directory is written next to `output` under a temporary name and moved into place when complete, so a
@@ -48,20 +49,26 @@ def export_saved_model(backbone: models.Backbone, output: str, levels: Sequence[
     overwrite: replace an existing `output`.
     precision: 'float32', or 'bfloat16' to compute in bfloat16 (inputs and outputs stay float32). Exported as
       asked, whatever this machine supports: the SavedModel may be served elsewhere.
+    input_size: (height, width) the signatures take, the batch still free (images of another size are an
+      InvalidArgumentError naming the size); None: any size. A model served at one size runs faster with it:
+      grappler and oneDNN plan the graph for known shapes (benchmarks/deployment.py).
 
   Returns:
     `output`.
 
   Raises:
-    ValueError: for an unknown level or precision.
+    ValueError: for an unknown level or precision, or a bad `input_size`.
     FileExistsError: for an existing `output` without `overwrite`.
   """
   precisions.check_precision(precision)
+  if input_size is not None:
+    serving.check_run_arguments(input_size, 1)
   _check_export(backbone, output, levels, overwrite)
+  shape = (None, *(input_size or (None, None)))
   module = tf.Module(name='serving')  # holds the functions alone: no unused copy of the weights as variables
-  module.serve = serving.serving_function(backbone, levels, precision)
+  module.serve = serving.serving_function(backbone, levels, precision, shape, check_size=True)
   # uint8 pixels: normalized as the model takes them, then the float32 function (its weights are not copied)
-  spec = tf.TensorSpec([None, None, None, backbone.in_channels], tf.uint8, name='images')
+  spec = tf.TensorSpec([*shape, backbone.in_channels], tf.uint8, name='images')
   module.serve_uint8 = tf.function(lambda images: module.serve(backbone.from_pixels(images)),
                                    input_signature=[spec])
   with staging.staged(output, directory=True) as folder:

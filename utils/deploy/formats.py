@@ -12,23 +12,26 @@ class Format:
   Attributes:
     name: the `--format` value.
     help: what it writes, for `--help`.
-    fixed_shape: the model takes one input size and batch (`--input-size`, `--batch` and the quantization
-      options are this format's only).
+    fixed_shape: the model takes one input size and batch (`--batch` and the quantization options are this
+      format's only).
+    sized: it takes `--input-size` (a fixed-shape format: its one size; else: fixes the height and width the
+      model takes, batch still free).
     precision: it takes `--precision` (a compute precision or a runtime's hint); else it computes in float32.
     package: the Python package its writer needs beyond TensorFlow, or None.
   """
   name: str
   help: str
   fixed_shape: bool = False
+  sized: bool = False
   precision: bool = True
   package: Optional[str] = None
 
 
 FORMATS: Tuple[Format, ...] = (
-    Format('savedmodel', 'a SavedModel directory (the default)'),
+    Format('savedmodel', 'a SavedModel directory (the default)', sized=True),
     Format('openvino', 'an OpenVINO IR directory: model.xml and model.bin (needs the openvino package)',
            package='openvino'),
-    Format('tflite', 'a .tflite file for one input size', fixed_shape=True, precision=False),
+    Format('tflite', 'a .tflite file for one input size', fixed_shape=True, sized=True, precision=False),
 )
 NAMES = tuple(f.name for f in FORMATS)
 

@@ -103,7 +103,7 @@ def max_relative_error(outputs: np.ndarray, reference: np.ndarray) -> float:
 
 
 def serving_function(backbone: models.Backbone, levels: Sequence[str] = (), precision: str = 'float32',
-                     input_shape: Sequence[Optional[int]] = (None, None, None)):
+                     input_shape: Sequence[Optional[int]] = (None, None, None), check_size: bool = False):
   """The serving function of every export: float32 `images` -> {'output', level, ...} (a `Segmenter`: 'logits'
   and 'labels'), the backbone's weights as constants (as `inference.Predictor` runs them), not variables.
 
@@ -114,10 +114,21 @@ def serving_function(backbone: models.Backbone, levels: Sequence[str] = (), prec
 
   Args:
     input_shape: (batch, height, width) of the images; None where any size is taken (TFLite needs them fixed).
+    check_size: assert at run time that the images have the fixed height and width of `input_shape`: a
+      SavedModel's signature does not check the shapes it is called with, and a graph traced for one size run
+      on another fails obscurely, or computes wrong sizes (TFLite checks its input shape itself).
   """
   weights = frozen_weights(backbone)
+  height, width = input_shape[1:3]
 
   def serve(images):
+    if check_size and height is not None and width is not None:
+      assertion = tf.debugging.Assert(
+          tf.reduce_all(tf.equal(tf.shape(images)[1:3], [height, width])),
+          [f'this model takes images of {height}x{width} (its input_size), got shape', tf.shape(images)],
+          summarize=4)
+      with tf.control_dependencies([assertion]):
+        images = tf.identity(images)
     return folded_outputs(backbone, images, precision, levels, weights=as_constants(weights))
 
   spec = tf.TensorSpec([*input_shape, backbone.in_channels], tf.float32, name='images')
