@@ -308,6 +308,24 @@ def test_mixed_bfloat16_trains_in_bfloat16_with_float32_batch_norm_statistics():
   assert model(images).dtype == tf.float32
 
 
+def test_mixed_float16_trains_the_backbone_in_float16_through_keras_loss_scaling():
+  keras.mixed_precision.set_global_policy('mixed_float16')
+  try:
+    model = _compiled(slimnets_keras.Backbone('resnet_v1_50', 4, **THIN))
+    images, labels = _data(count=4)
+    before = _values(model)
+    model.fit(images, labels, batch_size=4, epochs=12, verbose=0)  # the first steps overflow the loss scale
+    graph = tf.function(lambda x: model(x, training=True)).get_concrete_function(
+        tf.TensorSpec([2, 33, 33, 3], tf.float32)).graph
+  finally:
+    keras.mixed_precision.set_global_policy('float32')
+  assert type(model.optimizer).__name__ == 'LossScaleOptimizer'
+  convolutions = [op for op in graph.get_operations() if op.type == 'Conv2D']
+  assert len(convolutions) > 50 and {op.get_attr('T') for op in convolutions} == {tf.float16}
+  assert {w.dtype for w in model.weights} == {'float32'}
+  assert [name for name, value in _values(model).items() if np.array_equal(value, before[name])] == []
+
+
 _INTERRUPTED_FIT = '''
 import json, os, signal, sys
 import numpy as np

@@ -121,4 +121,4 @@ def test_the_keras_example_runs_as_written(capsys):
   for block in blocks:
     exec(compile(block, 'README.md', 'exec'), namespace)  # pylint: disable=exec-used
   assert capsys.readouterr().out.strip().splitlines() == [
-      '[2, 4, 8, 16, 16]', "['P1', 'P2', 'P3', 'P4']", '(4, 64, 64, 3)', "['loss', 'mean_iou']"]
+      '[2, 4, 8, 16, 16]', "['P1', 'P2', 'P3', 'P4']", '2', '(4, 64, 64, 3)', "['loss', 'mean_iou']"]
