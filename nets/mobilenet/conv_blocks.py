@@ -4,6 +4,8 @@
 expansion 'expand', a depthwise convolution 'depthwise' and a linear 1x1 projection 'project', with the input
 added back when the shapes allow. The tensors it names 'expansion_output', 'depthwise_output' and 'output' become
 the network's inner end points ('layer_4/depthwise_output' is DeepLab's low-level feature of MobileNet v2).
+MobileNet v3 (Howard et al., "Searching for MobileNetV3", arXiv:1905.02244) adds `squeeze_excite` inside the
+block and `reduce_to_1x1`, the average pool of its head.
 """
 
 import contextlib
@@ -195,3 +197,50 @@ def expanded_conv(input_tensor: tf.Tensor, num_outputs: int, expansion_size=expa
     elif residual and checks.int_pair(stride, 'stride') == (1, 1) and net.shape[-1] == input_tensor.shape[-1]:
       net += input_tensor
     return named_output(net, 'output')
+
+
+@slim.add_arg_scope
+def squeeze_excite(input_tensor: tf.Tensor, divisible_by: int = 8, squeeze_factor: float = 3,
+                   inner_activation_fn: Optional[Callable] = tf.nn.relu, gating_fn: Optional[Callable] = tf.sigmoid,
+                   squeeze_input_tensor: Optional[tf.Tensor] = None, pool: Optional[int] = None) -> tf.Tensor:
+  """Squeeze-and-excitation (Hu et al., arXiv:1709.01507) under scope 'squeeze_excite': `input_tensor` scaled
+  per channel by a gate computed from the average of `squeeze_input_tensor` (default: `input_tensor`) through a
+  1x1 convolution 'Conv' to `channels / squeeze_factor` (made divisible by `divisible_by`) and a 1x1
+  convolution 'Conv_1' back, both with biases and no normalizer.
+
+  Args:
+    pool: None averages the whole map; an int averages `pool` x `pool` windows of stride `pool` (where the map is
+      at least that tall), and the gates are resized bilinearly back to the input's size.
+  """
+  with tf.compat.v1.variable_scope('squeeze_excite'):
+    source = input_tensor if squeeze_input_tensor is None else squeeze_input_tensor
+    height, width = checks.static_shape(source)[1:3]
+    if pool is not None and height is not None and height >= pool:
+      pooled = tf.nn.avg_pool2d(source, [1, pool, pool, 1], [1, pool, pool, 1], 'VALID')
+    elif height is not None and width is not None:
+      pooled = tf.nn.avg_pool2d(source, [1, height, width, 1], [1, 1, 1, 1], 'VALID')
+    else:  # the same average, for maps of unknown size
+      pooled = tf.reduce_mean(source, [1, 2], keepdims=True)
+    squeezed = layers.conv2d(pooled, make_divisible(int(source.shape[-1]) / squeeze_factor, divisible_by), [1, 1],
+                             normalizer_fn=None, activation_fn=inner_activation_fn)
+    gates = layers.conv2d(squeezed, int(input_tensor.shape[-1]), [1, 1], normalizer_fn=None,
+                          activation_fn=gating_fn)
+    if pool is not None:
+      gates = tf.compat.v1.image.resize_bilinear(gates, tf.shape(input_tensor)[1:3], align_corners=True)
+    return input_tensor * gates
+
+
+def reduce_to_1x1(input_tensor: tf.Tensor, default_size: int = 7, rate=None, use_explicit_padding: bool = False,
+                  **kwargs) -> tf.Tensor:
+  """MobileNet v3's head pool: an average pool over the whole map when it is square and of static size, else
+  of `default_size` x `default_size` windows (research/slim's rule), narrowed to the map where it is smaller (where
+  research/slim fails). `rate` and `use_explicit_padding`, which `mobilenet_base` hands every layer past the
+  output stride or with explicit padding, do not apply to a pool over the map and are ignored (research/slim
+  passes them on and fails at any `output_stride`). `**kwargs` go to the pool (stride, padding)."""
+  del rate, use_explicit_padding
+  height, width = checks.static_shape(input_tensor)[1:3]
+  if height is not None and height == width:
+    kernel = [height, height]
+  else:
+    kernel = [min(default_size, size) if size is not None else default_size for size in (height, width)]
+  return layers.avg_pool2d(input_tensor, kernel_size=kernel, **kwargs)

@@ -12,6 +12,7 @@ network. `mobilenet_base` walks the spec: layer i is end point 'layer_<i>', each
 
 import collections
 import contextlib
+import functools
 from typing import Callable, Iterator, Mapping, Optional
 
 import tensorflow as tf
@@ -140,6 +141,7 @@ def mobilenet_base(inputs: tf.Tensor, conv_defs: Mapping, multiplier: float = 1.
       params['stride'] = layer_stride
       if layer_rate > 1:
         params['rate'] = layer_rate
+      _stride_fused_expansion(params, layer_stride, layer_rate)
       if use_explicit_padding:
         if 'kernel_size' in params:
           net = conv_blocks.fixed_padding(net, params['kernel_size'], layer_rate)
@@ -153,6 +155,40 @@ def mobilenet_base(inputs: tf.Tensor, conv_defs: Mapping, multiplier: float = 1.
         break
   end_points.update(inner)
   return net, end_points
+
+
+def _stride_fused_expansion(params: dict, stride: int, rate: int) -> None:
+  """A fused block's expansion (MobileNet-EdgeTPU's `mbv3_fused`: a full convolution in place of the 1x1
+  expansion and depthwise pair, `functools.partial(conv2d, kernel_size=k, stride=s)`) takes the stride and rate
+  the block runs at, so that it too turns atrous past the output stride (research/slim keeps its stride)."""
+  expansion = params.get('expansion_fn')
+  if isinstance(expansion, functools.partial) and 'stride' in expansion.keywords:
+    keywords = {**expansion.keywords, 'stride': stride, **({'rate': rate} if rate > 1 else {})}
+    params['expansion_fn'] = functools.partial(expansion.func, *expansion.args, **keywords)
+
+
+def _unpooled(conv_defs: Mapping) -> Mapping:
+  """`conv_defs` with each head pool (`conv_blocks.reduce_to_1x1`, MobileNet v3's) keeping the map: the layers
+  after it then run at every position, as the logits do with `global_pool=False`."""
+  if not any(opdef.op is conv_blocks.reduce_to_1x1 for opdef in conv_defs['spec']):
+    return conv_defs
+  spec = [Op(_keep_map, {}, opdef.multiplier_func) if opdef.op is conv_blocks.reduce_to_1x1 else opdef
+          for opdef in conv_defs['spec']]
+  return {**conv_defs, 'spec': spec}
+
+
+def _keep_map(input_tensor: tf.Tensor, **unused_kwargs) -> tf.Tensor:
+  del unused_kwargs
+  return tf.identity(input_tensor, name='keep_map')
+
+
+def features_endpoint(conv_defs: Mapping) -> Optional[str]:
+  """The last layer before the first head pool (`conv_blocks.reduce_to_1x1`), or None: where the features of a
+  network without classes end when it does not pool ('layer_17' for MobileNet v3 large)."""
+  for name, opdef in zip(_layer_names(conv_defs), conv_defs['spec']):
+    if opdef.op is conv_blocks.reduce_to_1x1:
+      return f'layer_{int(name.split("_")[1]) - 1}'
+  return None
 
 
 def global_pool(input_tensor: tf.Tensor, pool_op: Callable = tf.nn.avg_pool2d) -> tf.Tensor:
@@ -179,7 +215,8 @@ def mobilenet(inputs: tf.Tensor, num_classes: Optional[int] = 1001, prediction_f
     base_only: return `mobilenet_base`'s output and end points.
     global_pool: (keyword only, not in research/slim) False keeps the feature map: the logits are then a 1x1
       convolution at every position, `[batch, height, width, num_classes]`, and without classes the features
-      are `mobilenet_base`'s.
+      are `mobilenet_base`'s. A head pool in the spec (MobileNet v3's `reduce_to_1x1`) then keeps the map too,
+      and without classes the features end before it (at `features_endpoint`) unless `final_endpoint` is given.
     **mobilenet_args: `mobilenet_base`'s arguments: conv_defs, multiplier, final_endpoint, output_stride,
       use_explicit_padding, is_training (also the dropout mode).
 
@@ -196,6 +233,10 @@ def mobilenet(inputs: tf.Tensor, num_classes: Optional[int] = 1001, prediction_f
       mobilenet_args['conv_defs'], mobilenet_args.get('multiplier', 1.0), mobilenet_args.get('final_endpoint'),
       mobilenet_args.get('output_stride'), caller)
   is_training = mobilenet_args.get('is_training', False)
+  if not global_pool:
+    if not num_classes and mobilenet_args.get('final_endpoint') is None:
+      mobilenet_args['final_endpoint'] = features_endpoint(mobilenet_args['conv_defs'])
+    mobilenet_args['conv_defs'] = _unpooled(mobilenet_args['conv_defs'])
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'Mobilenet', reuse=reuse) as sc:
     inputs = tf.identity(inputs, 'input')
     net, end_points = mobilenet_base(inputs, scope=sc, **mobilenet_args)
