@@ -1,4 +1,4 @@
-"""MobileNet v1 and v2 (research/slim): their declared facts."""
+"""MobileNet v1, v2, v3 and MobileNet-EdgeTPU (research/slim): their declared facts."""
 
 from typing import Tuple
 
@@ -64,10 +64,54 @@ def _mobilenet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
              'ceil(n / s) >= 1: any size builds')
 
 
+def _mobilenet_v3(name: str, function: str, scope: str, base: str, points: Tuple[str, ...],
+                  channels: Tuple[int, ...], multiplier: float = 1.0) -> NetworkSpec:
+  """MobileNet v3 and EdgeTPU: the last layer at each stride, C5 the last before the head pool (large, small)."""
+  return NetworkSpec(
+      name, f'nets.mobilenet.mobilenet_v3:{function}', 'nets.mobilenet.mobilenet_v3:training_scope',
+      default_image_size=224, nominal_stride=32, output_strides=(1, 2, 4, 8, 16, 32), preprocessing='inception',
+      value_range=UNIT_RANGE, minimum_input_size=_mobilenet_v3_minimum_input_size,
+      levels=tuple(Level(f'C{k}', point, 2 ** k, depth) for k, (point, depth) in enumerate(zip(points, channels), 1)),
+      input_variables=(f'{scope}/Conv/weights',),
+      class_variables=(f'{scope}/Logits/Conv2d_1c_1x1/weights', f'{scope}/Logits/Conv2d_1c_1x1/biases'),
+      num_classes=1001,
+      # Published (storage.googleapis.com/mobilenet_v3, mobilenet_edgetpu) with an 'ema' and a 'pristine'
+      # checkpoint each, of step numbers not on record here: not declared until checked against the archives.
+      archive=None,
+      base_function=f'nets.mobilenet.mobilenet_v3:{base}',
+      base_defaults=(('depth_multiplier', multiplier),) + ((('finegrain_classification_mode', True),)
+                                                            if multiplier != 1.0 else ()))
+
+
+def _mobilenet_v3_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
+  reason = ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels to '
+            'ceil(n / s) >= 1: any size builds')
+  if with_classes:
+    reason += '; the head pool narrows its 7x7 window to a smaller map'
+  return 1, reason
+
+
+_V3_LARGE_POINTS = ('layer_2', 'layer_4', 'layer_7', 'layer_13', 'layer_17')
+_V3_SMALL_POINTS = ('layer_1', 'layer_2', 'layer_4', 'layer_9', 'layer_13')
+_EDGETPU_POINTS = ('layer_2', 'layer_6', 'layer_10', 'layer_18', 'layer_24')
+
 SPECS = (
     _mobilenet_v1(1.0, '', '1.0'), _mobilenet_v1(0.75, '_075', '0.75'), _mobilenet_v1(0.5, '_050', '0.5'),
     _mobilenet_v1(0.25, '_025', '0.25'),
     _mobilenet_v2(1.0, '', (16, 24, 32, 96, 1280)), _mobilenet_v2(1.4, '_140', (24, 32, 48, 136, 1792)),
     # Fine-grain classification mode keeps the last layer's 1280 channels.
     _mobilenet_v2(0.35, '_035', (8, 8, 16, 32, 1280)),
+    _mobilenet_v3('mobilenet_v3_large', 'large', 'MobilenetV3', 'large_base', _V3_LARGE_POINTS,
+                  (16, 24, 40, 112, 960)),
+    _mobilenet_v3('mobilenet_v3_small', 'small', 'MobilenetV3', 'small_base', _V3_SMALL_POINTS,
+                  (16, 16, 24, 48, 576)),
+    _mobilenet_v3('mobilenet_v3_large_minimalistic', 'large_minimalistic', 'MobilenetV3', 'large_minimalistic_base',
+                  _V3_LARGE_POINTS, (16, 24, 40, 112, 960)),
+    _mobilenet_v3('mobilenet_v3_small_minimalistic', 'small_minimalistic', 'MobilenetV3', 'small_minimalistic_base',
+                  _V3_SMALL_POINTS, (16, 16, 24, 48, 576)),
+    _mobilenet_v3('mobilenet_edgetpu', 'edge_tpu', 'MobilenetEdgeTPU', 'edge_tpu_base', _EDGETPU_POINTS,
+                  (16, 32, 48, 96, 1280)),
+    # Fine-grain classification mode keeps the last layer's 1280 channels.
+    _mobilenet_v3('mobilenet_edgetpu_075', 'edge_tpu_075', 'MobilenetEdgeTPU', 'edge_tpu_base', _EDGETPU_POINTS,
+                  (16, 24, 40, 72, 1280), multiplier=0.75),
 )

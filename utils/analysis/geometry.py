@@ -14,8 +14,9 @@ creation order, and each spatial op maps the geometry of its input to that of it
     bilinear resize with aligned corners from n to m pixels (DeepLab's): stride j -> j * (n - 1) / (m - 1);
       where output pixels fall between input pixels, receptive r -> r + j and start a -> a - j / 2 (the field of
       the two pixels interpolated, centred on the interpolated position)
-    a 1-pixel map resized to any size (DeepLab's image pooling branch) is the same feature at every pixel: joined
-      with other maps, it marks them `image_level` (each pixel also sees the whole image)
+    a 1-pixel map resized to any size (DeepLab's image pooling branch), or broadcast by a pointwise op onto a larger
+      map (squeeze-and-excitation's gates), is the same feature at every pixel: joined with other maps, it marks
+      them `image_level` (each pixel also sees the whole image)
 
 Pointwise ops keep the geometry; ops joining several spatial inputs (add, concat on channels) take the union of
 their receptive fields. Any other op on the path to a requested tensor raises `GeometryError`, so the numbers
@@ -301,6 +302,11 @@ def _joined(op: tf.Operation, maps: Sequence) -> Tuple[_Axis, _Axis]:
     axis = int(_static_value(op.inputs[-1], 'axis', op)) % 4
     if axis != 3:
       raise GeometryError(f'ConcatV2 op {op.name!r} joins along axis {axis}, not channels')
+  else:  # broadcasting: a 1x1 map (a global pool's, as squeeze-and-excitation gates) is the same at every pixel
+    full = [m for m in maps if not m[0].size == m[1].size == 1]
+    if full and len(full) < len(maps):
+      h, w = _joined(op, full)
+      return dataclasses.replace(h, image_level=True), dataclasses.replace(w, image_level=True)
   h, w = maps[0]
   for other_h, other_w in maps[1:]:
     h, w = h.union(other_h), w.union(other_w)
