@@ -14,7 +14,7 @@ from slimnets import cli
 def test_list_json(capsys):
   assert cli.main(['list', '--json']) == 0
   rows = {row['network']: row for row in json.loads(capsys.readouterr().out)}
-  assert list(rows)[0] == 'inception_v3' and len(rows) == 30
+  assert list(rows)[0] == 'inception_v3' and len(rows) == 36
   levels = rows['resnet_v1_50'].pop('levels')
   assert rows['resnet_v1_50'] == {
       'network': 'resnet_v1_50', 'default_image_size': 224, 'parameters': 25557032, 'nominal_stride': 32,
@@ -33,6 +33,10 @@ def test_list_json(capsys):
   assert (rows['vgg_16']['parameters'], rows['alexnet_v2']['parameters']) == (138357544, 50308009 - 4097)
   assert rows['vgg_19']['published_checkpoint'].endswith('/vgg_19_2016_08_28.tar.gz')
   assert rows['overfeat']['levels']['C2'] == {'end_point': 'overfeat/conv1', 'stride': 4, 'channels': 64}
+  # MobileNet v3 large: its manifest's 5484313 trainable parameters less one class of the 1280-channel logits
+  assert rows['mobilenet_v3_large']['parameters'] == 5484313 - 1281
+  assert rows['mobilenet_v3_large']['levels']['C5'] == {'end_point': 'layer_17', 'stride': 32, 'channels': 960}
+  assert rows['mobilenet_v3_large']['published_checkpoint'] is None
 
 
 def test_list_table_without_classes(capsys):

@@ -9,7 +9,9 @@ from tests.conftest import atrous_rate
 NAMES = ['inception_v3', 'resnet_v1_50', 'resnet_v1_101', 'resnet_v1_152', 'resnet_v1_200',
          'resnet_v2_50', 'resnet_v2_101', 'resnet_v2_152', 'resnet_v2_200', 'resnet_v1_50_beta', 'resnet_v1_101_beta',
          'mobilenet_v1', 'mobilenet_v1_075', 'mobilenet_v1_050', 'mobilenet_v1_025',
-         'mobilenet_v2', 'mobilenet_v2_140', 'mobilenet_v2_035',
+         'mobilenet_v2', 'mobilenet_v2_140', 'mobilenet_v2_035', 'mobilenet_v3_large', 'mobilenet_v3_small',
+         'mobilenet_v3_large_minimalistic', 'mobilenet_v3_small_minimalistic', 'mobilenet_edgetpu',
+         'mobilenet_edgetpu_075',
          'xception_41', 'xception_65', 'xception_71', 'vgg_a', 'vgg_16', 'vgg_19', 'alexnet_v2', 'overfeat',
          'inception_v1', 'inception_v2', 'inception_resnet_v2', 'inception_v4']
 

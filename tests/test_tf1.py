@@ -54,10 +54,12 @@ def _dense_output_shape(name, batch, classes):
   return [batch, size, size, classes]
 
 
-# C5 channels at depth_multiplier 0.125 (MobileNet v2 rounds to multiples of 8; mobilenet_v2_035 keeps 1280;
-# fc7 of the classic networks has 4096).
+# C5 channels at depth_multiplier 0.125 (MobileNet v2 and v3 round to multiples of 8; mobilenet_v2_035 and
+# mobilenet_edgetpu_075 keep 1280; fc7 of the classic networks has 4096).
 _C5_CHANNELS = {'inception_v1': 128, 'inception_v2': 128, 'mobilenet_v1': 128, 'mobilenet_v2': 160,
-                'mobilenet_v2_035': 1280,
+                'mobilenet_v2_035': 1280, 'mobilenet_v3_large': 120, 'mobilenet_v3_large_minimalistic': 120,
+                'mobilenet_v3_small': 72, 'mobilenet_v3_small_minimalistic': 72, 'mobilenet_edgetpu': 160,
+                'mobilenet_edgetpu_075': 1280,
                 'vgg': 512, 'alexnet_v2': 512, 'overfeat': 512}
 
 

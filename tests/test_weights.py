@@ -104,6 +104,10 @@ def test_networks_without_published_weights():
     fetch.fetch('resnet_v2_200')
   assert fetch.PUBLISHED['resnet_v2_50'].url == (
       'https://download.tensorflow.org/models/resnet_v2_50_2017_04_14.tar.gz')
+  with pytest.raises(ValueError, match=r'mobilenet_v3_large: its published checkpoints \(https://storage.googleapis'
+                                       r'.com/mobilenet_v3/checkpoints/\) are not declared here yet: download one '
+                                       r'and restore it by name; networks fetch-weights knows: inception_v3, '):
+    fetch.fetch('mobilenet_v3_large')
 
 
 def test_cli_fetch_weights(server, tmp_path, capsys):

@@ -67,6 +67,8 @@ def _mobilenet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
 def _mobilenet_v3(name: str, function: str, scope: str, base: str, points: Tuple[str, ...],
                   channels: Tuple[int, ...], multiplier: float = 1.0) -> NetworkSpec:
   """MobileNet v3 and EdgeTPU: the last layer at each stride, C5 the last before the head pool (large, small)."""
+  archives = ('https://storage.googleapis.com/mobilenet_edgetpu/checkpoints/' if 'edgetpu' in name else
+              'https://storage.googleapis.com/mobilenet_v3/checkpoints/')
   return NetworkSpec(
       name, f'nets.mobilenet.mobilenet_v3:{function}', 'nets.mobilenet.mobilenet_v3:training_scope',
       default_image_size=224, nominal_stride=32, output_strides=(1, 2, 4, 8, 16, 32), preprocessing='inception',
@@ -75,9 +77,9 @@ def _mobilenet_v3(name: str, function: str, scope: str, base: str, points: Tuple
       input_variables=(f'{scope}/Conv/weights',),
       class_variables=(f'{scope}/Logits/Conv2d_1c_1x1/weights', f'{scope}/Logits/Conv2d_1c_1x1/biases'),
       num_classes=1001,
-      # Published (storage.googleapis.com/mobilenet_v3, mobilenet_edgetpu) with an 'ema' and a 'pristine'
-      # checkpoint each, of step numbers not on record here: not declared until checked against the archives.
-      archive=None,
+      # Published with an 'ema' and a 'pristine' checkpoint each, of step numbers not on record here: not
+      # declared until checked against the archives.
+      archive=None, unlisted_archive=archives,
       base_function=f'nets.mobilenet.mobilenet_v3:{base}',
       base_defaults=(('depth_multiplier', multiplier),) + ((('finegrain_classification_mode', True),)
                                                             if multiplier != 1.0 else ()))

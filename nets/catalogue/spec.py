@@ -110,6 +110,8 @@ class NetworkSpec:
       backbone at each decoder output stride (research/deeplab's `networks_to_feature_maps`), under the default
       scope; () where DeepLab has none. The networks that declare them are DeepLab's model variants
       (`DEEPLAB_VARIANTS`).
+    unlisted_archive: where the network's published checkpoints are when they exist but `archive` does not
+      declare them yet ('' when none is published).
   """
   name: str
   function: str
@@ -129,6 +131,7 @@ class NetworkSpec:
   base_function: Optional[str] = None
   base_defaults: Tuple[Tuple[str, object], ...] = ()
   decoder_end_points: Tuple[Tuple[int, str], ...] = ()
+  unlisted_archive: str = ''
 
   @property
   def fn(self) -> Callable:
@@ -195,6 +198,9 @@ class NetworkSpec:
     """
     if self.archive is None:
       with_one = ', '.join(name for name, spec in registry.REGISTRY.items() if spec.archive)
+      if self.unlisted_archive:
+        raise ValueError(f'{self.name}: its published checkpoints ({self.unlisted_archive}) are not declared here '
+                         f'yet: download one and restore it by name; networks fetch-weights knows: {with_one}')
       raise ValueError(f'{self.name} has no published TF-Slim checkpoint; networks with one: {with_one}')
     return self.archive
 
