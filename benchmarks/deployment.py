@@ -12,7 +12,8 @@ bfloat16 matmul in TensorFlow, measured in the same process), and each path's ti
 precision. bfloat16 is asked for whatever the CPU supports (`unsupported_reason=None`): on a CPU without
 bfloat16 instructions it measures emulation.
 
-    python benchmarks/deployment.py [--runs 9] [--cases all|classification_224,os16_321,os16_513,mobilenet_v2_513]
+    python benchmarks/deployment.py [--runs 9]
+        [--cases all|classification_224,os16_321,os16_513,mobilenet_v2_513,mobilenet_v3_513]
         [--json]
 """
 
@@ -46,6 +47,7 @@ CASES = {
     'os16_321': ('resnet_v1_50', None, 16, 321, 1),
     'os16_513': ('resnet_v1_50', None, 16, 513, 1),
     'mobilenet_v2_513': ('mobilenet_v2', None, 16, 513, 1),
+    'mobilenet_v3_513': ('mobilenet_v3_large', None, 16, 513, 1),
 }
 
 
