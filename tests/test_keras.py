@@ -137,10 +137,10 @@ def test_feature_info_and_pyramid_outputs_are_the_traced_levels_at_output_stride
     model = slimnets_keras.Backbone(network, **kwargs)
     traced = features.trace_levels(network, **kwargs)
     assert model.feature_info.levels == traced
-    assert [level.level for level in traced] == [level.name for level in spec.levels]
+    assert [level.name for level in traced] == [level.name for level in spec.levels]
     assert {level: tensor.shape[-1] for level, tensor in model.level_outputs.items()} == {
-        level.level: level.channels for level in traced}
-    deepest = {f'P{level.stride[0].bit_length() - 1}': level.level for level in traced}
+        level.name: level.channels for level in traced}
+    deepest = {f'P{level.stride.bit_length() - 1}': level.name for level in traced}
     assert model.pyramid_outputs == {key: model.level_outputs[level] for key, level in deepest.items()}
     assert max(int(key[1:]) for key in deepest) == (output_stride or spec.nominal_stride).bit_length() - 1
 

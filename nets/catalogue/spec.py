@@ -16,14 +16,16 @@ UNIT_RANGE = (-1.0, 1.0)
 
 @dataclasses.dataclass(frozen=True)
 class Level:
-  """A feature pyramid level of the nominal network (output_stride None) under its default scope.
+  """A feature pyramid level: as the registry declares it (the nominal network, output_stride None, under its
+  default scope, at depth_multiplier 1), or as one build has it (`slimnets.analysis.features`: its stride at
+  the build's output stride, its channels at the build's depth).
 
   Attributes:
     name: 'C1'..'C5'; level Ck is the last end point on the trunk (every path from the image goes through it)
-      at stride 2**k.
+      at stride 2**k of the nominal network.
     end_point: its end point name, e.g. 'resnet_v1_50/block1/unit_2/bottleneck_v1'.
-    stride: 2**k.
-    channels: its channels at depth_multiplier 1.
+    stride: 2**k declared; built, the output stride where that is smaller (a dilated level).
+    channels: its channels.
   """
   name: str
   end_point: str

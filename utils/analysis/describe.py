@@ -124,8 +124,8 @@ def describe(network: str, input_size=None, output_stride: Optional[int] = None,
       'flops': flops,
       'minimum_input_size': {'size': minimum, 'reason': reason},
       'end_points': [{k: v for k, v in row.items() if k != 'geometry'} for row in rows],
-      'features': [{'level': f.level, 'end_point': f.end_point, 'stride': list(f.stride), 'channels': f.channels}
-                   for f in levels],
+      'features': [{'level': f.name, 'end_point': f.end_point, 'stride': [f.stride, f.stride],
+                    'channels': f.channels} for f in levels],
       'warnings': warnings,
   }
 

@@ -15,10 +15,10 @@ stride share it (resnet_v1_50 at output_stride 16: C4 and C5 are both at stride 
 """
 
 import collections
-import dataclasses
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 from nets import nets_factory
+from nets.catalogue.spec import Level
 from slimnets.analysis import geometry
 from slimnets.analysis import dry_build
 
@@ -26,13 +26,16 @@ LEVELS = ('C1', 'C2', 'C3', 'C4', 'C5')
 _POOLING_HEADS = ('AvgPool', 'Mean')  # op types of a head's pooling, which is not a level
 
 
-@dataclasses.dataclass(frozen=True)
-class FeatureLevel:
-  """One pyramid level of a built network: its name, end point, stride (h, w) and channels."""
-  level: str
-  end_point: str
-  stride: Tuple[int, int]
-  channels: int
+def _built_level(name: str, end_point: str, stride: Tuple[int, int], channels: int) -> Level:
+  """A level of one build (the registry's `Level` type: name, end point, stride, channels as built).
+
+  Raises:
+    GeometryError: for a level of unequal strides along height and width, which no network here has.
+  """
+  if stride[0] != stride[1]:
+    raise geometry.GeometryError(f'level {name} ({end_point}) has strides {stride[0]} and {stride[1]} along height '
+                                 'and width; a level has one stride')
+  return Level(name, end_point, stride[0], channels)
 
 
 def level_end_points(network: str) -> Tuple[Tuple[str, str], ...]:
@@ -49,17 +52,17 @@ def check_levels(network: str, levels: Sequence[str]) -> None:
     raise ValueError(f'{network} has no feature level {", ".join(unknown)}; it has {", ".join(known)}')
 
 
-def levels_at(network: str, output_stride, channels: Mapping[str, int]) -> List[FeatureLevel]:
+def levels_at(network: str, output_stride, channels: Mapping[str, int]) -> List[Level]:
   """The declared levels of `network` at a valid `output_stride` (None: nominal) with `channels` {level:
   channels} of a build: a level deeper than the output stride is dilated, so it stays at the output stride. (That
   the built network's levels are these at every declared output stride is tested against `trace_levels`.)"""
   spec = nets_factory.get_spec(network)
   ceiling = output_stride or spec.nominal_stride
-  return [FeatureLevel(level.name, level.end_point, (min(level.stride, ceiling),) * 2, channels[level.name])
+  return [Level(level.name, level.end_point, min(level.stride, ceiling), channels[level.name])
           for level in spec.levels]
 
 
-def trace_levels(network: str, **network_kwargs) -> List[FeatureLevel]:
+def trace_levels(network: str, **network_kwargs) -> List[Level]:
   """The levels of `network` found from a scratch build's graph (the definition above), with their strides.
 
   This is what the declared levels are checked against (tests/test_registry.py), and it works for any options
@@ -79,7 +82,7 @@ def trace_levels(network: str, **network_kwargs) -> List[FeatureLevel]:
                  and nominal.end_points[name].op.type not in _POOLING_HEADS]
     if at_stride and at_stride[-1] in strides:
       name = at_stride[-1]
-      found.append(FeatureLevel(level, name, strides[name].stride, int(built.end_points[name].shape[-1])))
+      found.append(_built_level(level, name, strides[name].stride, int(built.end_points[name].shape[-1])))
   return found
 
 
@@ -143,7 +146,7 @@ def feature_levels(end_points: Mapping, network: str) -> Dict[str, object]:
 
 
 def level_table(network: str, end_points: Mapping, geometries: Mapping[str, geometry.Geometry]
-                ) -> List[FeatureLevel]:
+                ) -> List[Level]:
   """The feature levels of one build of `network` with their strides and channels there.
 
   Args:
@@ -151,5 +154,5 @@ def level_table(network: str, end_points: Mapping, geometries: Mapping[str, geom
     end_points: the build's end points (static channel counts).
     geometries: the build's end point geometries (`geometry.trace`).
   """
-  return [FeatureLevel(level, key, geometries[key].stride, int(end_points[key].shape[-1]))
+  return [_built_level(level, key, geometries[key].stride, int(end_points[key].shape[-1]))
           for level, key in _located(end_points, network)]

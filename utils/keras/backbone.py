@@ -21,6 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import keras
 import tensorflow as tf
 
+from nets.catalogue.spec import Level
 from slimnets import models
 from slimnets.analysis import features
 from slimnets.weights import checkpoints
@@ -118,22 +119,22 @@ class FeatureInfo:
   """timm's `feature_info` of a backbone: its levels' end points, channels and reductions (strides) as built,
   the dilated ones at the output stride (resnet_v1_50 at output_stride 16: C4 and C5 both at 16)."""
 
-  def __init__(self, levels: Sequence[features.FeatureLevel]):
+  def __init__(self, levels: Sequence[Level]):
     self.levels = list(levels)
 
   def channels(self) -> List[int]:
     return [level.channels for level in self.levels]
 
   def reduction(self) -> List[int]:
-    return [level.stride[0] for level in self.levels]
+    return [level.stride for level in self.levels]
 
   def module_name(self) -> List[str]:
     return [level.end_point for level in self.levels]
 
   def __getitem__(self, index: int) -> dict:
     level = self.levels[index]
-    return {'level': level.level, 'module': level.end_point, 'num_chs': level.channels,
-            'reduction': level.stride[0]}
+    return {'level': level.name, 'module': level.end_point, 'num_chs': level.channels,
+            'reduction': level.stride}
 
   def __len__(self) -> int:
     return len(self.levels)
@@ -179,7 +180,7 @@ class Backbone(ModuleModel):
         level: int(tensor.shape[-1]) for level, tensor in self.level_outputs.items()}))
     self.pyramid_outputs = {}
     for level in self.feature_info.levels:  # shallow to deep: the deepest at each stride stays
-      self.pyramid_outputs[f'P{level.stride[0].bit_length() - 1}'] = self.level_outputs[level.level]
+      self.pyramid_outputs[f'P{level.stride.bit_length() - 1}'] = self.level_outputs[level.name]
 
   def get_config(self) -> dict:
     layer = self.network_layer
