@@ -5,16 +5,18 @@ from typing import Tuple
 from nets.catalogue.archives import TF_MODELS
 from nets.catalogue.archives import archive
 from nets.catalogue.spec import Level
+from nets.catalogue.spec import Minimum
 from nets.catalogue.spec import NetworkSpec
 from nets.catalogue.spec import UNIT_RANGE
 
 
-def _mobilenet_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
-  reason = ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels to '
-            'ceil(n / s) >= 1')
-  if with_classes:
-    reason += '; the 7x7 average pool of the head shrinks to the feature map when that is smaller'
-  return 1, reason
+_SAME_PADDING = ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels '
+                 'to ceil(n / s) >= 1')
+_mobilenet_minimum_input_size = Minimum(1, _SAME_PADDING, 1, 'the 7x7 average pool of the head shrinks to the '
+                                                             'feature map when that is smaller')
+_mobilenet_v2_minimum_input_size = Minimum(1, _SAME_PADDING + ': any size builds')  # the head pools globally
+_mobilenet_v3_minimum_input_size = Minimum(1, _SAME_PADDING + ': any size builds', 1,
+                                           'the head pool narrows its 7x7 window to a smaller map')
 
 
 def _mobilenet_v1(multiplier: float, suffix: str, archive_multiplier: str) -> NetworkSpec:
@@ -58,10 +60,6 @@ def _mobilenet_v2(multiplier: float, suffix: str, channels: Tuple[int, ...]) -> 
                           (16, 'layer_14/depthwise_output')) if not suffix else ())
 
 
-def _mobilenet_v2_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
-  del with_classes  # the head pools globally
-  return 1, ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels to '
-             'ceil(n / s) >= 1: any size builds')
 
 
 def _mobilenet_v3(name: str, function: str, scope: str, base: str, points: Tuple[str, ...],
@@ -85,12 +83,6 @@ def _mobilenet_v3(name: str, function: str, scope: str, base: str, points: Tuple
                                                             if multiplier != 1.0 else ()))
 
 
-def _mobilenet_v3_minimum_input_size(with_classes: bool) -> Tuple[int, str]:
-  reason = ('every convolution pads SAME (or explicitly, the same amount), so a layer of stride s maps n pixels to '
-            'ceil(n / s) >= 1: any size builds')
-  if with_classes:
-    reason += '; the head pool narrows its 7x7 window to a smaller map'
-  return 1, reason
 
 
 _V3_LARGE_POINTS = ('layer_2', 'layer_4', 'layer_7', 'layer_13', 'layer_17')
