@@ -128,6 +128,12 @@ def test_level_and_pyramid_outputs_are_at_the_strides_feature_info_reports(netwo
     np.testing.assert_array_equal(outputs[key], outputs[deepest[-1]])
 
 
+def test_a_backbone_stopped_early_reports_the_levels_it_built():
+  model = slimnets_keras.Backbone('mobilenet_v2', final_endpoint='layer_7', global_pool=False, depth_multiplier=0.35)
+  assert sorted(model.level_outputs) == ['C1', 'C2', 'C3'] and sorted(model.pyramid_outputs) == ['P1', 'P2', 'P3']
+  assert model.feature_info.reduction() == [2, 4, 8] and model.feature_info.channels() == [8, 8, 16]
+
+
 @pytest.mark.parametrize('network', list(nets_factory.REGISTRY))
 def test_feature_info_and_pyramid_outputs_are_the_traced_levels_at_output_stride_8_16_and_32(network):
   spec = nets_factory.get_spec(network)

@@ -54,12 +54,13 @@ def check_levels(network: str, levels: Sequence[str]) -> None:
 
 def levels_at(network: str, output_stride, channels: Mapping[str, int]) -> List[Level]:
   """The declared levels of `network` at a valid `output_stride` (None: nominal) with `channels` {level:
-  channels} of a build: a level deeper than the output stride is dilated, so it stays at the output stride. (That
-  the built network's levels are these at every declared output stride is tested against `trace_levels`.)"""
+  channels} of a build (the levels it built: one stopped early has fewer): a level deeper than the output stride
+  is dilated, so it stays at the output stride. (That the built network's levels are these at every declared
+  output stride is tested against `trace_levels`.)"""
   spec = nets_factory.get_spec(network)
   ceiling = output_stride or spec.nominal_stride
   return [Level(level.name, level.end_point, min(level.stride, ceiling), channels[level.name])
-          for level in spec.levels]
+          for level in spec.levels if level.name in channels]
 
 
 def trace_levels(network: str, **network_kwargs) -> List[Level]:
