@@ -24,7 +24,7 @@ scale's logits with the stages' tensors ('backbone', 'aspp', 'decoder', 'logits/
 
 import dataclasses
 import re
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_slim as slim
@@ -40,6 +40,7 @@ IMAGE_POOLING_SCOPE = 'image_pooling'
 ASPP_SCOPE = 'aspp'
 CONCAT_PROJECTION_SCOPE = 'concat_projection'
 DECODER_SCOPE = 'decoder'
+META_ARCHITECTURE_SCOPE = 'meta_architecture'  # DeepLab's scope of NAS meta architectures (none are built here)
 # The top scopes of DeepLab's heads (ASPP's branches are aspp0, aspp1, aspp1_depthwise, ...): with the
 # backbone's scope, what a DeepLab model's variables live under (`is_head_scope`).
 _HEAD_SCOPES = (LOGITS_SCOPE_NAME, IMAGE_POOLING_SCOPE, CONCAT_PROJECTION_SCOPE, DECODER_SCOPE)
@@ -163,6 +164,16 @@ class ModelOptions:
   def _replace(self, **changes) -> 'ModelOptions':
     """A copy with `changes` (namedtuple style, as DeepLab's code calls it)."""
     return dataclasses.replace(self, **changes)
+
+
+def get_extra_layer_scopes(last_layers_contain_logits_only: bool = False) -> List[str]:
+  """The scopes of the layers DeepLab puts on the backbone, as its train.py uses them (gradient multiplier of
+  the last layers; left out of the restore when the last layer is not initialized): the logits only, or every
+  head scope."""
+  if last_layers_contain_logits_only:
+    return [LOGITS_SCOPE_NAME]
+  return [LOGITS_SCOPE_NAME, IMAGE_POOLING_SCOPE, ASPP_SCOPE, CONCAT_PROJECTION_SCOPE, DECODER_SCOPE,
+          META_ARCHITECTURE_SCOPE]
 
 
 def is_head_scope(scope: str) -> bool:

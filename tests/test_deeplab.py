@@ -470,3 +470,10 @@ def test_cli_benchmark_and_extract_take_a_deeplab_segmenter(tmp_path, capsys):
     assert sorted(arrays) == ['labels', 'paths'] and arrays['labels'].dtype == np.int32
     want = inference.Predictor(segmenter)(pixels)['labels']  # PNGs at the input size: nothing is resized
     np.testing.assert_array_equal(arrays['labels'], want)
+
+
+def test_get_extra_layer_scopes_are_deeplabs_head_scopes():
+  assert deeplab.get_extra_layer_scopes(True) == ['logits']
+  assert deeplab.get_extra_layer_scopes() == ['logits', 'image_pooling', 'aspp', 'concat_projection', 'decoder',
+                                              'meta_architecture']
+  assert deeplab.META_ARCHITECTURE_SCOPE == 'meta_architecture'
