@@ -157,7 +157,7 @@ def test_cli_export(tmp_path, capsys):
     cli.main(['export', '--network', 'resnet_v1_50', '--output', str(output)])
   assert exit_info.value.code == 2
   assert 'already exists; pass --overwrite to replace it (see --help)' in capsys.readouterr().err
-  assert cli.main(['export', '--network', 'resnet_v1_50', '--output', str(tmp_path / 'sized'), '--input-size',
+  assert cli.main(['export', '--network', 'mobilenet_v2_035', '--output', str(tmp_path / 'sized'), '--input-size',
                    '65,97', '--quiet']) == 0
   assert capsys.readouterr().out.strip() == (
       f"wrote {tmp_path / 'sized'}: serving_default(images: float32 [batch, 65, 97, 3]) -> output")
