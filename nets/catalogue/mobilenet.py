@@ -60,8 +60,6 @@ def _mobilenet_v2(multiplier: float, suffix: str, channels: Tuple[int, ...]) -> 
                           (16, 'layer_14/depthwise_output')) if not suffix else ())
 
 
-
-
 def _mobilenet_v3(name: str, function: str, scope: str, base: str, points: Tuple[str, ...],
                   channels: Tuple[int, ...], multiplier: float = 1.0) -> NetworkSpec:
   """MobileNet v3 and EdgeTPU: the last layer at each stride, C5 the last before the head pool (large, small)."""
@@ -81,8 +79,6 @@ def _mobilenet_v3(name: str, function: str, scope: str, base: str, points: Tuple
       base_function=f'nets.mobilenet.mobilenet_v3:{base}',
       base_defaults=(('depth_multiplier', multiplier),) + ((('finegrain_classification_mode', True),)
                                                             if multiplier != 1.0 else ()))
-
-
 
 
 _V3_LARGE_POINTS = ('layer_2', 'layer_4', 'layer_7', 'layer_13', 'layer_17')

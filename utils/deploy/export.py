@@ -1,8 +1,9 @@
 """SavedModel export of a backbone, for serving with nothing of this project installed.
 
 The SavedModel's `serving_default` signature takes `images` (float32 `[batch, height, width, channels]`, batch,
-height and width free, or height and width fixed by `input_size`) and returns `output` (the network's main output: logits, or features without classes)
-plus one output per requested feature level, named by the level ('C2', 'C5', ...), all float32. Its
+height and width free, or height and width fixed by `input_size`) and returns `output` (the network's main
+output: logits, or features without classes) plus one output per requested feature level, named by the level
+('C2', 'C5', ...), all float32. Its
 `serving_uint8` signature takes uint8 pixels instead, as decoders return them, and normalizes them as the
 network's preprocessing does (`models.Backbone.from_pixels`; a segmenter takes [0, 255] pixels as they are). It runs the
 network in inference mode, with batch norm folded into the convolutions (`layers.batch_norm_folded_for_inference`),
