@@ -14,7 +14,7 @@ from slimnets import cli
 def test_list_json(capsys):
   assert cli.main(['list', '--json']) == 0
   rows = {row['network']: row for row in json.loads(capsys.readouterr().out)}
-  assert list(rows)[0] == 'inception_v3' and len(rows) == 36
+  assert list(rows)[0] == 'inception_v3' and len(rows) == 40
   levels = rows['resnet_v1_50'].pop('levels')
   assert rows['resnet_v1_50'] == {
       'network': 'resnet_v1_50', 'default_image_size': 224, 'parameters': 25557032, 'nominal_stride': 32,

@@ -13,7 +13,8 @@ NAMES = ['inception_v3', 'resnet_v1_50', 'resnet_v1_101', 'resnet_v1_152', 'resn
          'mobilenet_v3_large_minimalistic', 'mobilenet_v3_small_minimalistic', 'mobilenet_edgetpu',
          'mobilenet_edgetpu_075',
          'xception_41', 'xception_65', 'xception_71', 'vgg_a', 'vgg_16', 'vgg_19', 'alexnet_v2', 'overfeat',
-         'inception_v1', 'inception_v2', 'inception_resnet_v2', 'inception_v4']
+         'inception_v1', 'inception_v2', 'inception_resnet_v2', 'inception_v4', 'nasnet_mobile', 'nasnet_large',
+         'pnasnet_mobile', 'pnasnet_large']
 
 
 def test_maps_cover_the_networks():

@@ -17,6 +17,7 @@ from slimnets.analysis import dry_build
 pytestmark = pytest.mark.once
 NAMES = list(nets_factory.REGISTRY)
 STRIDE_4_STEMS = ('alexnet_v2', 'overfeat')
+STRIDE_8_STEMS = ('nasnet_mobile', 'nasnet_large', 'pnasnet_mobile', 'pnasnet_large')
 
 
 @pytest.mark.parametrize('network', NAMES)
@@ -37,8 +38,10 @@ def test_declared_input_and_class_variables(network):
 def test_declared_levels_are_the_traced_ones(network):
   assert features.trace_levels(network) == list(nets_factory.get_spec(network).levels)
   names = [level.name for level in nets_factory.get_spec(network).levels]
-  # consecutive up to C5; a stem of stride 4 (AlexNet's and OverFeat's 11x11/4 conv1) has no C1
-  assert names == list(features.LEVELS)[-len(names):] and len(names) == (4 if network in STRIDE_4_STEMS else 5)
+  # consecutive up to C5; a stem of stride 4 (AlexNet's and OverFeat's 11x11/4 conv1) has no C1, NASNet's and
+  # PNASNet's first end point ('Stem') is at stride 8
+  count = 4 if network in STRIDE_4_STEMS else 3 if network in STRIDE_8_STEMS else 5
+  assert names == list(features.LEVELS)[-len(names):] and len(names) == count
 
 
 @pytest.mark.parametrize('network', [name for name in NAMES if nets_factory.get_spec(name).decoder_end_points])

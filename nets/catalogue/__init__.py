@@ -7,18 +7,19 @@ the built network. Nothing here imports TensorFlow, so the CLI checks its argume
 before TensorFlow loads. `nets.nets_factory` (research/slim's factory) is the usual door to it.
 
 Adding a network: its `NetworkSpec` in the family's module here (`resnet`, `mobilenet`, `xception`, `inception`,
-`classic`, or a new one listed below).
+`classic`, `nasnet`, or a new one listed below).
 """
 
 from nets.catalogue import classic
 from nets.catalogue import inception
 from nets.catalogue import mobilenet
+from nets.catalogue import nasnet
 from nets.catalogue import resnet
 from nets.catalogue import xception
 from nets.catalogue.registry import REGISTRY
 from nets.catalogue.registry import get_spec  # pylint: disable=unused-import
 
 REGISTRY.update((spec.name, spec) for spec in (*inception.FIRST, *resnet.SPECS, *mobilenet.SPECS, *xception.SPECS,
-                                               *classic.SPECS, *inception.SPECS))
+                                               *classic.SPECS, *inception.SPECS, *nasnet.SPECS))
 # research/deeplab's model variants: the backbones DeepLab's heads are put on (those with decoder features).
 DEEPLAB_VARIANTS = tuple(name for name, spec in REGISTRY.items() if spec.decoder_end_points)

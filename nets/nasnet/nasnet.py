@@ -18,7 +18,7 @@ cell where none exists ('cell_stem_0/comb_iter_0/left/global_step'); create it b
 
 The published checkpoints have 1001 classes (background first) and expect images scaled to [-1, 1].
 Extensions: `global_pool=False` without classes returns the last cell's map (after its relu) instead of the
-pooled vector; the smallest input is `minimum_input_size` (see there).
+pooled vector; `depth_multiplier` scales every filter count; the smallest input is `minimum_input_size`.
 """
 
 from typing import Optional
@@ -109,7 +109,7 @@ def _build_aux_head(net, end_points, num_classes, hparams, scope):
 
 def _imagenet_stem(inputs, hparams, stem_cell, current_step=None):
   """conv0 (3x3/2 VALID) and two stride-2 stem cells; returns the net and the outputs the cells read."""
-  net = layers.conv2d(inputs, int(32 * hparams.stem_multiplier), [3, 3], stride=2, padding='VALID', scope='conv0')
+  net = layers.conv2d(inputs, hparams.stem_filters, [3, 3], stride=2, padding='VALID', scope='conv0')
   net = layers.batch_norm(net, scope='conv0_bn')
   cell_outputs = [None, net]
   filter_scaling = 1.0 / hparams.filter_scaling_rate ** 2
@@ -147,17 +147,18 @@ def _check_inputs(images, num_classes, is_training, hparams, caller):
   return num_classes
 
 
-def build_nasnet_cifar(images, num_classes, is_training=True, config=None, current_step=None, global_pool=True):
+def build_nasnet_cifar(images, num_classes, is_training=True, config=None, current_step=None, global_pool=True,
+                       depth_multiplier=1.0):
   """NASNet-A for CIFAR-10 (32x32 images); see `build_nasnet_mobile`."""
   return _build('build_nasnet_cifar', cifar_config, images, num_classes, is_training, None, config, current_step,
-                'cifar', global_pool)
+                'cifar', global_pool, depth_multiplier)
 
 
 build_nasnet_cifar.default_image_size = 32
 
 
 def build_nasnet_mobile(images, num_classes, is_training=True, final_endpoint=None, config=None, current_step=None,
-                        global_pool=True):
+                        global_pool=True, depth_multiplier=1.0):
   """NASNet-A mobile (4@1056) for ImageNet.
 
   Args:
@@ -169,31 +170,33 @@ def build_nasnet_mobile(images, num_classes, is_training=True, final_endpoint=No
     config: an `HParams` (default `mobile_imagenet_config()`); it is copied, not changed.
     current_step: the training step for the drop-path schedule; None: the global step.
     global_pool: without classes, False returns the last cell's activated map instead of its average.
+    depth_multiplier: scales the filters of the stem and of every cell (at least 8 at filter scaling 1; an
+      extension, for thin networks in tests and experiments).
 
   Returns:
     (logits, end_points); without classes (features, end_points).
   """
   return _build('build_nasnet_mobile', mobile_imagenet_config, images, num_classes, is_training, final_endpoint,
-                config, current_step, 'imagenet', global_pool)
+                config, current_step, 'imagenet', global_pool, depth_multiplier)
 
 
 build_nasnet_mobile.default_image_size = 224
 
 
 def build_nasnet_large(images, num_classes, is_training=True, final_endpoint=None, config=None, current_step=None,
-                       global_pool=True):
+                       global_pool=True, depth_multiplier=1.0):
   """NASNet-A large (6@4032) for ImageNet; arguments as `build_nasnet_mobile`'s (default
   `large_imagenet_config()`)."""
   return _build('build_nasnet_large', large_imagenet_config, images, num_classes, is_training, final_endpoint,
-                config, current_step, 'imagenet', global_pool)
+                config, current_step, 'imagenet', global_pool, depth_multiplier)
 
 
 build_nasnet_large.default_image_size = 331
 
 
 def _build(caller, default_config, images, num_classes, is_training, final_endpoint, config, current_step, stem_type,
-           global_pool):
-  hparams = nasnet_utils.check_config(default_config() if config is None else config, caller)
+           global_pool, depth_multiplier):
+  hparams = nasnet_utils.check_config(default_config() if config is None else config, caller, depth_multiplier)
   _update_hparams(hparams, is_training)
   num_classes = _check_inputs(images, num_classes, is_training, hparams, caller)
   # The cells and the reduction cells, and the two stem cells of the ImageNet networks.

@@ -24,6 +24,7 @@ from typing import List, Optional, Sequence
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import checks
 from nets import layers
 
 DATA_FORMAT_NCHW = 'NCHW'
@@ -58,13 +59,20 @@ class HParams:
     return f'HParams({", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())})'
 
 
-def check_config(hparams: HParams, caller: str) -> HParams:
-  """A copy of `hparams` after checking what this project builds differently (the data format)."""
+def check_config(hparams: HParams, caller: str, depth_multiplier: float = 1.0) -> HParams:
+  """A copy of `hparams` for one build: checked for what this project builds differently (the data format),
+  `num_conv_filters` scaled by `depth_multiplier` (at least 8, so that the stem cells' quarter keeps 2 filters
+  for the factorized reduction's two paths), and `stem_filters`, conv0's (32 * stem_multiplier, scaled alike)."""
+  checks.check_depth_multiplier(depth_multiplier, caller)
   hparams = copy.deepcopy(hparams)
   data_format = getattr(hparams, 'data_format', DATA_FORMAT_NHWC)
   if data_format != DATA_FORMAT_NHWC:
     raise ValueError(f"{caller}: config.data_format must be 'NHWC', got {data_format!r}: the layers of this project "
                      "are built for channels-last tensors (transpose NCHW data to NHWC before the network)")
+  hparams.stem_filters = int(32 * hparams.stem_multiplier)
+  if depth_multiplier != 1.0:
+    hparams.num_conv_filters = max(8, int(hparams.num_conv_filters * depth_multiplier))
+    hparams.stem_filters = max(8, int(hparams.stem_filters * depth_multiplier))
   return hparams
 
 

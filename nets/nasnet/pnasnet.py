@@ -18,6 +18,12 @@ from nets import layers
 from nets.nasnet import nasnet
 from nets.nasnet import nasnet_utils
 
+# NASNet's pieces that PNASNet shares (research/slim's pnasnet calls them the same way).
+# pylint: disable=protected-access
+_imagenet_stem, _build_aux_head, _final_layer = nasnet._imagenet_stem, nasnet._build_aux_head, nasnet._final_layer
+_update_hparams, _check_inputs, _is_larger = nasnet._update_hparams, nasnet._check_inputs, nasnet._is_larger
+# pylint: enable=protected-access
+
 
 def large_imagenet_config() -> nasnet_utils.HParams:
   """PNASNet-5 large for ImageNet (331x331): 12 cells of 216 filters, drop-path to 0.6 over 250000 steps."""
@@ -57,32 +63,32 @@ class PNasNetNormalCell(nasnet_utils.NasNetABaseCell):
 
 
 def build_pnasnet_large(images, num_classes, is_training=True, final_endpoint=None, config=None, current_step=None,
-                        global_pool=True):
+                        global_pool=True, depth_multiplier=1.0):
   """PNASNet-5 large for ImageNet; arguments as `nets.nasnet.nasnet.build_nasnet_mobile`'s (default
   `large_imagenet_config()`)."""
   return _build('build_pnasnet_large', large_imagenet_config, images, num_classes, is_training, final_endpoint,
-                config, current_step, global_pool)
+                config, current_step, global_pool, depth_multiplier)
 
 
 build_pnasnet_large.default_image_size = 331
 
 
 def build_pnasnet_mobile(images, num_classes, is_training=True, final_endpoint=None, config=None, current_step=None,
-                         global_pool=True):
+                         global_pool=True, depth_multiplier=1.0):
   """PNASNet-5 mobile for ImageNet; arguments as `nets.nasnet.nasnet.build_nasnet_mobile`'s (default
   `mobile_imagenet_config()`)."""
   return _build('build_pnasnet_mobile', mobile_imagenet_config, images, num_classes, is_training, final_endpoint,
-                config, current_step, global_pool)
+                config, current_step, global_pool, depth_multiplier)
 
 
 build_pnasnet_mobile.default_image_size = 224
 
 
 def _build(caller, default_config, images, num_classes, is_training, final_endpoint, config, current_step,
-           global_pool):
-  hparams = nasnet_utils.check_config(default_config() if config is None else config, caller)
-  nasnet._update_hparams(hparams, is_training)  # pylint: disable=protected-access
-  num_classes = nasnet._check_inputs(images, num_classes, is_training, hparams, caller)  # pylint: disable=protected-access
+           global_pool, depth_multiplier):
+  hparams = nasnet_utils.check_config(default_config() if config is None else config, caller, depth_multiplier)
+  _update_hparams(hparams, is_training)
+  num_classes = _check_inputs(images, num_classes, is_training, hparams, caller)
   # No reduction cells: the cells and the two stem cells.
   cell = PNasNetNormalCell(hparams.num_conv_filters, hparams.drop_path_keep_prob, hparams.num_cells + 2,
                            hparams.total_training_steps, hparams.use_bounded_activation)
@@ -102,7 +108,7 @@ def _build_pnasnet_base(images, normal_cell, num_classes, hparams, is_training, 
     return final_endpoint and name == final_endpoint
 
   reductions = nasnet_utils.calc_reduction_layers(hparams.num_cells, hparams.num_reduction_layers)
-  net, cell_outputs = nasnet._imagenet_stem(images, hparams, normal_cell, current_step)  # pylint: disable=protected-access
+  net, cell_outputs = _imagenet_stem(images, hparams, normal_cell, current_step)
   if add('Stem', net):
     return net, end_points
   levels = [None, 0, 1, 2]  # how many times each output was reduced (see nasnet._build_nasnet_base)
@@ -118,13 +124,12 @@ def _build_pnasnet_base(images, normal_cell, num_classes, hparams, is_training, 
       prev_layer, prev_level = cell_outputs[-2], levels[-2]
     net = normal_cell(net, scope=f'cell_{cell_num}', filter_scaling=filter_scaling, stride=2 if reduction else 1,
                       prev_layer=prev_layer, cell_num=true_cell_num, current_step=current_step,
-                      prev_is_larger=nasnet._is_larger(prev_level, levels[-1]))  # pylint: disable=protected-access
+                      prev_is_larger=_is_larger(prev_level, levels[-1]))
     if add(f'Cell_{cell_num}', net):
       return net, end_points
     true_cell_num += 1
     cell_outputs.append(net)
     levels.append(levels[-1] + int(reduction))
     if hparams.use_aux_head and cell_num in aux_cells and num_classes and is_training:
-      nasnet._build_aux_head(activation(net), end_points, num_classes, hparams,  # pylint: disable=protected-access
-                             scope=f'aux_{cell_num}')
-  return nasnet._final_layer(net, end_points, add, num_classes, hparams, global_pool)  # pylint: disable=protected-access
+      _build_aux_head(activation(net), end_points, num_classes, hparams, scope=f'aux_{cell_num}')
+  return _final_layer(net, end_points, add, num_classes, hparams, global_pool)

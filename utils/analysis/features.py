@@ -7,6 +7,10 @@ names inside itself ('<end point>/<name>', e.g. MobileNet v2's 'layer_4/depthwis
 that gives conv1, block1/unit_2, block2/unit_3, block3/unit_5 and block4, because research/slim strides the
 *last* unit of each block: `block1` itself is at stride 8.
 
+A network of cells with two inputs (NASNet, PNASNet: each cell reads the two cells before it) has no end point
+on the trunk between its stem and its last cell; its level at such a stride is its last end point there (the last
+cell before a reduction, as timm's feature_info has them).
+
 An end point computed by an average pool or a mean is a head's pooling, not a feature, and never a level
 (Inception v1's head, a 7x7 VALID average pool of stride 1, would otherwise be the last end point at stride 32).
 
@@ -71,16 +75,19 @@ def trace_levels(network: str, **network_kwargs) -> List[Level]:
   """
   built = dry_build.build(network, **{'global_pool': False, **network_kwargs})
   with built.graph.as_default():
-    on_trunk = geometry.trunk(built.images, built.net, _block_outputs(built.end_points))
-    strides = geometry.trace(built.images, {name: built.end_points[name] for name in on_trunk})
+    strides = geometry.trace(built.images, {name: t for name, t in _block_outputs(built.end_points).items()
+                                            if t.shape.rank == 4})
   nominal = dry_build.build(network, global_pool=False) if network_kwargs else built
   with nominal.graph.as_default():
-    nominal_trunk = geometry.trunk(nominal.images, nominal.net, _block_outputs(nominal.end_points))
-    nominal_strides = geometry.trace(nominal.images, {name: nominal.end_points[name] for name in nominal_trunk})
+    maps = {name: t for name, t in _block_outputs(nominal.end_points).items() if t.shape.rank == 4}
+    nominal_trunk = geometry.trunk(nominal.images, nominal.net, maps)
+    nominal_strides = geometry.trace(nominal.images, maps)
   found = []
   for k, level in enumerate(LEVELS, start=1):
-    at_stride = [name for name in nominal_trunk if nominal_strides[name].stride == (2 ** k, 2 ** k)
-                 and nominal.end_points[name].op.type not in _POOLING_HEADS]
+    features = lambda names: [name for name in names if nominal_strides[name].stride == (2 ** k, 2 ** k)
+                              and nominal.end_points[name].op.type not in _POOLING_HEADS]
+    # Cells of two inputs (NASNet, PNASNet) leave no end point on the trunk between the stem and the last cell.
+    at_stride = features(nominal_trunk) or features(maps)
     if at_stride and at_stride[-1] in strides:
       name = at_stride[-1]
       found.append(_built_level(level, name, strides[name].stride, int(built.end_points[name].shape[-1])))

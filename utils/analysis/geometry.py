@@ -335,6 +335,8 @@ def _map_op(op: tf.Operation, spatial: Sequence, axes: Mapping) -> Sequence:
   if op.type in _PADS:
     (h, w), paddings = spatial[0], _static_value(op.inputs[1], 'padding', op)
     return h.pad(*map(int, paddings[1])), w.pad(*map(int, paddings[2]))
+  if op.type == 'StridedSlice':
+    return _cropped(op, spatial[0])
   if op.type == 'Mean':
     axes = sorted(int(a) % 4 for a in _static_value(op.inputs[1], 'axis', op).reshape(-1))
     if axes != [1, 2]:
@@ -346,6 +348,29 @@ def _map_op(op: tf.Operation, spatial: Sequence, axes: Mapping) -> Sequence:
   if op.type not in _POINTWISE and op.type != 'ConcatV2':
     return _Unknown(op)
   return _joined(op, [axes for axes in spatial if axes is not None])
+
+
+def _cropped(op: tf.Operation, spatial) -> Tuple[_Axis, _Axis]:
+  """A slice of a map that keeps every pixel of a window along height and width (stride 1), e.g. `x[:, 1:, 1:]`
+  (NASNet's factorized reduction shifts its map so)."""
+  if op.get_attr('ellipsis_mask') or op.get_attr('new_axis_mask') or op.get_attr('shrink_axis_mask'):
+    raise GeometryError(f'StridedSlice op {op.name!r}: only a slice that keeps all four axes is mapped')
+  begin, end, strides = (_static_value(op.inputs[k], what, op).tolist()
+                         for k, what in ((1, 'begin'), (2, 'end'), (3, 'strides')))
+  begin_mask, end_mask = op.get_attr('begin_mask'), op.get_attr('end_mask')
+  cropped = []
+  for axis, current in zip((1, 2), spatial):
+    if strides[axis] != 1:
+      raise GeometryError(f'StridedSlice op {op.name!r}: a slice of stride {strides[axis]} is not mapped')
+    first = 0 if begin_mask & (1 << axis) else begin[axis]
+    last = None if end_mask & (1 << axis) else end[axis]
+    if first < 0 or (last is not None and last < 0):
+      raise GeometryError(f'StridedSlice op {op.name!r}: a slice from the end of a map is not mapped')
+    if last is not None and current.size is None:
+      raise GeometryError(f'StridedSlice op {op.name!r}: a slice to a fixed end needs a known input size')
+    cut_end = 0 if last is None else current.size - last
+    cropped.append(current.pad(-first, -cut_end))
+  return tuple(cropped)
 
 
 def trace_tensors(inputs: tf.Tensor, input_size: Optional[Pair] = None) -> Dict[tf.Tensor, object]:
