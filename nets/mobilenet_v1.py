@@ -115,6 +115,30 @@ def mobilenet_v1_base(inputs: tf.Tensor, final_endpoint: str = 'Conv2d_13_pointw
   raise AssertionError('unreachable: final_endpoint was checked')  # pragma: no cover
 
 
+def _check_spatial_squeeze(inputs, conv_defs, output_stride, caller: str) -> None:
+  """The logits after the 7x7 VALID pool (narrowed to a smaller map) must be 1x1 to be squeezed: a known height
+  or width whose map is wider than 7 after the body cannot be.
+
+  Raises:
+    ValueError: naming the axis, its size and what builds instead, before anything is built.
+  """
+  for axis, size in zip(('height', 'width'), (checks.static_shape(inputs.shape) or [None] * 4)[1:3]):
+    if size is None:
+      continue
+    current_stride = 1
+    for conv_def in conv_defs:  # as mobilenet_v1_base strides them; every layer maps n pixels to ceil(n / stride)
+      dilated = output_stride is not None and current_stride == output_stride
+      if not dilated:
+        current_stride *= conv_def.stride
+      if not dilated or isinstance(conv_def, Conv):  # a full convolution always takes its stride
+        size = -(-size // conv_def.stride)
+    if size > 7:
+      raise ValueError(f'{caller}: spatial_squeeze=True needs 1x1 logits, but an input {axis} of '
+                       f'{inputs.shape[1 + (axis == "width")]} leaves a {size}-pixel map whose 7x7 VALID pool '
+                       f'gives {size - 6} logits along it; pass global_pool=True, spatial_squeeze=False, or a '
+                       'smaller image')
+
+
 def _reduced_kernel_size_for_small_input(tensor: tf.Tensor, kernel_size: Sequence[int]) -> list:
   """`kernel_size` shrunk to the tensor's static height and width where those are smaller.
 
@@ -153,7 +177,10 @@ def mobilenet_v1(inputs: tf.Tensor, num_classes: Optional[int] = 1000, dropout_k
   checks.check_images(inputs, caller)
   num_classes = checks.check_num_classes(num_classes, caller)
   conv_defs = MOBILENETV1_CONV_DEFS if conv_defs is None else conv_defs
-  _check_base_arguments(_end_point_names(conv_defs)[-1], depth_multiplier, output_stride, conv_defs, caller)
+  output_stride = _check_base_arguments(_end_point_names(conv_defs)[-1], depth_multiplier, output_stride, conv_defs,
+                                        caller)
+  if num_classes and spatial_squeeze and not global_pool:
+    _check_spatial_squeeze(inputs, conv_defs, output_stride, caller)
   with layers.BUILD_LOCK, tf.compat.v1.variable_scope(scope, 'MobilenetV1', [inputs], reuse=reuse) as sc:
     with slim.arg_scope([layers.batch_norm, layers.dropout], is_training=is_training):
       net, end_points = mobilenet_v1_base(inputs, final_endpoint=_end_point_names(conv_defs)[-1],

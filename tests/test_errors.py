@@ -16,6 +16,7 @@ from nets import resnet_v2
 from nets import resnet_v1_beta
 from nets import xception
 from nets.mobilenet import mobilenet_v2
+from nets.nasnet import nasnet
 from slimnets import cli
 from slimnets import models
 
@@ -59,6 +60,16 @@ def _beta(images, num_classes=None, **kwargs):
 
 def _factory(name):
   return lambda images, num_classes=None, **kwargs: nets_factory.get_network_fn(name, num_classes)(images, **kwargs)
+
+
+def _nchw(config):
+  config.set_hparam('data_format', 'NCHW')
+  return config
+
+
+def _nasnet_training(images, num_classes=None, **kwargs):
+  with slim.arg_scope(nasnet.nasnet_mobile_arg_scope()):
+    return nasnet.build_nasnet_mobile(images, num_classes, is_training=True, depth_multiplier=0.125, **kwargs)
 
 
 RGB = lambda size=64: tf.compat.v1.placeholder(tf.float32, [None, size, size, 3])
@@ -121,6 +132,17 @@ CATALOGUE = [
      ['mobilenet_v1_base: output_stride must be None (nominal, 32) or one of [8, 16, 32], got 4']),
     ('mobilenet classifier output_stride 4', _factory('mobilenet_v1'), RGB, {'output_stride': 4},
      ['MobilenetV1: output_stride must be None (nominal, 32) or one of [8, 16, 32], got 4']),
+    ('mobilenet logits that cannot be squeezed', _factory('mobilenet_v1'),
+     lambda: tf.compat.v1.placeholder(tf.float32, [None, None, 65, 3]), {'num_classes': 5, 'output_stride': 8},
+     ['MobilenetV1: spatial_squeeze=True needs 1x1 logits, but an input width of 65 leaves a 9-pixel map whose 7x7 '
+      'VALID pool gives 3 logits along it; pass global_pool=True, spatial_squeeze=False, or a smaller image']),
+    ('nasnet below its minimum', _factory('nasnet_mobile'), lambda: RGB(2), {},
+     ['build_nasnet_mobile: the images are 2 pixels in height; the network needs at least 3']),
+    ('nasnet NCHW', _factory('nasnet_mobile'), RGB, {'config': _nchw(nasnet.mobile_imagenet_config())},
+     ["build_nasnet_mobile: config.data_format must be 'NHWC', got 'NCHW'"]),
+    ('nasnet aux head below its minimum', _nasnet_training, lambda: RGB(66), {'num_classes': 10},
+     ['build_nasnet_mobile: the images are 66 pixels in height; the network needs at least 67 (with the auxiliary '
+      'head of training)']),
     ('mobilenet depth_multiplier 0', _mobilenet_base, RGB, {'depth_multiplier': 0},
      ['mobilenet_v1_base: depth_multiplier must be a number > 0, got 0']),
     ('mobilenet_v2 output_stride 12', _mobilenet_v2, RGB, {'output_stride': 12},

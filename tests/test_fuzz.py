@@ -8,7 +8,7 @@ tiny (research/slim's standard blocks with 1, 1, 1 and 3 units, built by `resnet
 Inception v3 0.1). The build must either raise `ValueError` itself, leaving the graph without ops or collection
 entries, or succeed with every 4-D end point of the static shape that `slimnets.analysis.geometry` computes from the
 ops, and (but for the networks without `output_stride`: Inception v1 and v3, VGG, AlexNet) with the last features at
-the stride asked for. Any other exception fails. The CI profile runs 250 examples;
+the stride asked for (NASNet: its 3x3/2 VALID conv0, then stride 16). Any other exception fails. The CI profile runs 250 examples;
 `pytest tests/test_fuzz.py --hypothesis-profile=long` explores 3000.
 """
 
@@ -27,7 +27,7 @@ from slimnets.analysis import geometry
 
 NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_v1_50', 'resnet_v2_50',
             'resnet_v1_50_beta', 'mobilenet_v1', 'mobilenet_v2', 'xception_41', 'vgg_16', 'alexnet_v2', 'inception_v1',
-            'inception_v2')
+            'inception_v2', 'nasnet_mobile')
 CLASSIC = ('vgg_16', 'alexnet_v2')  # no output_stride; fc6 is a VALID convolution of pool5 by default
 TINY = {'tiny_v1': (resnet_v1, resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
         'tiny_v2': (resnet_v2, resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
@@ -103,10 +103,12 @@ def test_random_arguments_give_a_value_error_or_the_predicted_shapes(case):
       assert [static[1 + axis] for axis in known] == [predicted[name].size[axis] for axis in known], (
           name, tensor.shape, predicted[name].size)
       assert static[0] == shape[0]
-    if network not in ('inception_v3',) + CLASSIC and shape[1] is not None:  # every layer SAME up to C5
+    last = _last_features(network, end_points)
+    if network == 'nasnet_mobile' and shape[1] is not None:  # conv0 is 3x3/2 VALID, every later layer SAME
+      assert last.shape.as_list()[1:3] == [math.ceil(((n - 3) // 2 + 1) / 16) for n in shape[1:3]]
+    elif network not in ('inception_v3',) + CLASSIC and shape[1] is not None:  # every layer SAME up to C5
       takes_stride = network in TINY or 'output_stride' in nets_factory.get_spec(network).options
       stride = (kwargs.get('output_stride') if takes_stride else None) or 32
-      last = _last_features(network, end_points)
       assert last.shape.as_list()[1:3] == [math.ceil(shape[1] / stride), math.ceil(shape[2] / stride)]
     if num_classes:
       assert net.shape[-1] == num_classes

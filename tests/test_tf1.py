@@ -30,6 +30,13 @@ DENSE = {name: ({"global_pool": True, "create_aux_logits": False, "spatial_squee
          for name in nets_factory.REGISTRY}
 for _pooling in ('inception_resnet_v2', 'inception_v4'):  # their heads always pool: [batch, classes]
   DENSE[_pooling] = {'create_aux_logits': False}
+_NASNETS = ('nasnet_mobile', 'nasnet_large', 'pnasnet_mobile', 'pnasnet_large')
+for _pooling in _NASNETS:  # so do NASNet's and PNASNet's (no output_stride; no auxiliary head in inference)
+  DENSE[_pooling] = {}
+# Their last cell at 321 (conv0 3x3 VALID: 160, then strides 2, 4, 8, 16: 10x10): 6 (NASNet) or 5 (PNASNet)
+# hidden states of 4 * max(8, int(filters / 8)) channels each.
+_NASNET_C5 = {'nasnet_mobile': 6 * 4 * 8, 'nasnet_large': 6 * 4 * 21, 'pnasnet_mobile': 5 * 4 * 8,
+              'pnasnet_large': 5 * 4 * 27}
 
 
 def _logits_shape(name, batch, classes):
@@ -89,6 +96,10 @@ def test_a_tf1_script_builds_every_network_at_default_and_dense_settings(name):
     assert net.shape.as_list() == [None, 5]
     c5 = nets_factory.get_spec(name).levels[-1].end_point
     assert end_points[c5].shape.as_list() == [None, 8, 8, 192]
+  elif name in _NASNETS:
+    assert net.shape.as_list() == [None, 5]
+    c5 = nets_factory.get_spec(name).levels[-1].end_point
+    assert end_points[c5].shape.as_list() == [None, 10, 10, _NASNET_C5[name]]
   else:
     assert net.shape.as_list() == _dense_output_shape(name, None, 5)
     c5 = nets_factory.get_spec(name).levels[-1].end_point

@@ -61,9 +61,12 @@ def _update_hparams(hparams: nasnet_utils.HParams, is_training: bool) -> None:
     hparams.set_hparam('drop_path_keep_prob', 1.0)
 
 
-def _arg_scope(weight_decay: float, batch_norm_decay: float, batch_norm_epsilon: float):
+def _arg_scope(weight_decay: float, batch_norm_decay: float, batch_norm_epsilon: float,
+               batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
   """He initialization on the fan-out, L2 weight decay, no activation or biases in the convolutions (the cells
-  apply relu themselves), batch norm with scale, the classifier scoped 'FC'."""
+  apply relu themselves), batch norm with scale, the classifier scoped 'FC'. `batch_norm_updates_collections`
+  (keyword only in the functions below; every arg scope of the factory takes it): where the moving average
+  updates go, None to update in place."""
   regularizer = slim.l2_regularizer(weight_decay)
   initializer = slim.variance_scaling_initializer(mode='FAN_OUT')
   with layers.BUILD_LOCK, slim.arg_scope([layers.fully_connected, layers.conv2d, layers.separable_conv2d],
@@ -71,23 +74,26 @@ def _arg_scope(weight_decay: float, batch_norm_decay: float, batch_norm_epsilon:
     with slim.arg_scope([layers.fully_connected], activation_fn=None, scope='FC'):
       with slim.arg_scope([layers.conv2d, layers.separable_conv2d], activation_fn=None, biases_initializer=None):
         with slim.arg_scope([layers.batch_norm], decay=batch_norm_decay, epsilon=batch_norm_epsilon, scale=True,
-                            fused=True) as sc:
+                            fused=True, updates_collections=batch_norm_updates_collections) as sc:
           return sc
 
 
-def nasnet_cifar_arg_scope(weight_decay=5e-4, batch_norm_decay=0.9, batch_norm_epsilon=1e-5):
+def nasnet_cifar_arg_scope(weight_decay=5e-4, batch_norm_decay=0.9, batch_norm_epsilon=1e-5, *,
+                          batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
   """The arg scope of NASNet-A for CIFAR."""
-  return _arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon)
+  return _arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon, batch_norm_updates_collections)
 
 
-def nasnet_mobile_arg_scope(weight_decay=4e-5, batch_norm_decay=0.9997, batch_norm_epsilon=1e-3):
+def nasnet_mobile_arg_scope(weight_decay=4e-5, batch_norm_decay=0.9997, batch_norm_epsilon=1e-3, *,
+                          batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
   """The arg scope of NASNet-A mobile."""
-  return _arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon)
+  return _arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon, batch_norm_updates_collections)
 
 
-def nasnet_large_arg_scope(weight_decay=5e-5, batch_norm_decay=0.9997, batch_norm_epsilon=1e-3):
+def nasnet_large_arg_scope(weight_decay=5e-5, batch_norm_decay=0.9997, batch_norm_epsilon=1e-3, *,
+                          batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
   """The arg scope of NASNet-A large."""
-  return _arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon)
+  return _arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon, batch_norm_updates_collections)
 
 
 def _build_aux_head(net, end_points, num_classes, hparams, scope):

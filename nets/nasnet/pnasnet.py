@@ -41,14 +41,18 @@ def mobile_imagenet_config() -> nasnet_utils.HParams:
                               use_bounded_activation=False)
 
 
-def pnasnet_large_arg_scope(weight_decay=4e-5, batch_norm_decay=0.9997, batch_norm_epsilon=0.001):
+def pnasnet_large_arg_scope(weight_decay=4e-5, batch_norm_decay=0.9997, batch_norm_epsilon=0.001, *,
+                           batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
   """The arg scope of PNASNet large (NASNet large's, with its own weight decay default)."""
-  return nasnet.nasnet_large_arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon)
+  return nasnet.nasnet_large_arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon,
+                                       batch_norm_updates_collections=batch_norm_updates_collections)
 
 
-def pnasnet_mobile_arg_scope(weight_decay=4e-5, batch_norm_decay=0.9997, batch_norm_epsilon=0.001):
+def pnasnet_mobile_arg_scope(weight_decay=4e-5, batch_norm_decay=0.9997, batch_norm_epsilon=0.001, *,
+                           batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS):
   """The arg scope of PNASNet mobile (NASNet mobile's)."""
-  return nasnet.nasnet_mobile_arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon)
+  return nasnet.nasnet_mobile_arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon,
+                                       batch_norm_updates_collections=batch_norm_updates_collections)
 
 
 class PNasNetNormalCell(nasnet_utils.NasNetABaseCell):
