@@ -27,7 +27,7 @@ def _spec(name: str, module: str, size: int, cells: Tuple[int, int, int], channe
       # The auxiliary head ('aux_N/aux_logits/FC') follows the classes too; it exists only in training builds.
       class_variables=('final_layer/FC/weights', 'final_layer/FC/biases'),
       num_classes=1001,
-      archive=archive(f'{TF_MODELS}{archive_name}.tar.gz', 'model.ckpt', 1001))
+      archive=archive(f'{TF_MODELS}{archive_name}.tar.gz', 'model.ckpt', 1001), training_build_size=67)
 
 
 SPECS = (

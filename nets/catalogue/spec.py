@@ -114,6 +114,8 @@ class NetworkSpec:
       (`DEEPLAB_VARIANTS`).
     unlisted_archive: where the network's published checkpoints are when they exist but `archive` does not
       declare them yet ('' when none is published).
+    training_build_size: for a network whose training build has variables its inference build lacks (NASNet's
+      and PNASNet's auxiliary head), the smallest input size that builds them; None for the others.
   """
   name: str
   function: str
@@ -134,6 +136,7 @@ class NetworkSpec:
   base_defaults: Tuple[Tuple[str, object], ...] = ()
   decoder_end_points: Tuple[Tuple[int, str], ...] = ()
   unlisted_archive: str = ''
+  training_build_size: Optional[int] = None
 
   @property
   def fn(self) -> Callable:

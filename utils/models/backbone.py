@@ -34,6 +34,9 @@ from slimnets.weights import checkpoints
 from slimnets.weights import preprocessing
 
 
+DROP_PATH_STEP = 'drop_path_step'
+
+
 @dataclasses.dataclass
 class _Build:
   """What a backbone keeps outside TensorFlow's object tracking (SavedModel saves only the variables)."""
@@ -106,6 +109,7 @@ class Backbone(tf.Module):
       scope_kwargs['weight_decay'] = weight_decay
     self._build = _Build(spec, spec.arg_scope(**scope_kwargs), dict(network_kwargs), [], variable_factory)
     self._variables: Dict[str, tf.Variable] = {}
+    self._step: Optional[tf.Variable] = None  # see `_counted_step`
 
   def _getter(self, getter, name, shape=None, dtype=tf.float32, initializer=None, trainable=True, **kwargs):
     """Hands back the variable `name`, creating it on first use.
@@ -220,7 +224,23 @@ class Backbone(tf.Module):
 
   def _network(self, images: tf.Tensor, training) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
     """The graph-building call run under the getter and the arg scope."""
-    return self._build.spec.fn(images, self.num_classes, is_training=training, **self._build.network_kwargs)
+    kwargs = dict(self._build.network_kwargs)
+    if 'current_step' in self._build.spec.options and 'current_step' not in kwargs:
+      kwargs['current_step'] = self._counted_step(training)
+    return self._build.spec.fn(images, self.num_classes, is_training=training, **kwargs)
+
+  def _counted_step(self, training) -> tf.Tensor:
+    """The training calls counted so far, and one more counted when `training`: the step of the drop-path
+    schedule of NASNet and PNASNet (research/slim reads the graph's global step, which eager code has not; it
+    would create one per cell, never incremented, and never drop a path). The counter is the variable
+    `DROP_PATH_STEP`, saved with the model's checkpoints but not among `variables_by_name` (TF-Slim checkpoints do
+    not hold it: fine-tuning starts its schedule at 0, as research/slim's does)."""
+    if self._step is None:
+      self._step = self._build.variable_factory(DROP_PATH_STEP, [], tf.int64, 0, False)
+    value = tf.identity(self._step.read_value())
+    if training is not False:
+      self._step.assign_add(tf.cast(training, tf.int64) if tf.is_tensor(training) else int(bool(training)))
+    return value
 
   @property
   def network_kwargs(self) -> dict:
@@ -239,8 +259,13 @@ class Backbone(tf.Module):
   def build(self, input_size: Optional[int] = None) -> 'Backbone':
     """Creates the variables by running the network once on zeros (default size: the network's minimum)."""
     if not self._variables:
-      size = input_size or self._build.spec.minimum_input_size(bool(self.num_classes))[0]
+      spec = self._build.spec
+      size = input_size or spec.minimum_input_size(bool(self.num_classes))[0]
       self(tf.zeros([1, size, size, self.in_channels]), training=False)
+      if spec.training_build_size and self.num_classes:  # the auxiliary head of training: traced, not run
+        size = max(size, spec.training_build_size)
+        trace = tf.function(lambda images: self(images, training=True)[0])
+        trace.get_concrete_function(tf.TensorSpec([1, size, size, self.in_channels], tf.float32))
     return self
 
   def feature_levels(self, end_points: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
