@@ -8,8 +8,8 @@ tiny (research/slim's standard blocks with 1, 1, 1 and 3 units, built by `resnet
 Inception v3 0.1). The build must either raise `ValueError` itself, leaving the graph without ops or collection
 entries, or succeed with every 4-D end point of the static shape that `slimnets.analysis.geometry` computes from the
 ops, and (but for the networks without `output_stride`: Inception v1 and v3, VGG, AlexNet) with the last features at
-the stride asked for (NASNet: its 3x3/2 VALID conv0, then stride 16). Any other exception fails. The CI profile runs 250 examples;
-`pytest tests/test_fuzz.py --hypothesis-profile=long` explores 3000.
+the stride asked for (NASNet: its 3x3/2 VALID conv0, then stride 16). Any other exception fails. The CI profile
+runs 250 examples; `pytest tests/test_fuzz.py --hypothesis-profile=long` explores 3000.
 """
 
 import math

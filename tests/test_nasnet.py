@@ -10,6 +10,8 @@ from nets.nasnet import nasnet
 from nets.nasnet import nasnet_utils
 from nets.nasnet import pnasnet
 
+pytestmark = pytest.mark.once  # graph builds of fixed facts; the eager tests need TF2 behaviour anyway
+
 
 def _variables(build, shape, **kwargs):
   with tf.Graph().as_default() as graph:
@@ -18,7 +20,6 @@ def _variables(build, shape, **kwargs):
     return [(v.op.name, v.shape.as_list()) for v in tf.compat.v1.global_variables()], net, end_points, graph
 
 
-@pytest.mark.once
 def test_configs_and_reduction_layers_are_research_slims():
   assert nasnet_utils.calc_reduction_layers(12, 2) == [4, 8]
   assert nasnet_utils.calc_reduction_layers(18, 2) == [6, 12]
@@ -33,7 +34,6 @@ def test_configs_and_reduction_layers_are_research_slims():
   assert (pnasnet.large_imagenet_config().num_conv_filters, pnasnet.mobile_imagenet_config().num_cells) == (216, 9)
 
 
-@pytest.mark.once
 @pytest.mark.parametrize('build', [nasnet.build_nasnet_mobile, pnasnet.build_pnasnet_mobile])
 def test_unknown_and_tiny_images_build_the_variables_of_the_default_size(build):
   """research/slim compares static widths: unknown sizes fail, and a 1-pixel map left at 1 pixel by a stride-2

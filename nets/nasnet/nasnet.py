@@ -21,8 +21,6 @@ Extensions: `global_pool=False` without classes returns the last cell's map (aft
 pooled vector; `depth_multiplier` scales every filter count; the smallest input is `minimum_input_size`.
 """
 
-from typing import Optional
-
 import tensorflow as tf
 import tf_slim as slim
 
