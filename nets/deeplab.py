@@ -22,7 +22,9 @@ scale's logits with the stages' tensors ('backbone', 'aspp', 'decoder', 'logits/
 `slimnets.analysis.describe.describe_segmenter` reads.
 """
 
-import dataclasses
+import collections
+import copy
+import json
 import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -60,6 +62,7 @@ _FAMILIES = {
                       'call': {'regularize_depthwise': False}},
 }
 _MOBILENET_V2_FINAL_ENDPOINT = 'layer_18'
+_MOBILENET_V3_SEG = ('mobilenet_v3_large_seg', 'mobilenet_v3_small_seg')  # built to their C5 ('layer_17', 'layer_13')
 MODEL_VARIANTS = nets_factory.DEEPLAB_VARIANTS
 _MERGE_METHODS = ('max', 'avg')
 
@@ -70,55 +73,95 @@ def _positive_pair(value, name: str) -> Optional[Tuple[int, int]]:
   return checks.int_pair(value, f'ModelOptions: {name}')
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelOptions:
-  """DeepLab's model options (research/deeplab common.ModelOptions), with its flags' defaults.
+# DeepLab's `common.ModelOptions` fields, in its order, with the defaults of its flags; then this project's own.
+_DEEPLAB_FIELDS = (
+    ('outputs_to_num_classes', None), ('crop_size', None), ('atrous_rates', None), ('output_stride', 8),
+    ('preprocessed_images_dtype', tf.float32), ('merge_method', 'max'), ('add_image_level_feature', True),
+    ('image_pooling_crop_size', None), ('image_pooling_stride', (1, 1)), ('aspp_with_batch_norm', True),
+    ('aspp_with_separable_conv', True), ('multi_grid', None), ('decoder_output_stride', None),
+    ('decoder_use_separable_conv', True), ('logits_kernel_size', 1), ('model_variant', 'mobilenet_v2'),
+    ('depth_multiplier', 1.0), ('divisible_by', None), ('prediction_with_upsampled_logits', True),
+    ('dense_prediction_cell_config', None),
+    ('nas_architecture_options', {'nas_stem_output_num_conv_filters': 20, 'nas_use_classification_head': False,
+                                  'nas_remove_os32_stride': False}),
+    ('use_bounded_activation', False), ('aspp_with_concat_projection', True),
+    ('aspp_with_squeeze_and_excitation', False), ('aspp_convs_filters', 256), ('decoder_use_sum_merge', False),
+    ('decoder_filters', 256), ('decoder_output_is_logits', False), ('image_se_uses_qsigmoid', False),
+    ('label_weights', 1.0), ('sync_batch_norm_method', 'None'), ('batch_norm_decay', 0.9997))
+_OWN_FIELDS = (('preprocess_images', True),)
+_DEFAULTS = dict(_DEEPLAB_FIELDS[1:] + _OWN_FIELDS)
+_POSITIONAL = ('outputs_to_num_classes', 'crop_size', 'atrous_rates', 'output_stride', 'preprocessed_images_dtype')
+# Options DeepLab has that are not built here yet: the value each must keep (anything else is a ValueError).
+_NOT_BUILT = {'dense_prediction_cell_config': None, 'use_bounded_activation': False, 'label_weights': 1.0,
+              'sync_batch_norm_method': 'None', 'batch_norm_decay': 0.9997}
 
-  Attributes:
+
+class ModelOptions(collections.namedtuple('ModelOptions', [name for name, _ in _DEEPLAB_FIELDS + _OWN_FIELDS])):
+  """DeepLab's model options (research/deeplab `common.ModelOptions`): a namedtuple of its fields in its order,
+  made as DeepLab makes it, `ModelOptions(outputs_to_num_classes, crop_size=None, atrous_rates=None,
+  output_stride=8, preprocessed_images_dtype=tf.float32)`, with its flags' defaults for the other fields, which
+  are keywords here (DeepLab reads them from its flags). `_replace`, `_asdict`, `_fields`, indexing, unpacking and
+  pickling work as on DeepLab's; like DeepLab's, the options are checked when a model is built from them
+  (`checked()`), so `ModelOptions({})._replace(model_variant=...)` makes options and the build raises.
+
+  Fields (DeepLab's, then this project's `preprocess_images`):
     outputs_to_num_classes: {output name: classes}, e.g. {'semantic': 21}.
     crop_size: (height, width) of the images, or None (read from the images; dynamic if unknown).
     atrous_rates: rates of the 3x3 ASPP branches, e.g. (6, 12, 18) at output_stride 16; None: no such branch.
     output_stride: the backbone's output stride (one it reaches).
-    model_variant: the backbone, one of `MODEL_VARIANTS`.
-    multi_grid: unit rates of the backbone's last block (ResNet, Xception), or None.
-    decoder_output_stride: strides of the decoder stages, e.g. (4,) for DeepLab v3+; None: no decoder.
+    preprocessed_images_dtype: the dtype the preprocessed images are cast to (float16 and bfloat16 images keep
+      theirs: the network then runs in it).
+    merge_method: 'max' or 'avg' over the scales of `multi_scale_logits`.
     add_image_level_feature: build the image pooling branch.
     image_pooling_crop_size, image_pooling_stride: the average pool of that branch (default: the whole map).
     aspp_with_batch_norm: build ASPP (DeepLab's switch; without it the features go to the logits directly).
     aspp_with_separable_conv, decoder_use_separable_conv: depthwise separable 3x3 convolutions.
+    multi_grid: unit rates of the backbone's last block (ResNet, Xception), or None.
+    decoder_output_stride: strides of the decoder stages, e.g. (4,) for DeepLab v3+; None: no decoder.
+    logits_kernel_size: kernel of the logits (1 with ASPP).
+    model_variant: the backbone, one of `MODEL_VARIANTS`.
+    depth_multiplier, divisible_by: MobileNet v2's channel scaling (`divisible_by` None: 8 at multiplier 1, else 1).
+    prediction_with_upsampled_logits: `predict_labels` takes the argmax of the logits upsampled to the image
+      (bilinear); False: of the logits, the labels then upsampled (nearest neighbour).
     aspp_with_concat_projection: project the concatenated branches to `aspp_convs_filters`.
     aspp_convs_filters, decoder_filters: channels of the ASPP branches and of the decoder.
-    logits_kernel_size: kernel of the logits (1 with ASPP).
-    merge_method: 'max' or 'avg' over the scales of `multi_scale_logits`.
-    depth_multiplier, divisible_by: MobileNet v2's channel scaling (`divisible_by` None: 8 at multiplier 1, else 1).
+    nas_architecture_options: options of DeepLab's NAS backbones (none of which is built here; unused).
+    aspp_with_squeeze_and_excitation: the image-level branch gates the ASPP output (sigmoid, no batch norm)
+      instead of joining the concatenation; `image_se_uses_qsigmoid`: with relu6(x + 3) / 6 for the sigmoid.
+    decoder_use_sum_merge: the decoder adds the low-level projection (of `decoder_filters` channels) to one
+      convolution of the upsampled features instead of concatenating and refining them.
+    decoder_output_is_logits: the decoder's output are the logits (its convolutions linear, 1x1, with biases;
+      `decoder_filters` must be the class count): DeepLab's MobileNet v3 Cityscapes models.
+    dense_prediction_cell_config, use_bounded_activation, label_weights, sync_batch_norm_method,
+    batch_norm_decay: not built yet; a value other than DeepLab's default is a ValueError at build time (never
+      ignored).
     preprocess_images: apply the backbone's DeepLab preprocessing to [0, 255] images.
   """
-  outputs_to_num_classes: Mapping[str, int]
-  crop_size: Optional[Sequence[int]] = None
-  atrous_rates: Optional[Sequence[int]] = None
-  output_stride: int = 8
-  model_variant: str = 'mobilenet_v2'
-  multi_grid: Optional[Sequence[int]] = None
-  decoder_output_stride: Optional[Sequence[int]] = None
-  add_image_level_feature: bool = True
-  image_pooling_crop_size: Optional[Sequence[int]] = None
-  image_pooling_stride: Sequence[int] = (1, 1)
-  aspp_with_batch_norm: bool = True
-  aspp_with_separable_conv: bool = True
-  aspp_with_concat_projection: bool = True
-  aspp_convs_filters: int = 256
-  decoder_use_separable_conv: bool = True
-  decoder_filters: int = 256
-  logits_kernel_size: int = 1
-  merge_method: str = 'max'
-  depth_multiplier: float = 1.0
-  divisible_by: Optional[int] = None
-  preprocess_images: bool = True
+  __slots__ = ()
 
-  def __post_init__(self):
-    def fix(name, value):
-      object.__setattr__(self, name, value)
+  def __new__(cls, outputs_to_num_classes, crop_size=None, atrous_rates=None, output_stride=8,
+              preprocessed_images_dtype=tf.float32, **options):
+    unknown = sorted(set(options) - set(_DEFAULTS))
+    if unknown:
+      raise TypeError(f'ModelOptions got unexpected keyword arguments {", ".join(unknown)}; its fields are '
+                      f'{", ".join(cls._fields)}')
+    values = {**copy.deepcopy(_DEFAULTS), **options, 'crop_size': crop_size, 'atrous_rates': atrous_rates,
+              'output_stride': output_stride, 'preprocessed_images_dtype': preprocessed_images_dtype}
+    return super().__new__(cls, outputs_to_num_classes, **{name: values[name] for name in cls._fields[1:]})
 
+  def __getnewargs_ex__(self):
+    """Copies and pickles are made through `__new__`'s signature."""
+    values = self._asdict()
+    return tuple(values.pop(name) for name in _POSITIONAL), values
+
+  def checked(self) -> 'ModelOptions':
+    """These options checked, their numbers made python ints and tuples: what every build uses.
+
+    Raises:
+      ValueError: naming the field, its value and what is valid (an unknown model variant, empty outputs, a
+        stride the backbone does not reach, an option not built here, ...).
+    """
+    fixed = {}
     if self.model_variant not in MODEL_VARIANTS:
       raise ValueError(f'ModelOptions: model_variant must be one of {", ".join(MODEL_VARIANTS)}, '
                        f'got {self.model_variant!r}')
@@ -127,15 +170,21 @@ class ModelOptions:
         isinstance(k, str) and checks.is_int(checks.as_int(v)) for k, v in self.outputs_to_num_classes.items()):
       raise ValueError('ModelOptions: outputs_to_num_classes must map output names to positive class counts, '
                        f'e.g. {{\'semantic\': 21}}, got {self.outputs_to_num_classes!r}')
-    fix('outputs_to_num_classes', {k: checks.as_int(v) for k, v in self.outputs_to_num_classes.items()})
-    fix('crop_size', _positive_pair(self.crop_size, 'crop_size'))
-    fix('image_pooling_crop_size', _positive_pair(self.image_pooling_crop_size, 'image_pooling_crop_size'))
-    fix('image_pooling_stride', _positive_pair(self.image_pooling_stride, 'image_pooling_stride'))
+    fixed['outputs_to_num_classes'] = {k: checks.as_int(v) for k, v in self.outputs_to_num_classes.items()}
+    for name in ('crop_size', 'image_pooling_crop_size', 'image_pooling_stride'):
+      fixed[name] = _positive_pair(getattr(self, name), name)
     stride = checks.as_int(self.output_stride)
     if stride not in spec.output_strides:
       raise ValueError(f'ModelOptions: output_stride must be one of {list(spec.output_strides)} for '
                        f'{self.model_variant}, got {self.output_stride!r}')
-    fix('output_stride', stride)
+    fixed['output_stride'] = stride
+    try:
+      fixed['preprocessed_images_dtype'] = tf.as_dtype(self.preprocessed_images_dtype)
+    except TypeError:
+      fixed['preprocessed_images_dtype'] = None
+    if fixed['preprocessed_images_dtype'] not in (tf.float32, tf.float16, tf.bfloat16):
+      raise ValueError('ModelOptions: preprocessed_images_dtype must be tf.float32, tf.float16 or tf.bfloat16, '
+                       f'got {self.preprocessed_images_dtype!r}')
     for name in ('atrous_rates', 'multi_grid', 'decoder_output_stride'):
       value = getattr(self, name)
       if value is None:
@@ -143,10 +192,10 @@ class ModelOptions:
       ints = tuple(checks.as_int(v) for v in value) if isinstance(value, (list, tuple)) else ()
       if not ints or not all(checks.is_int(v) for v in ints):
         raise ValueError(f'ModelOptions: {name} must be None or a sequence of positive ints, got {value!r}')
-      fix(name, ints)
+      fixed[name] = ints
     if self.multi_grid is not None and not spec.multi_grid:
       raise ValueError(f'ModelOptions: {self.model_variant} has no multi_grid option')
-    for decoder_stride in self.decoder_output_stride or ():
+    for decoder_stride in fixed.get('decoder_output_stride') or ():
       spec.decoder_end_point(decoder_stride)  # a ValueError naming the strides it has
       if decoder_stride >= stride:
         raise ValueError(f'ModelOptions: decoder_output_stride {decoder_stride} must be below output_stride '
@@ -155,15 +204,29 @@ class ModelOptions:
       raise ValueError(f'ModelOptions: merge_method must be one of {_MERGE_METHODS}, got {self.merge_method!r}')
     for name in ('aspp_convs_filters', 'decoder_filters', 'logits_kernel_size'):
       checks.check_int(f'ModelOptions: {name}', checks.as_int(getattr(self, name)))
+      fixed[name] = checks.as_int(getattr(self, name))
     checks.check_depth_multiplier(self.depth_multiplier, 'ModelOptions')
     checks.check_int('ModelOptions: divisible_by', checks.as_int(self.divisible_by), allow_none=True)
-    if self.aspp_with_batch_norm and self.logits_kernel_size != 1:
+    if self.aspp_with_batch_norm and fixed['logits_kernel_size'] != 1:
       raise ValueError(f'ModelOptions: logits_kernel_size must be 1 with ASPP (aspp_with_batch_norm), got '
                        f'{self.logits_kernel_size}')
+    if self.decoder_output_is_logits and (not fixed.get('decoder_output_stride') or any(
+        classes != fixed['decoder_filters'] for classes in fixed['outputs_to_num_classes'].values())):
+      raise ValueError('ModelOptions: decoder_output_is_logits needs a decoder (decoder_output_stride) of '
+                       'decoder_filters equal to every output\'s class count, got decoder_filters='
+                       f'{self.decoder_filters} for {fixed["outputs_to_num_classes"]} and decoder_output_stride='
+                       f'{self.decoder_output_stride!r}')
+    for name, default in _NOT_BUILT.items():
+      if getattr(self, name) != default:
+        raise ValueError(f'ModelOptions: {name}={getattr(self, name)!r} is not built by slimnets yet (only '
+                         f'DeepLab\'s default {default!r}); it is never ignored')
+    return self._replace(**fixed)
 
-  def _replace(self, **changes) -> 'ModelOptions':
-    """A copy with `changes` (namedtuple style, as DeepLab's code calls it)."""
-    return dataclasses.replace(self, **changes)
+  def as_json(self) -> dict:
+    """The fields as JSON values (the dtype by name); `ModelOptions(**options.as_json())` makes them again."""
+    values = self._asdict()
+    values['preprocessed_images_dtype'] = tf.as_dtype(self.preprocessed_images_dtype).name
+    return json.loads(json.dumps(values))
 
 
 def get_extra_layer_scopes(last_layers_contain_logits_only: bool = False) -> List[str]:
@@ -217,10 +280,10 @@ def mean_pixel(model_variant: str) -> Tuple[float, float, float]:
   return _MEAN_RGB if model_variant in ('resnet_v1_50', 'resnet_v1_101') else (127.5, 127.5, 127.5)
 
 
-def _preprocess(images: tf.Tensor, model_variant: str) -> tf.Tensor:
+def _preprocess(images: tf.Tensor, model_variant: str, dtype: tf.DType = tf.float32) -> tf.Tensor:
   """DeepLab's preprocessing, computed in float32; float16 and bfloat16 images get their own dtype back (the
-  network then runs in it), any other images float32."""
-  dtype = images.dtype if images.dtype in (tf.float16, tf.bfloat16) else tf.float32
+  network then runs in it), any other images `dtype` (`ModelOptions.preprocessed_images_dtype`)."""
+  dtype = images.dtype if images.dtype in (tf.float16, tf.bfloat16) else dtype
   images = tf.cast(images, tf.float32)
   if model_variant in ('resnet_v1_50', 'resnet_v1_101'):
     channels = int(images.shape[-1])
@@ -233,7 +296,7 @@ def _backbone(images: tf.Tensor, options: ModelOptions, weight_decay: float, reu
   """The backbone's dense features and end points, built as DeepLab's feature extractor builds it."""
   spec = nets_factory.get_spec(options.model_variant)
   if options.preprocess_images:
-    images = _preprocess(images, options.model_variant)
+    images = _preprocess(images, options.model_variant, options.preprocessed_images_dtype)
   if options.model_variant == 'mobilenet_v2':
     whole = options.depth_multiplier == 1.0
     divisible_by = options.divisible_by if options.divisible_by is not None else (8 if whole else 1)
@@ -243,6 +306,11 @@ def _backbone(images: tf.Tensor, options: ModelOptions, weight_decay: float, reu
             images, depth_multiplier=options.depth_multiplier, min_depth=8 if whole else 1,
             divisible_by=divisible_by, final_endpoint=_MOBILENET_V2_FINAL_ENDPOINT,
             output_stride=options.output_stride, scope=scope)
+  if options.model_variant in _MOBILENET_V3_SEG:  # DeepLab's `_mobilenet_v3`: MobileNet v2's training scope
+    with slim.arg_scope(mobilenet_v2.training_scope(is_training=is_training, weight_decay=weight_decay)):
+      with tf.compat.v1.variable_scope('MobilenetV3', 'MobilenetV3', [images], reuse=reuse) as scope:
+        return spec.base_fn(images, depth_multiplier=options.depth_multiplier, output_stride=options.output_stride,
+                            final_endpoint=spec.levels[-1].end_point, scope=scope)
   family = _FAMILIES[spec.function.partition(':')[0]]
   extra = {'multi_grid': options.multi_grid} if options.multi_grid is not None else {}
   with slim.arg_scope(spec.arg_scope(weight_decay=weight_decay, **family['scope'])):
@@ -269,7 +337,7 @@ def extract_features(images: tf.Tensor, model_options: ModelOptions, weight_deca
   Returns:
     (features, the backbone's end points).
   """
-  features, _, end_points = _features_and_aspp(images, model_options, weight_decay, reuse, is_training,
+  features, _, end_points = _features_and_aspp(images, model_options.checked(), weight_decay, reuse, is_training,
                                                 fine_tune_batch_norm)
   return features, end_points
 
@@ -283,10 +351,15 @@ def _features_and_aspp(images, model_options: ModelOptions, weight_decay: float,
     return backbone, backbone, end_points
   conv, norm = _head_scope(weight_decay, reuse, bn_training)
   depth = model_options.aspp_convs_filters
+  gate = None
   with conv, norm:
     branches = []
     if model_options.add_image_level_feature:
-      branches.append(_image_pooling(backbone, model_options, depth))
+      image_feature = _image_pooling(backbone, model_options, depth)
+      if model_options.aspp_with_squeeze_and_excitation:
+        gate = image_feature  # multiplies the ASPP output instead of joining it
+      else:
+        branches.append(image_feature)
     branches.append(layers.conv2d(backbone, depth, 1, scope=ASPP_SCOPE + '0'))
     for i, rate in enumerate(model_options.atrous_rates or (), 1):
       if model_options.aspp_with_separable_conv:
@@ -298,7 +371,14 @@ def _features_and_aspp(images, model_options: ModelOptions, weight_decay: float,
     if model_options.aspp_with_concat_projection:
       net = layers.conv2d(net, depth, 1, scope=CONCAT_PROJECTION_SCOPE)
       net = layers.dropout(net, keep_prob=0.9, is_training=is_training, scope=CONCAT_PROJECTION_SCOPE + '_dropout')
+    if gate is not None:
+      net *= gate
   return net, backbone, end_points
+
+
+def q_sigmoid(x: tf.Tensor) -> tf.Tensor:
+  """DeepLab's quantization-friendly sigmoid (`utils.q_sigmoid`): relu6(x + 3) * 0.16667."""
+  return tf.nn.relu6(x + 3.0) * 0.16667
 
 
 def _image_pooling(features: tf.Tensor, options: ModelOptions, depth: int) -> tf.Tensor:
@@ -312,33 +392,64 @@ def _image_pooling(features: tf.Tensor, options: ModelOptions, depth: int) -> tf
     net = tf.reduce_mean(features, axis=[1, 2], keepdims=True)
     static = checks.static_shape(features)[1:3]
     size = static if None not in static else tf.shape(features)[1:3]
-  net = layers.conv2d(net, depth, 1, scope=IMAGE_POOLING_SCOPE)
-  return resize_bilinear(net, size, net.dtype)
+  if options.aspp_with_squeeze_and_excitation:  # a gate: sigmoid, no batch norm (so the convolution has biases)
+    gating = q_sigmoid if options.image_se_uses_qsigmoid else tf.nn.sigmoid
+    net = layers.conv2d(net, depth, 1, activation_fn=gating, normalizer_fn=None, scope=IMAGE_POOLING_SCOPE)
+  else:
+    net = layers.conv2d(net, depth, 1, scope=IMAGE_POOLING_SCOPE)
+  net = resize_bilinear(net, size, net.dtype)
+  net.set_shape([None, *[None if tf.is_tensor(n) else n for n in size], depth])
+  return net
 
 
 def refine_by_decoder(features: tf.Tensor, end_points: Mapping[str, tf.Tensor], crop_size=None,
-                      decoder_output_stride: Sequence[int] = (4,), decoder_use_separable_conv: bool = True,
-                      decoder_filters: int = 256, model_variant: str = 'xception_65', weight_decay: float = 0.0001,
-                      reuse=None, is_training: bool = False, fine_tune_batch_norm: bool = False,
-                      images: Optional[tf.Tensor] = None) -> tf.Tensor:
-  """The DeepLab v3+ decoder: at each stride of `decoder_output_stride`, the backbone's low-level feature
-  projected to 48 channels, concatenated with the upsampled features and refined by two 3x3 convolutions.
+                      decoder_output_stride: Optional[Sequence[int]] = None, decoder_use_separable_conv: bool = False,
+                      decoder_use_sum_merge: bool = False, decoder_filters: int = 256,
+                      decoder_output_is_logits: bool = False, model_variant: Optional[str] = None,
+                      weight_decay: float = 0.0001, reuse=None, is_training: bool = False,
+                      fine_tune_batch_norm: bool = False, use_bounded_activation: bool = False,
+                      sync_batch_norm_method: str = 'None', *, images: Optional[tf.Tensor] = None) -> tf.Tensor:
+  """The DeepLab v3+ decoder, with DeepLab's signature and defaults: at each stride of `decoder_output_stride`,
+  the backbone's low-level feature projected to 48 channels, concatenated with the upsampled features and refined
+  by two 3x3 convolutions (separable with `decoder_use_separable_conv`).
 
   A second stage's scopes take the suffix '_1' (one stage keeps DeepLab's original names). The sizes follow
-  `crop_size`, or `images` (static, else dynamic) when it is None.
+  `crop_size`, or (keyword only, this project's) `images` (static, else dynamic) when it is None.
+
+  With `decoder_use_sum_merge` the projection has `decoder_filters` channels and is added to one convolution of
+  the upsampled features ('decoder_split_sep_conv0' separable, else 'decoder_conv0'). With
+  `decoder_output_is_logits` every convolution is a linear 1x1 one with biases (not separable): the output are
+  logits of `decoder_filters` classes.
+
+  Raises:
+    ValueError: without `decoder_output_stride`, `model_variant` or a size, and for the options not built here
+      yet (`use_bounded_activation`, a `sync_batch_norm_method` other than 'None').
   """
+  for name, value, default in (('use_bounded_activation', use_bounded_activation, False),
+                               ('sync_batch_norm_method', sync_batch_norm_method, 'None')):
+    if value != default:
+      raise ValueError(f'refine_by_decoder: {name}={value!r} is not built by slimnets yet (only {default!r})')
+  if not decoder_output_stride or model_variant is None:
+    raise ValueError('refine_by_decoder: pass decoder_output_stride (e.g. [4]) and the model_variant whose '
+                     f'end points these are, got {decoder_output_stride!r} and {model_variant!r}')
   if crop_size is None:
     if images is None:
-      raise ValueError('refine_by_decoder: pass crop_size (the image height and width) or images')
+      raise ValueError('refine_by_decoder: crop_size must be provided when using decoder (or, this project\'s '
+                       'keyword, the images)')
     static = checks.static_shape(images)[1:3]
     crop_size = static if None not in static else tf.unstack(tf.shape(images)[1:3])
   conv, norm = _head_scope(weight_decay, reuse, is_training if fine_tune_batch_norm else False)
-  with conv, norm, tf.compat.v1.variable_scope(DECODER_SCOPE, DECODER_SCOPE, [features]):
+  kernel, linear = 3, {}
+  if decoder_output_is_logits:  # DeepLab's MobileNet v3 heads: the decoder's linear 1x1 convolutions are the logits
+    kernel, linear, decoder_use_separable_conv = 1, {'activation_fn': None, 'normalizer_fn': None}, False
+  projected_filters = decoder_filters if decoder_use_sum_merge else _PROJECTED_FILTERS
+  with conv, norm, slim.arg_scope([layers.conv2d, layers.separable_conv2d], **linear), \
+      tf.compat.v1.variable_scope(DECODER_SCOPE, DECODER_SCOPE, [features]):
     net = features
     for stage, stride in enumerate(decoder_output_stride):
       suffix = f'_{stage}' if stage else ''
       low = end_points[low_level_feature(end_points, model_variant, stride)]
-      projected = layers.conv2d(low, _PROJECTED_FILTERS, 1, scope=f'feature_projection0{suffix}')
+      projected = layers.conv2d(low, projected_filters, 1, scope=f'feature_projection0{suffix}')
       size = [scale_dimension(n, 1.0 / stride) for n in crop_size]
       static = [None if tf.is_tensor(n) else n for n in size]
       parts = []
@@ -346,6 +457,13 @@ def refine_by_decoder(features: tf.Tensor, end_points: Mapping[str, tf.Tensor], 
         part = resize_bilinear(part, size, part.dtype)
         part.set_shape([None, *static, None])
         parts.append(part)
+      if decoder_use_sum_merge:
+        if decoder_use_separable_conv:
+          net = split_separable_conv2d(parts[0], decoder_filters, rate=1, weight_decay=weight_decay,
+                                       scope=f'decoder_split_sep_conv0{suffix}') + parts[1]
+        else:
+          net = layers.conv2d(parts[0], decoder_filters, kernel, scope=f'decoder_conv0{suffix}') + parts[1]
+        continue
       net = tf.concat(parts, 3)
       if decoder_use_separable_conv:
         net = split_separable_conv2d(net, decoder_filters, rate=1, weight_decay=weight_decay,
@@ -398,6 +516,7 @@ def logits_and_end_points(images: tf.Tensor, model_options: ModelOptions, weight
     'backbone' (its output), 'aspp' (the ASPP output, when built), 'decoder' (when built) and
     'logits/<output>' for each output.
   """
+  model_options = model_options.checked()
   features, backbone, end_points = _features_and_aspp(images, model_options, weight_decay, reuse, is_training,
                                                       fine_tune_batch_norm)
   end_points = dict(end_points)
@@ -408,18 +527,35 @@ def logits_and_end_points(images: tf.Tensor, model_options: ModelOptions, weight
     features = refine_by_decoder(features, end_points, crop_size=model_options.crop_size,
                                  decoder_output_stride=model_options.decoder_output_stride,
                                  decoder_use_separable_conv=model_options.decoder_use_separable_conv,
+                                 decoder_use_sum_merge=model_options.decoder_use_sum_merge,
+                                 decoder_output_is_logits=model_options.decoder_output_is_logits,
                                  decoder_filters=model_options.decoder_filters,
                                  model_variant=model_options.model_variant, weight_decay=weight_decay, reuse=reuse,
                                  is_training=is_training, fine_tune_batch_norm=fine_tune_batch_norm, images=images)
     end_points[DECODER_SCOPE] = features
   logits = {}
   for output, classes in sorted(model_options.outputs_to_num_classes.items()):
+    if model_options.decoder_output_is_logits:
+      logits[output] = end_points[f'{LOGITS_SCOPE_NAME}/{output}'] = tf.identity(features, name=output)
+      continue
     logits[output] = get_branch_logits(features, classes, model_options.atrous_rates,
                                        aspp_with_batch_norm=model_options.aspp_with_batch_norm,
                                        kernel_size=model_options.logits_kernel_size, weight_decay=weight_decay,
                                        reuse=reuse, scope_suffix=output)
     end_points[f'{LOGITS_SCOPE_NAME}/{output}'] = logits[output]
   return logits, end_points
+
+
+def _get_logits(images: tf.Tensor, model_options: ModelOptions, weight_decay: float = 0.0001, reuse=None,
+                is_training: bool = False, fine_tune_batch_norm: bool = False,
+                nas_training_hyper_parameters=None) -> Dict[str, tf.Tensor]:
+  """DeepLab's `model._get_logits`: {output: logits} at the images' own scale (`logits_and_end_points`'s first
+  half). `nas_training_hyper_parameters` is for DeepLab's NAS backbones, none of which is built here."""
+  del nas_training_hyper_parameters
+  return logits_and_end_points(images, model_options, weight_decay, reuse, is_training, fine_tune_batch_norm)[0]
+
+
+_resize_bilinear = resize_bilinear  # DeepLab's name
 
 
 def multi_scale_logits(images: tf.Tensor, model_options: ModelOptions,
@@ -444,6 +580,7 @@ def multi_scale_logits(images: tf.Tensor, model_options: ModelOptions,
     ValueError: for bad images or scales, before anything is built.
   """
   caller = 'multi_scale_logits'
+  model_options = model_options.checked()
   checks.check_images(images, caller)
   pyramid = tuple(image_pyramid or (1.0,))
   if not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in pyramid):
@@ -501,13 +638,20 @@ def predict_labels(images: tf.Tensor, model_options: ModelOptions,
   build a fresh, randomly initialised network each call, so there it raises RuntimeError pointing to
   `slimnets.models.Segmenter(model_options).predict(images)`."""
   _refuse_eager('predict_labels')
+  model_options = model_options.checked()
   outputs = multi_scale_logits(images, model_options, image_pyramid=image_pyramid, is_training=False)
   predictions = {}
   for output, by_scale in sorted(outputs.items()):
     logits = by_scale[MERGED_LOGITS_SCOPE]
-    logits = resize_bilinear(logits, tf.shape(images)[1:3], logits.dtype)
-    predictions[output] = tf.argmax(logits, 3)
-    predictions[output + '_prob'] = tf.nn.softmax(logits)
+    if model_options.prediction_with_upsampled_logits:
+      logits = resize_bilinear(logits, tf.shape(images)[1:3], logits.dtype)
+      predictions[output] = tf.argmax(logits, 3)
+      predictions[output + '_prob'] = tf.nn.softmax(logits)
+    else:  # DeepLab's other way: the labels of the logits' grid, resized by nearest neighbour
+      labels = tf.argmax(logits, 3)
+      predictions[output] = tf.squeeze(tf.compat.v1.image.resize_nearest_neighbor(
+          labels[..., None], tf.shape(images)[1:3], align_corners=True), 3)
+      predictions[output + '_prob'] = resize_bilinear(tf.nn.softmax(logits), tf.shape(images)[1:3], logits.dtype)
   return predictions
 
 

@@ -5,8 +5,11 @@ The manifest was made by running research/deeplab's `model.multi_scale_logits` o
 order), update ops, regularization losses and logits shape.
 """
 
+import copy
+import inspect
 import json
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -121,8 +124,83 @@ def test_multi_scale_logits_are_merged_by_max_and_predictions_are_argmax(graph):
 ])
 def test_bad_model_options_name_the_option(changes, message):
   with pytest.raises(ValueError) as error:
-    deeplab.ModelOptions({'semantic': 21}, **changes)
+    deeplab.ModelOptions({'semantic': 21}, **changes).checked()
   assert message in str(error.value)
+
+
+@pytest.mark.once
+def test_model_options_are_deeplabs_namedtuple():
+  options = deeplab.ModelOptions({'semantic': 21}, (513, 513), [6, 12, 18], 16, tf.bfloat16, model_variant='xception_65')
+  assert options._fields[:6] == ('outputs_to_num_classes', 'crop_size', 'atrous_rates', 'output_stride',
+                                 'preprocessed_images_dtype', 'merge_method')
+  assert len(options._fields) == 33 and options._fields[-1] == 'preprocess_images'  # DeepLab's 32, then ours
+  assert (options[1], options[3], options[4], options.model_variant) == ((513, 513), 16, tf.bfloat16, 'xception_65')
+  assert options._asdict()['decoder_use_separable_conv'] is True  # DeepLab's flag default
+  assert options._asdict()['image_pooling_stride'] == (1, 1) and options.batch_norm_decay == 0.9997
+  assert options.nas_architecture_options == {'nas_stem_output_num_conv_filters': 20,
+                                              'nas_use_classification_head': False, 'nas_remove_os32_stride': False}
+  assert copy.deepcopy(options) == options and pickle.loads(pickle.dumps(options)) == options
+  assert type(options._replace(output_stride=8)) is deeplab.ModelOptions
+  with pytest.raises(ValueError, match='unexpected field names'):
+    options._replace(no_such_field=1)
+  with pytest.raises(TypeError, match='ModelOptions got unexpected keyword arguments no_such_field; its fields are'):
+    deeplab.ModelOptions({'semantic': 21}, no_such_field=1)
+  again = deeplab.ModelOptions(**json.loads(json.dumps(options.as_json())))
+  assert again.checked() == options.checked() and again.checked().preprocessed_images_dtype == tf.bfloat16
+  checked = options.checked()
+  assert (checked.crop_size, checked.atrous_rates) == ((513, 513), (6, 12, 18))
+
+
+@pytest.mark.once
+def test_model_options_are_checked_when_a_model_is_built_as_deeplabs(graph):
+  """DeepLab's model_test.testWrongDeepLabVariant: options of no outputs and an unknown variant are made; the
+  build raises ValueError (here before any op)."""
+  options = deeplab.ModelOptions({})._replace(model_variant='no_such_variant')
+  with pytest.raises(ValueError, match="model_variant must be one of .*, got 'no_such_variant'"):
+    deeplab._get_logits(images=[], model_options=options)  # pylint: disable=protected-access
+  with pytest.raises(ValueError, match='outputs_to_num_classes must map output names to positive class counts'):
+    deeplab._get_logits(images=[], model_options=deeplab.ModelOptions({}))  # pylint: disable=protected-access
+  assert not graph.get_operations()
+
+
+@pytest.mark.once
+@pytest.mark.parametrize('field, value', [('aspp_with_squeeze_and_excitation', True), ('decoder_use_sum_merge', True),
+                                          ('decoder_output_is_logits', True), ('use_bounded_activation', True),
+                                          ('dense_prediction_cell_config', {'layers': []}), ('label_weights', [1, 2]),
+                                          ('sync_batch_norm_method', 'tpu'), ('batch_norm_decay', 0.99)])
+def test_deeplab_options_not_built_yet_are_refused_not_ignored(field, value):
+  with pytest.raises(ValueError, match=f'ModelOptions: {field}=.* is not built by slimnets yet'):
+    deeplab.ModelOptions({'semantic': 3}, **{field: value}).checked()
+
+
+@pytest.mark.once
+def test_refine_by_decoder_has_deeplabs_signature_and_defaults():
+  parameters = inspect.signature(deeplab.refine_by_decoder).parameters
+  deeplabs = ['features', 'end_points', 'crop_size', 'decoder_output_stride', 'decoder_use_separable_conv',
+              'decoder_use_sum_merge', 'decoder_filters', 'decoder_output_is_logits', 'model_variant', 'weight_decay',
+              'reuse', 'is_training', 'fine_tune_batch_norm', 'use_bounded_activation', 'sync_batch_norm_method']
+  assert list(parameters)[:len(deeplabs)] == deeplabs
+  assert [parameters[name].default for name in deeplabs[2:]] == [None, None, False, False, 256, False, None, 0.0001,
+                                                                 None, False, False, False, 'None']
+  assert deeplab._resize_bilinear is deeplab.resize_bilinear  # pylint: disable=protected-access
+
+
+def test_labels_from_logits_upsampled_or_labels_upsampled_as_deeplab_predicts(graph):
+  images = tf.compat.v1.placeholder(tf.float32, [1, 33, 33, 3])
+  options = deeplab.ModelOptions({'semantic': 4}, output_stride=16, model_variant='mobilenet_v2', depth_multiplier=0.25,
+                                 prediction_with_upsampled_logits=False)
+  coarse = deeplab.predict_labels(images, options)
+  with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True):
+    logits = deeplab.multi_scale_logits(images, options)['semantic']['merged_logits']
+    fine = deeplab.predict_labels(images, options._replace(prediction_with_upsampled_logits=True))
+  feed = {images: np.random.RandomState(3).uniform(0, 255, [1, 33, 33, 3]).astype(np.float32)}
+  labels, probabilities, grid, upsampled = run(graph, [coarse['semantic'], coarse['semantic_prob'], logits,
+                                                       fine['semantic']], feed)
+  assert labels.shape == upsampled.shape == (1, 33, 33) and probabilities.shape == (1, 33, 33, 4)
+  # nearest neighbour with aligned corners from the 3x3 grid, halves rounded up: pixels 0..7 -> 0, 8..23 -> 1,
+  # 24..32 -> 2
+  rows = np.floor(np.arange(33) * 2 / 32 + 0.5).astype(int)
+  np.testing.assert_array_equal(labels[0], grid[0].argmax(-1)[rows][:, rows])
 
 
 @pytest.mark.eager

@@ -16,10 +16,12 @@ from nets.catalogue import mobilenet
 from nets.catalogue import nasnet
 from nets.catalogue import resnet
 from nets.catalogue import xception
+from nets.catalogue.registry import DEEPLAB_BACKBONES
 from nets.catalogue.registry import REGISTRY
 from nets.catalogue.registry import get_spec  # pylint: disable=unused-import
 
 REGISTRY.update((spec.name, spec) for spec in (*inception.FIRST, *resnet.SPECS, *mobilenet.SPECS, *xception.SPECS,
                                                *classic.SPECS, *inception.SPECS, *nasnet.SPECS))
+DEEPLAB_BACKBONES.update((spec.name, spec) for spec in mobilenet.DEEPLAB_SEG)
 # research/deeplab's model variants: the backbones DeepLab's heads are put on (those with decoder features).
-DEEPLAB_VARIANTS = tuple(name for name, spec in REGISTRY.items() if spec.decoder_end_points)
+DEEPLAB_VARIANTS = tuple(name for name, spec in {**REGISTRY, **DEEPLAB_BACKBONES}.items() if spec.decoder_end_points)

@@ -1,5 +1,6 @@
 """MobileNet v1, v2, v3 and MobileNet-EdgeTPU (research/slim): their declared facts."""
 
+import dataclasses
 from typing import Tuple
 
 from nets.catalogue.archives import TF_MODELS
@@ -104,4 +105,23 @@ SPECS = (
     # Fine-grain classification mode keeps the last layer's 1280 channels.
     _mobilenet_v3('mobilenet_edgetpu_075', 'edge_tpu_075', 'MobilenetEdgeTPU', 'edge_tpu_base', _EDGETPU_POINTS,
                   (16, 24, 40, 72, 1280), multiplier=0.75),
+)
+
+
+def _deeplab_seg(name: str, function: str, points: Tuple[str, ...], channels: Tuple[int, ...],
+                 decoder_points: Tuple[str, str, str]) -> NetworkSpec:
+  """DeepLab's MobileNet v3 segmentation backbones (`nets.mobilenet.mobilenet_v3.V3_*_SEG`): research/slim's
+  network with its last stage halved; DeepLab's decoder features at strides 4, 8 and 16."""
+  spec = _mobilenet_v3(name, function, 'MobilenetV3', function + '_base', points, channels)
+  return dataclasses.replace(
+      spec, archive=None, decoder_end_points=tuple(zip((4, 8, 16), decoder_points)),
+      # DeepLab's model zoo publishes its Cityscapes models on these; not declared here yet.
+      unlisted_archive='https://github.com/tensorflow/models/blob/master/research/deeplab/g3doc/model_zoo.md')
+
+
+DEEPLAB_SEG = (
+    _deeplab_seg('mobilenet_v3_large_seg', 'large_seg', _V3_LARGE_POINTS, (16, 24, 40, 112, 480),
+                 ('layer_4/depthwise_output', 'layer_7/depthwise_output', 'layer_13/depthwise_output')),
+    _deeplab_seg('mobilenet_v3_small_seg', 'small_seg', _V3_SMALL_POINTS, (16, 16, 24, 48, 288),
+                 ('layer_2/depthwise_output', 'layer_4/depthwise_output', 'layer_9/depthwise_output')),
 )

@@ -4,6 +4,9 @@ everything else through `get_spec`."""
 import difflib
 
 REGISTRY = {}  # name -> NetworkSpec; the catalogue's entries, filled by nets/catalogue/__init__.py
+# name -> NetworkSpec of the backbones only DeepLab builds (its segmentation variants of MobileNet v3): found by
+# `get_spec`, not in `REGISTRY` (research/slim's factory does not have them; DeepLab's manifests check them).
+DEEPLAB_BACKBONES = {}
 
 
 def get_spec(name: str):
@@ -14,6 +17,8 @@ def get_spec(name: str):
   """
   if name in REGISTRY:
     return REGISTRY[name]
+  if name in DEEPLAB_BACKBONES:
+    return DEEPLAB_BACKBONES[name]
   scores = {known: difflib.SequenceMatcher(None, str(name), known).ratio() for known in REGISTRY}
   best = max(scores.values())
   close = sorted(known for known, score in scores.items() if score == best and score >= 0.6)  # ties: all

@@ -19,7 +19,7 @@ The published checkpoints have 1001 classes (background first) and expect images
 
 import copy
 import functools
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -287,6 +287,30 @@ def _reduce_consecutive_layers(conv_defs: dict, start_id: int, end_id: int, mult
 
 V3_LARGE_DETECTION = _reduce_consecutive_layers(V3_LARGE, 13, 16)
 V3_SMALL_DETECTION = _reduce_consecutive_layers(V3_SMALL, 9, 12)
+
+
+def _halved_last_stage(conv_defs: dict, layers: Tuple[int, ...], expansions: Tuple[Optional[int], ...]) -> dict:
+  """DeepLab's segmentation networks (research/deeplab `feature_extractor.mobilenet_v3_*_seg`): a copy of
+  `conv_defs` whose layers `layers` (0-based) have half their `num_outputs`, and whose expansions are the sizes
+  `expansions` (a factor of the halved input; None keeps the layer's expansion)."""
+  defs = copy.deepcopy(conv_defs)
+  for layer, expansion in zip(layers, expansions):
+    params = defs['spec'][layer].params
+    params['num_outputs'] = params['num_outputs'] // 2
+    if expansion is not None:
+      params['expansion_size'] = expand_input(expansion / defs['spec'][layer - 1].params['num_outputs'])
+  return defs
+
+
+# DeepLab's MobileNet v3 backbones of its Cityscapes models ('mobilenet_v3_large_seg', 'mobilenet_v3_small_seg'):
+# the last stage halved (the first block of it expanded 3x, not 6x), built to 'layer_17' / 'layer_13' (the 1x1
+# convolution before the head pool) under scope 'MobilenetV3'.
+V3_LARGE_SEG = _halved_last_stage(V3_LARGE, (13, 14, 15, 16), (336, 480, 480, None))
+V3_SMALL_SEG = _halved_last_stage(V3_SMALL, (9, 10, 11, 12), (144, 288, 288, None))
+large_seg = wrapped_partial(mobilenet, conv_defs=V3_LARGE_SEG)
+small_seg = wrapped_partial(mobilenet, conv_defs=V3_SMALL_SEG)
+large_seg_base = wrapped_partial(mobilenet_base, conv_defs=V3_LARGE_SEG)
+small_seg_base = wrapped_partial(mobilenet_base, conv_defs=V3_SMALL_SEG)
 
 __all__ = ['training_scope', 'mobilenet', 'V3_LARGE', 'V3_SMALL', 'large', 'small', 'V3_LARGE_DETECTION',
            'V3_SMALL_DETECTION']

@@ -146,16 +146,16 @@ def _deeplab_options(args: argparse.Namespace):
   """The `deeplab.ModelOptions` of --deeplab and its options (--atrous-rates, --decoder-output-stride, ...), or
   those of the run folder given as --checkpoint (at --output-stride, the atrous rates following it)."""
   if getattr(args, 'run_options', None):
-    options, note = runs.at_output_stride(deeplab.ModelOptions(**args.run_options), args.output_stride)
+    options, note = runs.at_output_stride(deeplab.ModelOptions(**args.run_options).checked(), args.output_stride)
     if note:
       print(f'slimnets: {note}', file=sys.stderr)
-    return options
+    return options.checked()
   given = {field: getattr(args, field) for _, field in arguments.DEEPLAB_FLAGS
            if field and getattr(args, field) is not None}
   return deeplab.ModelOptions(
       {'semantic': getattr(args, 'num_classes', None) or arguments.DEEPLAB_CLASSES},
       output_stride=args.output_stride or arguments.DEEPLAB_OUTPUT_STRIDE, model_variant=args.network,
-      multi_grid=args.multi_grid, add_image_level_feature=not args.no_image_pooling, **given)
+      multi_grid=args.multi_grid, add_image_level_feature=not args.no_image_pooling, **given).checked()
 
 
 def _backbone(args: argparse.Namespace, random_weights_warning: bool = False):

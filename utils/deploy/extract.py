@@ -248,7 +248,7 @@ def extract(backbone: models.Backbone, images: str, output: str, *, levels: Sequ
   pooled = not segmenter and (pooled or not levels)
   run_precision, message = precisions.resolve_precision(precision)
   keys = ['labels'] if segmenter else [*levels, *(['pooled'] if pooled else [])]
-  model = ({'model_options': dataclasses.asdict(backbone.model_options)} if segmenter else
+  model = ({'model_options': backbone.model_options.as_json()} if segmenter else
            {'network_kwargs': backbone.network_kwargs})
   all_settings = {'network': backbone.network, **model, 'keys': keys, 'input_size': list(size),
                   'precision': run_precision, **(settings or {})}

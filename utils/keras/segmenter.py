@@ -36,6 +36,7 @@ def _model_options(model_options) -> deeplab.ModelOptions:
     model_options = deeplab.ModelOptions(**model_options)
   if not isinstance(model_options, deeplab.ModelOptions):
     raise ValueError(f'Segmenter: model_options must be a deeplab.ModelOptions, got {type(model_options).__name__}')
+  model_options = model_options.checked()
   if len(model_options.outputs_to_num_classes) != 1:
     raise ValueError('Segmenter: a Keras segmenter has one output, model_options.outputs_to_num_classes has '
                      f'{sorted(model_options.outputs_to_num_classes)}; use slimnets.models.Segmenter for several')

@@ -35,6 +35,7 @@ class Segmenter(Backbone):
                synchronized_batch_norm: bool = False, name: Optional[str] = None, variable_factory=new_variable):
     if not isinstance(model_options, deeplab.ModelOptions):
       raise ValueError(f'Segmenter: model_options must be a deeplab.ModelOptions, got {type(model_options).__name__}')
+    model_options = model_options.checked()  # DeepLab checks them when the model is built: here, before any op
     super().__init__(model_options.model_variant, None, in_channels=in_channels,
                      synchronized_batch_norm=synchronized_batch_norm, name=name or 'deeplab',
                      variable_factory=variable_factory)

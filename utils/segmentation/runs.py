@@ -6,7 +6,6 @@ training options and the dataset's classes and ignore label) beside the checkpoi
 retyped.
 """
 
-import dataclasses
 import json
 import os
 from typing import Optional, Tuple
@@ -36,7 +35,7 @@ def write_model_options(logdir: str, model_options: deeplab.ModelOptions) -> str
 
 def options_as_dict(model_options: deeplab.ModelOptions) -> dict:
   """The options as JSON-ready values (tuples as lists)."""
-  return json.loads(json.dumps(dataclasses.asdict(model_options)))
+  return model_options.as_json()
 
 
 def read_model_options(logdir: str) -> deeplab.ModelOptions:

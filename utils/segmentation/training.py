@@ -285,6 +285,7 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
                      f'{type(model_options).__name__} and {type(options).__name__}')
   descriptor = datasets.describe_dataset(options.dataset, options.dataset_dir, options.num_classes,
                                          options.ignore_label)
+  model_options = model_options.checked()
   output, classes = sorted(model_options.outputs_to_num_classes.items())[0]
   if classes != descriptor.num_classes:
     raise ValueError(f'the model has {classes} classes ({output}) and the dataset {descriptor.num_classes}')
@@ -327,7 +328,7 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
   os.makedirs(logdir, exist_ok=True)
   if chief:
     runs.write_model_options(logdir, model_options)
-    runs.write_training(logdir, {**dataclasses.asdict(options), 'num_classes': descriptor.num_classes,
+    runs.write_training(logdir, {**options.as_json(), 'num_classes': descriptor.num_classes,
                                  'ignore_label': descriptor.ignore_label})
   started_at = int(step.numpy())
   if started_at >= options.training_number_of_steps:
