@@ -32,8 +32,13 @@ import tensorflow as tf
 import tf_slim as slim
 
 from nets import checks
+from nets import dense_prediction_cell
 from nets import layers
 from nets import nets_factory
+from nets.deeplab_utils import q_sigmoid
+from nets.deeplab_utils import resize_bilinear
+from nets.deeplab_utils import scale_dimension
+from nets.deeplab_utils import split_separable_conv2d
 from nets.mobilenet import mobilenet_v2
 
 LOGITS_SCOPE_NAME = 'logits'
@@ -92,8 +97,8 @@ _OWN_FIELDS = (('preprocess_images', True),)
 _DEFAULTS = dict(_DEEPLAB_FIELDS[1:] + _OWN_FIELDS)
 _POSITIONAL = ('outputs_to_num_classes', 'crop_size', 'atrous_rates', 'output_stride', 'preprocessed_images_dtype')
 # Options DeepLab has that are not built here yet: the value each must keep (anything else is a ValueError).
-_NOT_BUILT = {'dense_prediction_cell_config': None, 'use_bounded_activation': False, 'label_weights': 1.0,
-              'sync_batch_norm_method': 'None', 'batch_norm_decay': 0.9997}
+_NOT_BUILT = {'use_bounded_activation': False, 'label_weights': 1.0, 'sync_batch_norm_method': 'None',
+              'batch_norm_decay': 0.9997}
 
 
 class ModelOptions(collections.namedtuple('ModelOptions', [name for name, _ in _DEEPLAB_FIELDS + _OWN_FIELDS])):
@@ -132,8 +137,9 @@ class ModelOptions(collections.namedtuple('ModelOptions', [name for name, _ in _
       convolution of the upsampled features instead of concatenating and refining them.
     decoder_output_is_logits: the decoder's output are the logits (its convolutions linear, 1x1, with biases;
       `decoder_filters` must be the class count): DeepLab's MobileNet v3 Cityscapes models.
-    dense_prediction_cell_config, use_bounded_activation, label_weights, sync_batch_norm_method,
-    batch_norm_decay: not built yet; a value other than DeepLab's default is a ValueError at build time (never
+    dense_prediction_cell_config: a dense prediction cell in place of ASPP (`nets.dense_prediction_cell`: its
+      operations, e.g. `CITYSCAPES_BRANCH5_TOP1`), with `aspp_with_batch_norm`.
+    use_bounded_activation, label_weights, sync_batch_norm_method, batch_norm_decay: not built yet; a value other than DeepLab's default is a ValueError at build time (never
       ignored).
     preprocess_images: apply the backbone's DeepLab preprocessing to [0, 255] images.
   """
@@ -216,6 +222,11 @@ class ModelOptions(collections.namedtuple('ModelOptions', [name for name, _ in _
                        'decoder_filters equal to every output\'s class count, got decoder_filters='
                        f'{self.decoder_filters} for {fixed["outputs_to_num_classes"]} and decoder_output_stride='
                        f'{self.decoder_output_stride!r}')
+    if self.dense_prediction_cell_config is not None and self.aspp_with_batch_norm:
+      dense_prediction_cell.check_config(self.dense_prediction_cell_config, crop_size=fixed['crop_size'])
+      if 16 // stride < 1:
+        raise ValueError(f'ModelOptions: the dense prediction cell scales its rates by 16 // output_stride, which '
+                         f'output_stride {stride} makes 0; use an output_stride of at most 16')
     for name, default in _NOT_BUILT.items():
       if getattr(self, name) != default:
         raise ValueError(f'ModelOptions: {name}={getattr(self, name)!r} is not built by slimnets yet (only '
@@ -242,36 +253,6 @@ def get_extra_layer_scopes(last_layers_contain_logits_only: bool = False) -> Lis
 def is_head_scope(scope: str) -> bool:
   """Whether `scope` (a variable name's first part) is one of DeepLab's head scopes, e.g. 'decoder', 'aspp1'."""
   return scope in _HEAD_SCOPES or bool(_ASPP_BRANCH.fullmatch(scope))
-
-
-def scale_dimension(dim, scale: float):
-  """`(dim - 1) * scale + 1` as an int: the size of `dim` pixels resampled with aligned corners (tensors too)."""
-  if tf.is_tensor(dim):
-    return tf.cast((tf.cast(dim, tf.float32) - 1.0) * scale + 1.0, tf.int32)
-  return int((float(dim) - 1.0) * scale + 1.0)
-
-
-def resize_bilinear(images: tf.Tensor, size, output_dtype=tf.float32) -> tf.Tensor:
-  """Bilinear resizing with aligned corners (DeepLab's), cast to `output_dtype`."""
-  size = tf.stack(size) if isinstance(size, (list, tuple)) and any(tf.is_tensor(n) for n in size) else size
-  resized = tf.raw_ops.ResizeBilinear(images=images, size=tf.cast(size, tf.int32), align_corners=True,
-                                      half_pixel_centers=False)
-  return tf.cast(resized, output_dtype)
-
-
-def split_separable_conv2d(inputs: tf.Tensor, filters: int, kernel_size=3, rate=1, weight_decay: float = 0.00004,
-                           depthwise_weights_initializer_stddev: float = 0.33,
-                           pointwise_weights_initializer_stddev: float = 0.06, scope: str = None) -> tf.Tensor:
-  """A depthwise convolution '<scope>_depthwise' and a 1x1 one '<scope>_pointwise', each with the arg scope's
-  normalizer and activation (between them too, unlike `separable_conv2d`); only the pointwise one decays."""
-  net = layers.separable_conv2d(
-      inputs, None, kernel_size, depth_multiplier=1, rate=rate,
-      weights_initializer=tf.compat.v1.truncated_normal_initializer(stddev=depthwise_weights_initializer_stddev),
-      weights_regularizer=None, scope=f'{scope}_depthwise')
-  return layers.conv2d(
-      net, filters, 1,
-      weights_initializer=tf.compat.v1.truncated_normal_initializer(stddev=pointwise_weights_initializer_stddev),
-      weights_regularizer=slim.l2_regularizer(weight_decay), scope=f'{scope}_pointwise')
 
 
 def mean_pixel(model_variant: str) -> Tuple[float, float, float]:
@@ -349,6 +330,13 @@ def _features_and_aspp(images, model_options: ModelOptions, weight_decay: float,
   backbone, end_points = _backbone(images, model_options, weight_decay, reuse, bn_training)
   if not model_options.aspp_with_batch_norm:
     return backbone, backbone, end_points
+  if model_options.dense_prediction_cell_config is not None:  # in place of ASPP
+    cell = dense_prediction_cell.DensePredictionCell(model_options.dense_prediction_cell_config,
+                                                     {'conv_rate_multiplier': 16 // model_options.output_stride})
+    net = cell.build_cell(backbone, output_stride=model_options.output_stride, crop_size=model_options.crop_size,
+                          image_pooling_crop_size=model_options.image_pooling_crop_size, weight_decay=weight_decay,
+                          reuse=reuse, is_training=is_training, fine_tune_batch_norm=fine_tune_batch_norm)
+    return net, backbone, end_points
   conv, norm = _head_scope(weight_decay, reuse, bn_training)
   depth = model_options.aspp_convs_filters
   gate = None
@@ -376,11 +364,6 @@ def _features_and_aspp(images, model_options: ModelOptions, weight_decay: float,
   return net, backbone, end_points
 
 
-def q_sigmoid(x: tf.Tensor) -> tf.Tensor:
-  """DeepLab's quantization-friendly sigmoid (`utils.q_sigmoid`): relu6(x + 3) * 0.16667."""
-  return tf.nn.relu6(x + 3.0) * 0.16667
-
-
 def _image_pooling(features: tf.Tensor, options: ModelOptions, depth: int) -> tf.Tensor:
   """The image-level branch: average pool, 1x1 convolution, bilinear upsampling to the feature map's size."""
   if options.crop_size:
@@ -398,7 +381,8 @@ def _image_pooling(features: tf.Tensor, options: ModelOptions, depth: int) -> tf
   else:
     net = layers.conv2d(net, depth, 1, scope=IMAGE_POOLING_SCOPE)
   net = resize_bilinear(net, size, net.dtype)
-  net.set_shape([None, *[None if tf.is_tensor(n) else n for n in size], depth])
+  net.set_shape([None, None, None, depth] if tf.is_tensor(size) else [None, *[None if tf.is_tensor(n) else n
+                                                                               for n in size], depth])
   return net
 
 

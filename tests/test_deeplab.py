@@ -29,6 +29,56 @@ def _options(build, **changes):
                                                    **changes})
 
 
+_MANIFEST_V3 = json.load(open(os.path.join(os.path.dirname(__file__), 'data', 'deeplab', 'deeplab_models_v3.json')))
+_V3_BUILDS = [(group, name) for group in ('builds', 'inference_builds') for name in _MANIFEST_V3[group]]
+
+
+@pytest.mark.parametrize('group,build', _V3_BUILDS)
+def test_model_zoo_heads_match_deeplab(graph, group, build):
+  """DeepLab's newer model.py (tests/data/deeplab/deeplab_models_v3.json): the MobileNet v3 Cityscapes models
+  (squeeze-and-excitation image pooling, the sum-merge decoder whose output are the logits), xception_71 with the
+  dense prediction cell, xception_65 for ADE20K; training ('builds') and inference."""
+  expected = _MANIFEST_V3[group][build]
+  training = group == 'builds'
+  images = tf.compat.v1.placeholder(tf.float32, expected['input_shape'])
+  options = deeplab.ModelOptions({'semantic': expected['logits_shape'][-1]}, crop_size=expected['input_shape'][1:3],
+                                 **expected['model_options'])
+  outputs = deeplab.multi_scale_logits(images, options, is_training=training, fine_tune_batch_norm=training)
+  assert outputs['semantic']['merged_logits'].shape.as_list() == expected['logits_shape']
+  trainable = set(tf.compat.v1.trainable_variables())
+  assert [[v.op.name, v.shape.as_list(), v in trainable] for v in tf.compat.v1.global_variables()] == (
+      expected['variables'])
+  assert len(graph.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)) == expected['update_ops']
+  assert len(graph.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)) == expected['regularization_losses']
+
+
+@pytest.mark.parametrize('qsigmoid', [False, True])
+def test_squeeze_excitation_gates_aspp_and_the_sum_merge_decoder_outputs_the_logits(graph, qsigmoid):
+  options = deeplab.ModelOptions({'semantic': 3}, output_stride=16, model_variant='mobilenet_v2', depth_multiplier=0.25,
+                                 decoder_output_stride=(8,), aspp_convs_filters=8, aspp_with_concat_projection=False,
+                                 aspp_with_squeeze_and_excitation=True, image_se_uses_qsigmoid=qsigmoid,
+                                 decoder_use_sum_merge=True, decoder_filters=3, decoder_output_is_logits=True)
+  images = tf.compat.v1.placeholder(tf.float32, [1, 65, 65, 3])
+  logits, end_points = deeplab.logits_and_end_points(images, options)
+  variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
+  assert not [name for name in variables if name.startswith('logits/')]  # the decoder's output are the logits
+  # The image-level branch alone: its 1x1 convolution zeroed, the gate is its activation of 0 everywhere.
+  zeroed = [variables[name].assign(tf.zeros_like(variables[name])) for name in (
+      'image_pooling/weights', 'image_pooling/biases', 'decoder/decoder_conv0/weights', 'decoder/decoder_conv0/biases')]
+  aspp0 = graph.get_tensor_by_name('aspp0/Relu:0')
+  projection = graph.get_tensor_by_name('decoder/feature_projection0/BiasAdd:0')
+  feed = {images: np.random.RandomState(5).uniform(0, 255, [1, 65, 65, 3]).astype(np.float32)}
+  with tf.compat.v1.Session() as session:
+    session.run(tf.compat.v1.global_variables_initializer())
+    session.run(zeroed)
+    gated, ungated, out, projected = session.run([end_points['aspp'], aspp0, logits['semantic'], projection], feed)
+  gate = np.float32(0.16667 * 3.0) if qsigmoid else np.float32(0.5)  # relu6(0 + 3) * 0.16667, or sigmoid(0)
+  np.testing.assert_allclose(gated, ungated * gate, rtol=1e-6)
+  assert out.shape == (1, 9, 9, 3) and np.abs(out).max() > 0
+  # decoder_conv0 of the upsampled ASPP output zeroed: the logits are the low-level projection (at its stride)
+  np.testing.assert_allclose(out, projected, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize('build', sorted(_BUILDS))
 def test_build_matches_deeplab(graph, build):
   expected = _BUILDS[build]
@@ -110,7 +160,8 @@ def test_multi_scale_logits_are_merged_by_max_and_predictions_are_argmax(graph):
 
 @pytest.mark.parametrize('changes, message', [
     ({'model_variant': 'inception_v3'}, 'model_variant must be one of resnet_v1_50, resnet_v1_101, resnet_v1_50_beta, '
-                                        'resnet_v1_101_beta, mobilenet_v2, xception_41, xception_65, xception_71, got'),
+                                        'resnet_v1_101_beta, mobilenet_v2, xception_41, xception_65, xception_71, '
+                                        'mobilenet_v3_large_seg, mobilenet_v3_small_seg, got'),
     ({'model_variant': 'xception_65', 'output_stride': 12},
      'output_stride must be one of [2, 4, 8, 16, 32] for xception_65, got 12'),
     ({'model_variant': 'xception_65', 'output_stride': 16, 'decoder_output_stride': (2,)},
@@ -164,9 +215,7 @@ def test_model_options_are_checked_when_a_model_is_built_as_deeplabs(graph):
 
 
 @pytest.mark.once
-@pytest.mark.parametrize('field, value', [('aspp_with_squeeze_and_excitation', True), ('decoder_use_sum_merge', True),
-                                          ('decoder_output_is_logits', True), ('use_bounded_activation', True),
-                                          ('dense_prediction_cell_config', {'layers': []}), ('label_weights', [1, 2]),
+@pytest.mark.parametrize('field, value', [('use_bounded_activation', True), ('label_weights', [1, 2]),
                                           ('sync_batch_norm_method', 'tpu'), ('batch_norm_decay', 0.99)])
 def test_deeplab_options_not_built_yet_are_refused_not_ignored(field, value):
   with pytest.raises(ValueError, match=f'ModelOptions: {field}=.* is not built by slimnets yet'):
@@ -391,7 +440,8 @@ def test_cli_describe_deeplab(capsys):
 @pytest.mark.parametrize('argv, message', [
     (['describe', 'vgg_16', '--deeplab'],
      "--deeplab: vgg_16 is not one of DeepLab's model variants (resnet_v1_50, resnet_v1_101, resnet_v1_50_beta, "
-     'resnet_v1_101_beta, mobilenet_v2, xception_41, xception_65, xception_71)'),
+     'resnet_v1_101_beta, mobilenet_v2, xception_41, xception_65, xception_71, mobilenet_v3_large_seg, '
+     'mobilenet_v3_small_seg)'),
     (['describe', 'xception_65', '--atrous-rates', '6,12,18'], '--atrous-rates is for --deeplab segmenters'),
     (['describe', 'xception_65', '--deeplab', '--decoder-output-stride', '16'],
      '--decoder-output-stride 16 must be below the output stride 16'),

@@ -137,3 +137,19 @@ def test_every_export_format_of_the_table_has_a_writer():
   assert tuple(commands._EXPORTERS) == formats.NAMES  # pylint: disable=protected-access
   with pytest.raises(ValueError, match=r"format must be one of savedmodel, openvino, tflite, got 'onnx'"):
     formats.get_format('onnx')
+
+
+def test_every_package_folder_is_installed():
+  """setup.cfg lists its packages one by one: a new folder of `nets/` or `utils/` missing there would be left out
+  of an installed slimnets (tests run from the repository would still find it)."""
+  import configparser  # pylint: disable=import-outside-toplevel
+  config = configparser.ConfigParser()
+  config.read(os.path.join(ROOT, 'setup.cfg'))
+  listed = set(config['options']['packages'].split())
+  folders = set()
+  for top, installed_as in (('nets', 'nets'), ('utils', 'slimnets')):
+    for folder, _, files in os.walk(os.path.join(ROOT, top)):
+      if '__init__.py' in files:
+        relative = os.path.relpath(folder, os.path.join(ROOT, top))
+        folders.add(installed_as if relative == '.' else installed_as + '.' + relative.replace(os.sep, '.'))
+  assert listed == folders

@@ -40,7 +40,8 @@ class Segmenter(Backbone):
                      synchronized_batch_norm=synchronized_batch_norm, name=name or 'deeplab',
                      variable_factory=variable_factory)
     self._build.arg_scope = {}  # DeepLab sets every layer's arguments itself (`nets.deeplab`)
-    self.model_options = model_options
+    # Kept as it is: a tf.Module would wrap the namedtuple (and its dict) in trackable proxies.
+    self.model_options = self._no_dependency(model_options)
     self.weight_decay = weight_decay
     self.fine_tune_batch_norm = fine_tune_batch_norm
     self.image_pyramid = tuple(image_pyramid or (1.0,))
