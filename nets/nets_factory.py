@@ -10,9 +10,12 @@ import collections.abc
 import functools
 from typing import Callable, Iterator, Optional
 
+from nets.catalogue import DEEPLAB_BACKBONES  # pylint: disable=unused-import
+from nets.catalogue import DEEPLAB_MODELS  # pylint: disable=unused-import
 from nets.catalogue import DEEPLAB_VARIANTS  # pylint: disable=unused-import
 from nets.catalogue import REGISTRY
 from nets.catalogue import get_spec
+from nets.catalogue.registry import published  # pylint: disable=unused-import
 from nets.catalogue.archives import PUBLISHED_FILES  # pylint: disable=unused-import
 from nets.catalogue.spec import Archive  # pylint: disable=unused-import
 from nets.catalogue.spec import Level  # pylint: disable=unused-import

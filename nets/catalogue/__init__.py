@@ -11,12 +11,14 @@ Adding a network: its `NetworkSpec` in the family's module here (`resnet`, `mobi
 """
 
 from nets.catalogue import classic
+from nets.catalogue import deeplab_zoo
 from nets.catalogue import inception
 from nets.catalogue import mobilenet
 from nets.catalogue import nasnet
 from nets.catalogue import resnet
 from nets.catalogue import xception
 from nets.catalogue.registry import DEEPLAB_BACKBONES
+from nets.catalogue.registry import DEEPLAB_MODELS
 from nets.catalogue.registry import REGISTRY
 from nets.catalogue.registry import get_spec  # pylint: disable=unused-import
 
@@ -24,4 +26,8 @@ REGISTRY.update((spec.name, spec) for spec in (*inception.FIRST, *resnet.SPECS, 
                                                *classic.SPECS, *inception.SPECS, *nasnet.SPECS))
 DEEPLAB_BACKBONES.update((spec.name, spec) for spec in mobilenet.DEEPLAB_SEG)
 # research/deeplab's model variants: the backbones DeepLab's heads are put on (those with decoder features).
+# DeepLab's model zoo: its trained segmentation models by name (`fetch-weights NAME`), and by the name of their
+# archive (its folder: 'deeplabv3_pascal_train_aug' is 'xception_coco_voc_trainaug').
+DEEPLAB_MODELS.update((model.name, model) for model in deeplab_zoo.MODELS)
+DEEPLAB_MODELS.update((deeplab_zoo.archive_name(model), model) for model in deeplab_zoo.MODELS)
 DEEPLAB_VARIANTS = tuple(name for name, spec in {**REGISTRY, **DEEPLAB_BACKBONES}.items() if spec.decoder_end_points)

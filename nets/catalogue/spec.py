@@ -203,6 +203,10 @@ class NetworkSpec:
     """
     if self.archive is None:
       with_one = ', '.join(name for name, spec in registry.REGISTRY.items() if spec.archive)
+      trained = sorted({model.name for model in registry.DEEPLAB_MODELS.values() if model.model_variant == self.name})
+      if trained:
+        raise ValueError(f"{self.name} is a backbone of DeepLab's: its published weights are DeepLab's trained "
+                         f'models on it ({", ".join(trained)}); fetch-weights one of them')
       if self.unlisted_archive:
         raise ValueError(f'{self.name}: its published checkpoints ({self.unlisted_archive}) are not declared here '
                          f'yet: download one and restore it by name; networks fetch-weights knows: {with_one}')

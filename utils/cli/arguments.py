@@ -360,7 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
   adapting.add_argument('--overwrite', action='store_true', help='replace an existing output checkpoint')
   adapting.set_defaults(parser=adapting)
   fetching = commands.add_parser('fetch-weights', help='download and verify a published TF-Slim checkpoint')
-  fetching.add_argument('network', help='a network with a published checkpoint, e.g. resnet_v1_50')
+  fetching.add_argument('network', help='a network with a published checkpoint, e.g. resnet_v1_50, or a model of '
+                                        "DeepLab's model zoo, e.g. xception_coco_voc_trainaug (its folder, with "
+                                        'the checkpoint and model_options.json, is then what --checkpoint takes)')
   fetching.add_argument('--url', help='download from this address instead of the official one (a mirror of '
                                      'the published archive: its known size and checksum still apply)')
   fetching.add_argument('--cache-dir', help='cache directory (default ~/.cache/slimnets)')

@@ -109,6 +109,12 @@ def check_usage(args: argparse.Namespace) -> None:
     _take_run_model(args)
   if not getattr(args, 'network', None):
     return
+  if args.command == 'fetch-weights' and args.network not in nets_factory.REGISTRY:
+    try:
+      nets_factory.published(args.network)  # a model of DeepLab's model zoo, or an error naming them
+    except ValueError as error:
+      args.parser.error(str(error))
+    return
   try:
     spec = nets_factory.get_spec(args.network)
     spec.check_usage(getattr(args, 'output_stride', None), getattr(args, 'multi_grid', None))

@@ -10,6 +10,7 @@ where that is not known) at the right shape. Only then is it moved to `CACHE/NAM
 download, a corrupt archive or a checkpoint of the wrong network leaves nothing in the cache.
 """
 
+import copy
 import hashlib
 import os
 import tarfile
@@ -17,12 +18,15 @@ import urllib.error
 import urllib.request
 from typing import Optional
 
+import tensorflow as tf
 from tqdm import tqdm
 
+from nets import deeplab
 from nets import nets_factory
 from slimnets.weights import checkpoints
 from slimnets import staging
 from slimnets.analysis import dry_build
+from slimnets.segmentation import runs
 
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'slimnets')
 
@@ -31,12 +35,35 @@ PUBLISHED = {name: spec.archive for name, spec in nets_factory.REGISTRY.items() 
 
 
 def _published(network: str) -> nets_factory.Archive:
-  return nets_factory.get_spec(network).published()
+  return nets_factory.published(network)
 
 
 def cached_path(network: str, cache_dir: Optional[str] = None) -> str:
-  """Where the verified checkpoint of `network` lives in the cache: `CACHE/NETWORK/<its name in the archive>`."""
-  return os.path.join(cache_dir or DEFAULT_CACHE_DIR, network, _published(network).checkpoint)
+  """Where the verified checkpoint of `network` lives in the cache: `CACHE/NETWORK/<its name in the archive>`;
+  for a model of DeepLab's model zoo the folder `CACHE/NAME`, which holds its checkpoint and `model_options.json`
+  (a folder the commands take as `--checkpoint`, as a training run's)."""
+  if network in nets_factory.DEEPLAB_MODELS:
+    return os.path.join(cache_dir or DEFAULT_CACHE_DIR, nets_factory.DEEPLAB_MODELS[network].name)
+  folder = os.path.join(cache_dir or DEFAULT_CACHE_DIR, network)
+  return os.path.join(folder, _published(network).checkpoint)
+
+
+def model_options(name: str) -> deeplab.ModelOptions:
+  """The `deeplab.ModelOptions` DeepLab's model-zoo model `name` was trained with (checked)."""
+  return deeplab.ModelOptions(**copy.deepcopy(nets_factory.DEEPLAB_MODELS[name].model_options)).checked()
+
+
+def verify_model(name: str, checkpoint: str) -> int:
+  """Checks that `checkpoint` holds every variable of DeepLab's model-zoo model `name` at the right shape.
+
+  Returns:
+    The number of variables checked.
+
+  Raises:
+    ValueError: naming the missing or mis-shaped variables.
+  """
+  expected = dry_build.build_segmenter(model_options(name), (129, 129)).variables
+  return _compare(expected, checkpoint, f'the model {name}')
 
 
 def verify(network: str, checkpoint: str, num_classes: Optional[int] = None) -> int:
@@ -50,13 +77,17 @@ def verify(network: str, checkpoint: str, num_classes: Optional[int] = None) -> 
   """
   num_classes = _published(network).num_classes if num_classes is None else num_classes
   expected = dry_build.build(network, num_classes=num_classes).variables
+  return _compare(expected, checkpoint, f'{network} ' + (f'with {num_classes} classes' if num_classes else
+                                                         '(its backbone)'))
+
+
+def _compare(expected, checkpoint: str, what: str) -> int:
   found = checkpoints.shapes(checkpoint)
   missing = [name for name in expected if name not in found]
   wrong = [f'{name} {list(found[name])} (expected {list(shape)})' for name, (shape, _) in expected.items()
            if name in found and found[name] != shape]
   if missing or wrong:
-    head = f'with {num_classes} classes' if num_classes else '(its backbone)'
-    raise ValueError(f'{checkpoint!r} is not a checkpoint of {network} {head}: '
+    raise ValueError(f'{checkpoint!r} is not a checkpoint of {what}: '
                      f'{len(missing)} variables missing (e.g. {missing[:3]}), {len(wrong)} of another shape '
                      f'(e.g. {wrong[:3]})')
   return len(expected)
@@ -130,7 +161,9 @@ def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = No
   An already cached checkpoint is returned without downloading.
 
   Args:
-    network: a network with a published checkpoint (see `PUBLISHED`).
+    network: a network with a published checkpoint (see `PUBLISHED`), or a model of DeepLab's model zoo
+      (`nets_factory.DEEPLAB_MODELS`, e.g. 'xception_coco_voc_trainaug'): then its folder is returned, holding the
+      checkpoint and its `model_options.json`, which `--checkpoint FOLDER` takes without architecture flags.
     url: where to download the archive from (default: the official address); a mirror of the published file,
       which is checked against the published size and checksum where they are known (`Archive.size`, `digest`).
     cache_dir: the cache (default `~/.cache/slimnets`).
@@ -142,12 +175,19 @@ def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = No
   """
   published = _published(network)
   target = cached_path(network, cache_dir)
-  if os.path.exists(target) or os.path.exists(target + '.index'):
+  segmentation = network in nets_factory.DEEPLAB_MODELS
+  if (os.path.isfile(os.path.join(target, runs.MODEL_OPTIONS_FILE)) if segmentation else
+      os.path.exists(target) or os.path.exists(target + '.index')):
     return target
-  with staging.staged(os.path.dirname(target), directory=True) as folder:
+  with staging.staged(target if segmentation else os.path.dirname(target), directory=True) as folder:
     archive = os.path.join(folder, '.download-' + os.path.basename(published.url))
     _download(url or published.url, archive, progress, published.size, published.digest)
     extracted = _extract_checkpoint(archive, published.checkpoint, folder)
     os.remove(archive)
-    verify(network, extracted, published.num_classes)
+    if not segmentation:
+      verify(network, extracted, published.num_classes)
+      return target
+    verify_model(network, extracted)
+    runs.write_model_options(folder, model_options(network))  # the folder is then a run's: its model is known
+    tf.compat.v1.train.update_checkpoint_state(folder, os.path.basename(extracted))
   return target
