@@ -29,6 +29,16 @@ def _options(build, **changes):
                                                    **changes})
 
 
+def _assert_matches_the_manifest(graph, outputs, expected):
+  """The logits shape, variables (names, shapes, trainable, order), update ops and regularizers of DeepLab's build."""
+  assert outputs['semantic']['merged_logits'].shape.as_list() == expected['logits_shape']
+  trainable = set(tf.compat.v1.trainable_variables())
+  assert [[v.op.name, v.shape.as_list(), v in trainable] for v in tf.compat.v1.global_variables()] == (
+      expected['variables'])
+  assert len(graph.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)) == expected['update_ops']
+  assert len(graph.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)) == expected['regularization_losses']
+
+
 _MANIFEST_V3 = json.load(open(os.path.join(os.path.dirname(__file__), 'data', 'deeplab', 'deeplab_models_v3.json')))
 _V3_BUILDS = [(group, name) for group in ('builds', 'inference_builds') for name in _MANIFEST_V3[group]]
 
@@ -44,12 +54,7 @@ def test_model_zoo_heads_match_deeplab(graph, group, build):
   options = deeplab.ModelOptions({'semantic': expected['logits_shape'][-1]}, crop_size=expected['input_shape'][1:3],
                                  **expected['model_options'])
   outputs = deeplab.multi_scale_logits(images, options, is_training=training, fine_tune_batch_norm=training)
-  assert outputs['semantic']['merged_logits'].shape.as_list() == expected['logits_shape']
-  trainable = set(tf.compat.v1.trainable_variables())
-  assert [[v.op.name, v.shape.as_list(), v in trainable] for v in tf.compat.v1.global_variables()] == (
-      expected['variables'])
-  assert len(graph.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)) == expected['update_ops']
-  assert len(graph.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)) == expected['regularization_losses']
+  _assert_matches_the_manifest(graph, outputs, expected)
 
 
 @pytest.mark.parametrize('qsigmoid', [False, True])
@@ -85,12 +90,7 @@ def test_build_matches_deeplab(graph, build):
   images = tf.compat.v1.placeholder(tf.float32, expected['input_shape'])
   outputs = deeplab.multi_scale_logits(images, _options(build), is_training=True, fine_tune_batch_norm=True)
   assert list(outputs) == ['semantic'] and list(outputs['semantic']) == ['merged_logits']
-  assert outputs['semantic']['merged_logits'].shape.as_list() == expected['logits_shape']
-  trainable = set(tf.compat.v1.trainable_variables())
-  assert [[v.op.name, v.shape.as_list(), v in trainable] for v in tf.compat.v1.global_variables()] == (
-      expected['variables'])
-  assert len(graph.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)) == expected['update_ops']
-  assert len(graph.get_collection(tf.compat.v1.GraphKeys.REGULARIZATION_LOSSES)) == expected['regularization_losses']
+  _assert_matches_the_manifest(graph, outputs, expected)
 
 
 def test_inference_builds_no_updates_and_fine_tuning_off_keeps_batch_norm_frozen(graph):
