@@ -235,11 +235,12 @@ class Backbone(tf.Module):
     would create one per cell, never incremented, and never drop a path). The counter is the variable
     `DROP_PATH_STEP`, saved with the model's checkpoints but not among `variables_by_name` (TF-Slim checkpoints do
     not hold it: fine-tuning starts its schedule at 0, as research/slim's does)."""
-    if self._step is None:
+    if self._step is None:  # made at the first call, whatever its mode (Keras makes no weight after its build)
       self._step = self._build.variable_factory(DROP_PATH_STEP, [], tf.int64, 0, False)
+    if training is False:  # inference drops no path: the step is not read (nor exported)
+      return tf.constant(0, tf.int64)
     value = tf.identity(self._step.read_value())
-    if training is not False:
-      self._step.assign_add(tf.cast(training, tf.int64) if tf.is_tensor(training) else int(bool(training)))
+    self._step.assign_add(tf.cast(training, tf.int64) if tf.is_tensor(training) else int(bool(training)))
     return value
 
   @property
