@@ -6,6 +6,7 @@ agree, for every entry.
 """
 
 import math
+import re
 
 import pytest
 
@@ -108,9 +109,10 @@ def test_declared_archive(network):
   if archive is None:
     return
   assert archive.url.startswith(('https://download.tensorflow.org/models/',
-                                 'https://storage.googleapis.com/mobilenet_v2/checkpoints/'))
+                                 'https://storage.googleapis.com/mobilenet_v2/checkpoints/',
+                                 'https://storage.googleapis.com/mobilenet_v3/checkpoints/'))
   assert archive.url.endswith(('.tar.gz', '.tgz'))
-  assert archive.checkpoint.endswith('.ckpt')
+  assert archive.checkpoint.endswith('.ckpt') or re.fullmatch(r'ema/model-\d+', archive.checkpoint)
   assert archive.num_classes in (None, nets_factory.get_spec(network).num_classes)
 
 

@@ -104,10 +104,27 @@ def test_networks_without_published_weights():
     fetch.fetch('resnet_v2_200')
   assert fetch.PUBLISHED['resnet_v2_50'].url == (
       'https://download.tensorflow.org/models/resnet_v2_50_2017_04_14.tar.gz')
-  with pytest.raises(ValueError, match=r'mobilenet_v3_large: its published checkpoints \(https://storage.googleapis'
-                                       r'.com/mobilenet_v3/checkpoints/\) are not declared here yet: download one '
-                                       r'and restore it by name; networks fetch-weights knows: inception_v3, '):
-    fetch.fetch('mobilenet_v3_large')
+  with pytest.raises(ValueError, match=r'mobilenet_edgetpu: its published checkpoints \(https://storage.googleapis'
+                                       r'.com/mobilenet_edgetpu/checkpoints/\) are not declared here yet: download '
+                                       r'one and restore it by name; networks fetch-weights knows: inception_v3, '):
+    fetch.fetch('mobilenet_edgetpu')
+  assert fetch.PUBLISHED['mobilenet_v3_large'].url == (
+      'https://storage.googleapis.com/mobilenet_v3/checkpoints/v3-large_224_1.0_float.tgz')
+
+
+def test_a_mobilenet_v3_archive_gives_its_ema_checkpoint_not_the_pristine_one(server, tmp_path):
+  root, url = server
+  values = _zeros_of('mobilenet_v3_small', 1001)
+  source = tmp_path / 'v3-small_224_1.0_float'
+  checkpoints.write(values, str(source / 'ema' / 'model-388500'))
+  checkpoints.write({name: value + 1 for name, value in values.items()}, str(source / 'pristine' / 'model-388500'))
+  with tarfile.open(root / 'v3.tgz', 'w:gz', compresslevel=1) as tar:
+    tar.add(source, arcname=source.name)
+  cache = str(tmp_path / 'cache')
+  path = fetch.fetch('mobilenet_v3_small', url=url + 'v3.tgz', cache_dir=cache, progress=False)
+  assert path == os.path.join(cache, 'mobilenet_v3_small', 'model-388500')
+  fetched = checkpoints.read(path)
+  assert all(not fetched[name].any() for name in values)  # the ema values (zeros), not the pristine ones
 
 
 def test_cli_fetch_weights(server, tmp_path, capsys):

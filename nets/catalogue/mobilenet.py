@@ -61,11 +61,23 @@ def _mobilenet_v2(multiplier: float, suffix: str, channels: Tuple[int, ...]) -> 
                           (16, 'layer_14/depthwise_output')) if not suffix else ())
 
 
+# research/slim's MobileNet v3 archives hold an 'ema' checkpoint (the moving averages of the weights, under the
+# weights' names: the published accuracy) and a 'pristine' one; the ema checkpoints' names inside them.
+_V3_ARCHIVES = {'mobilenet_v3_large': ('v3-large_224_1.0_float', 'ema/model-540000'),
+                'mobilenet_v3_small': ('v3-small_224_1.0_float', 'ema/model-388500'),
+                'mobilenet_v3_large_minimalistic': ('v3-large-minimalistic_224_1.0_float', 'ema/model-342500'),
+                'mobilenet_v3_small_minimalistic': ('v3-small-minimalistic_224_1.0_float', 'ema/model-498000')}
+
+
 def _mobilenet_v3(name: str, function: str, scope: str, base: str, points: Tuple[str, ...],
                   channels: Tuple[int, ...], multiplier: float = 1.0) -> NetworkSpec:
   """MobileNet v3 and EdgeTPU: the last layer at each stride, C5 the last before the head pool (large, small)."""
   archives = ('https://storage.googleapis.com/mobilenet_edgetpu/checkpoints/' if 'edgetpu' in name else
               'https://storage.googleapis.com/mobilenet_v3/checkpoints/')
+  published = None
+  if name in _V3_ARCHIVES:
+    file, checkpoint = _V3_ARCHIVES[name]
+    published = archive(f'{archives}{file}.tgz', checkpoint, 1001)
   return NetworkSpec(
       name, f'nets.mobilenet.mobilenet_v3:{function}', 'nets.mobilenet.mobilenet_v3:training_scope',
       default_image_size=224, nominal_stride=32, output_strides=(1, 2, 4, 8, 16, 32), preprocessing='inception',
@@ -74,9 +86,8 @@ def _mobilenet_v3(name: str, function: str, scope: str, base: str, points: Tuple
       input_variables=(f'{scope}/Conv/weights',),
       class_variables=(f'{scope}/Logits/Conv2d_1c_1x1/weights', f'{scope}/Logits/Conv2d_1c_1x1/biases'),
       num_classes=1001,
-      # Published with an 'ema' and a 'pristine' checkpoint each, of step numbers not on record here: not
-      # declared until checked against the archives.
-      archive=None, unlisted_archive=archives,
+      # The EdgeTPU archives' checkpoint names are not on record here: not declared until checked.
+      archive=published, unlisted_archive='' if published else archives,
       base_function=f'nets.mobilenet.mobilenet_v3:{base}',
       base_defaults=(('depth_multiplier', multiplier),) + ((('finegrain_classification_mode', True),)
                                                             if multiplier != 1.0 else ()))

@@ -40,7 +40,8 @@ class Archive:
   Attributes:
     url: where it is downloaded from.
     checkpoint: the file name of the checkpoint prefix inside the archive ('resnet_v1_50.ckpt', 'model.ckpt'),
-      in whatever folder the archive puts it.
+      in whatever folder the archive puts it; with its last folders where the archive holds several checkpoints
+      of that name ('ema/model-540000': MobileNet v3's, beside a 'pristine' one).
     num_classes: the classes of its head, or None when only the backbone's variables are known to be there.
     size: its size in bytes, where a public record of it is known (`PUBLISHED_FILES`), else None.
     digest: 'ALGORITHM:HEX' (a `hashlib` name, e.g. 'sha256:31ab...') of the archive, where one is known, else None.

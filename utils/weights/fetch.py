@@ -45,7 +45,7 @@ def cached_path(network: str, cache_dir: Optional[str] = None) -> str:
   if network in nets_factory.DEEPLAB_MODELS:
     return os.path.join(cache_dir or DEFAULT_CACHE_DIR, nets_factory.DEEPLAB_MODELS[network].name)
   folder = os.path.join(cache_dir or DEFAULT_CACHE_DIR, network)
-  return os.path.join(folder, _published(network).checkpoint)
+  return os.path.join(folder, os.path.basename(_published(network).checkpoint))
 
 
 def model_options(name: str) -> deeplab.ModelOptions:
@@ -134,12 +134,15 @@ def _extract_checkpoint(archive: str, checkpoint: str, folder: str) -> str:
   """Extracts the files of checkpoint prefix `checkpoint` (and nothing else) into `folder`; returns its path.
 
   The archive may keep them in a folder of its own (DeepLab's `resnet_v1_50/model.ckpt.*`); they must all be in
-  the same one.
+  the same one. A `checkpoint` with folders ('ema/model-540000') matches the end of the files' paths.
   """
+  def matches(name: str) -> bool:
+    prefix = name.rpartition('.')[0] if '.' in os.path.basename(name) else name
+    return any(candidate == checkpoint or candidate.endswith('/' + checkpoint) for candidate in (name, prefix))
+
   try:
     with tarfile.open(archive, 'r:gz') as tar:  # the published archives are all .tar.gz / .tgz
-      members = [m for m in tar.getmembers() if m.isfile() and (os.path.basename(m.name) == checkpoint or
-                                                               os.path.basename(m.name).startswith(checkpoint + '.'))]
+      members = [m for m in tar.getmembers() if m.isfile() and matches(m.name)]
       folders = sorted({os.path.dirname(m.name) for m in members})
       if len(folders) != 1:
         held = [m.name for m in tar.getmembers()][:5]
@@ -152,7 +155,7 @@ def _extract_checkpoint(archive: str, checkpoint: str, folder: str) -> str:
     reason = ' '.join(str(error).split()) or type(error).__name__  # one line, whatever tarfile or gzip said
     raise ValueError(f'the downloaded archive is not a readable .tar.gz ({reason}): truncated, or not the '
                      'published file') from None
-  return os.path.join(folder, checkpoint)
+  return os.path.join(folder, os.path.basename(checkpoint))
 
 
 def fetch(network: str, url: Optional[str] = None, cache_dir: Optional[str] = None, progress: bool = True) -> str:
