@@ -36,7 +36,10 @@ def test_list_json(capsys):
   # MobileNet v3 large: its manifest's 5484313 trainable parameters less one class of the 1280-channel logits
   assert rows['mobilenet_v3_large']['parameters'] == 5484313 - 1281
   assert rows['mobilenet_v3_large']['levels']['C5'] == {'end_point': 'layer_17', 'stride': 32, 'channels': 960}
-  assert rows['mobilenet_v3_large']['published_checkpoint'] is None
+  assert rows['mobilenet_v3_large']['published_checkpoint'] == (
+      'https://storage.googleapis.com/mobilenet_v3/checkpoints/v3-large_224_1.0_float.tgz')
+  assert rows['mobilenet_edgetpu']['published_checkpoint'] is None
+  assert rows['nasnet_large']['levels']['C5'] == {'end_point': 'Cell_17', 'stride': 32, 'channels': 4032}
 
 
 def test_list_table_without_classes(capsys):
