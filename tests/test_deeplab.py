@@ -203,6 +203,28 @@ def test_model_options_are_deeplabs_namedtuple():
 
 
 @pytest.mark.once
+def test_a_deeplab_program_ports_with_one_import_change():
+  """`from nets import deeplab_common as common, deeplab as model`: common's flags and constants, and
+  `common.ModelOptions` made from the parsed flags as DeepLab's train.py makes it."""
+  from absl.testing import flagsaver  # pylint: disable=import-outside-toplevel
+  from nets import deeplab_common as common  # pylint: disable=import-outside-toplevel
+  if not common.FLAGS.is_parsed():
+    common.FLAGS(['train.py'])
+  with flagsaver.flagsaver(model_variant='xception_65', decoder_output_stride=['4'], image_pooling_stride=['2', '3'],
+                           aspp_with_squeeze_and_excitation=False):
+    options = common.ModelOptions({common.OUTPUT_TYPE: 21}, [513, 513], [6, 12, 18], 16)
+    assert isinstance(options, deeplab.ModelOptions) and options.model_variant == 'xception_65'
+    assert (options.decoder_output_stride, options.image_pooling_stride, options.label_weights) == ([4], [2, 3], 1.0)
+    assert options.checked().decoder_output_stride == (4,) and copy.deepcopy(options) == options
+    assert common.ModelOptions({'semantic': 3}, model_variant='mobilenet_v2').model_variant == 'mobilenet_v2'
+  with flagsaver.flagsaver(decoder_output_stride=['4', '8']):
+    with pytest.raises(ValueError, match=r'--decoder_output_stride must be in descending order, got \[4, 8\]'):
+      common.ModelOptions({'semantic': 3})
+  assert (common.LABELS_CLASS, common.IMAGE, common.ORIGINAL_IMAGE, common.TEST_SET) == (
+      'labels_class', 'image', 'original_image', 'test')
+
+
+@pytest.mark.once
 def test_model_options_are_checked_when_a_model_is_built_as_deeplabs(graph):
   """DeepLab's model_test.testWrongDeepLabVariant: options of no outputs and an unknown variant are made; the
   build raises ValueError (here before any op)."""
