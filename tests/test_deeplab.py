@@ -181,7 +181,8 @@ def test_bad_model_options_name_the_option(changes, message):
 
 @pytest.mark.once
 def test_model_options_are_deeplabs_namedtuple():
-  options = deeplab.ModelOptions({'semantic': 21}, (513, 513), [6, 12, 18], 16, tf.bfloat16, model_variant='xception_65')
+  options = deeplab.ModelOptions({'semantic': 21}, (513, 513), [6, 12, 18], 16, tf.bfloat16,
+                                 model_variant='xception_65')
   assert options._fields[:6] == ('outputs_to_num_classes', 'crop_size', 'atrous_rates', 'output_stride',
                                  'preprocessed_images_dtype', 'merge_method')
   assert len(options._fields) == 33 and options._fields[-1] == 'preprocess_images'  # DeepLab's 32, then ours
