@@ -328,7 +328,7 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
   os.makedirs(logdir, exist_ok=True)
   if chief:
     runs.write_model_options(logdir, model_options)
-    runs.write_training(logdir, {**options.as_json(), 'num_classes': descriptor.num_classes,
+    runs.write_training(logdir, {**dataclasses.asdict(options), 'num_classes': descriptor.num_classes,
                                  'ignore_label': descriptor.ignore_label})
   started_at = int(step.numpy())
   if started_at >= options.training_number_of_steps:
