@@ -23,6 +23,7 @@ from nets import nets_factory
 from nets import resnet_utils
 from nets import resnet_v1
 from nets import resnet_v2
+from nets.nasnet import nasnet
 from slimnets.analysis import geometry
 
 NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_v1_50', 'resnet_v2_50',
@@ -31,6 +32,10 @@ NETWORKS = ('tiny_v1', 'tiny_v2', 'tiny_v1', 'tiny_v2', 'inception_v3', 'resnet_
 CLASSIC = ('vgg_16', 'alexnet_v2')  # no output_stride; fc6 is a VALID convolution of pool5 by default
 TINY = {'tiny_v1': (resnet_v1, resnet_v1.resnet_v1, resnet_v1.resnet_v1_block),
         'tiny_v2': (resnet_v2, resnet_v2.resnet_v2, resnet_v2.resnet_v2_block)}
+
+
+_NASNET_6_CELLS = nasnet.mobile_imagenet_config()
+_NASNET_6_CELLS.set_hparam('num_cells', 6)
 
 
 @st.composite
@@ -64,6 +69,8 @@ def _build(network, images, num_classes, kwargs):
       return resnet(images, blocks, num_classes, is_training=False, scope=network, **options)
   thin = 0.1 if network == 'inception_v3' else 0.125
   options = {key: value for key, value in kwargs.items() if key in nets_factory.get_spec(network).options}
+  if network == 'nasnet_mobile':  # 6 cells (reductions after the 2nd and 4th) keep every path, at half the cost
+    options['config'] = _NASNET_6_CELLS
   return nets_factory.get_network_fn(network, num_classes)(images, depth_multiplier=thin, **options)
 
 
@@ -71,6 +78,8 @@ def _last_features(network, end_points):
   """The network's last feature map (its C5): a classifier's output may be pooled (MobileNet's 7x7 pool)."""
   if network in TINY:
     return end_points[f'{network}/block4']
+  if network == 'nasnet_mobile':
+    return end_points['Cell_5']
   return end_points[nets_factory.get_spec(network).levels[-1].end_point]
 
 

@@ -234,7 +234,7 @@ def trained(tmp_path_factory):
 
 def test_train_writes_checkpoints_model_options_and_event_files_and_lowers_the_loss(trained):
   data, logdir = trained
-  assert runs.read_model_options(logdir) == deeplab.ModelOptions({'semantic': 3}, **TINY)
+  assert runs.read_model_options(logdir) == deeplab.ModelOptions({'semantic': 3}, **TINY).checked()
   assert runs.read_training(logdir)['num_classes'] == 3
   assert tf.train.latest_checkpoint(logdir).endswith('model.ckpt-4')
   events = [os.path.join(logdir, f) for f in os.listdir(logdir) if f.startswith('events.out.tfevents')]

@@ -39,7 +39,7 @@ def options_as_dict(model_options: deeplab.ModelOptions) -> dict:
 
 
 def read_model_options(logdir: str) -> deeplab.ModelOptions:
-  """The `deeplab.ModelOptions` a run wrote in `logdir`.
+  """The `deeplab.ModelOptions` a run wrote in `logdir`, checked (`ModelOptions.checked()`).
 
   Raises:
     ValueError: when `logdir` holds no `model_options.json` (not a folder `slimnets train` wrote).
@@ -49,7 +49,7 @@ def read_model_options(logdir: str) -> deeplab.ModelOptions:
     raise ValueError(f'{logdir!r} holds no {MODEL_OPTIONS_FILE}: not the --train-logdir of a slimnets train run '
                      '(give the model options yourself, or that folder)')
   with open(path, encoding='utf-8') as handle:
-    return deeplab.ModelOptions(**json.load(handle))
+    return deeplab.ModelOptions(**json.load(handle)).checked()  # JSON's lists as the checked tuples
 
 
 def write_training(logdir: str, training: dict) -> str:
