@@ -5,7 +5,10 @@ any test is collected (V1 `TensorShape`s of `Dimension`s, ref variables by defau
 execution). Tests marked `eager` need TF2 behaviour and are skipped there, with the reason.
 """
 
+import functools
+import http.server
 import os
+import threading
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -24,6 +27,9 @@ hypothesis.settings.register_profile('ci', max_examples=250, deadline=None, prin
                                      suppress_health_check=[hypothesis.HealthCheck.too_slow])
 hypothesis.settings.register_profile('long', max_examples=3000, deadline=None, print_blob=True,
                                      suppress_health_check=[hypothesis.HealthCheck.too_slow])
+# The v1 run fuzzes the same strategies with fewer examples (its concern is TF1's size types); the v2 run explores.
+hypothesis.settings.register_profile('ci_v1', max_examples=120, deadline=None, print_blob=True,
+                                     suppress_health_check=[hypothesis.HealthCheck.too_slow])
 hypothesis.settings.load_profile('ci')
 
 
@@ -39,6 +45,8 @@ def pytest_configure(config):
                                      'declarations); run in the v2 run only')
   if config.getoption('--tf-behavior') == 'v1':
     tf.compat.v1.disable_v2_behavior()
+    if config.getoption('hypothesis_profile', None) in (None, 'ci'):
+      hypothesis.settings.load_profile('ci_v1')
 
 
 def pytest_collection_modifyitems(config, items):
@@ -166,3 +174,27 @@ def finish_processes(processes, timeout: float) -> list:
       if process.poll() is None:
         process.kill()
   return [(process.returncode, out, err) for process, (out, err) in zip(processes, outputs)]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+  """Serves a folder without logging; remembers the paths asked for (`requests`)."""
+  requests = []
+
+  def log_message(self, *args):
+    del args
+
+  def do_GET(self):  # pylint: disable=invalid-name
+    QuietHandler.requests.append(self.path)
+    super().do_GET()
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+  """An HTTP server on 127.0.0.1 serving a folder of archives the tests build."""
+  root = tmp_path_factory.mktemp('served')
+  handler = functools.partial(QuietHandler, directory=str(root))
+  httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+  thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+  thread.start()
+  yield root, f'http://127.0.0.1:{httpd.server_address[1]}/'
+  httpd.shutdown()

@@ -11,6 +11,7 @@ import pytest
 from slimnets import cli
 
 
+@pytest.mark.once  # the registry's facts: the same in both TF behaviours
 def test_list_json(capsys):
   assert cli.main(['list', '--json']) == 0
   rows = {row['network']: row for row in json.loads(capsys.readouterr().out)}
@@ -42,6 +43,7 @@ def test_list_json(capsys):
   assert rows['nasnet_large']['levels']['C5'] == {'end_point': 'Cell_17', 'stride': 32, 'channels': 4032}
 
 
+@pytest.mark.once  # the registry's facts: the same in both TF behaviours
 def test_list_table_without_classes(capsys):
   assert cli.main(['list', '--num-classes', '0']) == 0
   lines = capsys.readouterr().out.splitlines()

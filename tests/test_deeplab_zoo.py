@@ -14,7 +14,6 @@ from slimnets import cli
 from slimnets.analysis import dry_build
 from slimnets.weights import checkpoints
 from slimnets.weights import fetch
-from tests.test_weights import server  # pylint: disable=unused-import  (the local HTTP server fixture)
 
 _MODELS = sorted({model.name for model in nets_factory.DEEPLAB_MODELS.values()})
 

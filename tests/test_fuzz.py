@@ -9,7 +9,8 @@ Inception v3 0.1). The build must either raise `ValueError` itself, leaving the 
 entries, or succeed with every 4-D end point of the static shape that `slimnets.analysis.geometry` computes from the
 ops, and (but for the networks without `output_stride`: Inception v1 and v3, VGG, AlexNet) with the last features at
 the stride asked for (NASNet: its 3x3/2 VALID conv0, then stride 16). Any other exception fails. The CI profile
-runs 250 examples; `pytest tests/test_fuzz.py --hypothesis-profile=long` explores 3000.
+runs 250 examples (120 in the `--tf-behavior=v1` run); `pytest tests/test_fuzz.py --hypothesis-profile=long`
+explores 3000.
 """
 
 import math

@@ -13,6 +13,13 @@ from nets.nasnet import pnasnet
 pytestmark = pytest.mark.once  # graph builds of fixed facts; the eager tests need TF2 behaviour anyway
 
 
+def _six_cells(make_config):
+  """A config of 6 cells (reductions after the 2nd and the 4th): every kind of cell and input, at half the cost."""
+  config = make_config()
+  config.set_hparam('num_cells', 6)
+  return config
+
+
 def _variables(build, shape, **kwargs):
   with tf.Graph().as_default() as graph:
     with slim.arg_scope(nasnet.nasnet_mobile_arg_scope()):
@@ -34,18 +41,19 @@ def test_configs_and_reduction_layers_are_research_slims():
   assert (pnasnet.large_imagenet_config().num_conv_filters, pnasnet.mobile_imagenet_config().num_cells) == (216, 9)
 
 
-@pytest.mark.parametrize('build', [nasnet.build_nasnet_mobile, pnasnet.build_pnasnet_mobile])
-def test_unknown_and_tiny_images_build_the_variables_of_the_default_size(build):
+@pytest.mark.parametrize('build,config', [(nasnet.build_nasnet_mobile, nasnet.mobile_imagenet_config),
+                                          (pnasnet.build_pnasnet_mobile, pnasnet.mobile_imagenet_config)])
+def test_unknown_and_tiny_images_build_the_variables_of_the_default_size(build, config):
   """research/slim compares static widths: unknown sizes fail, and a 1-pixel map left at 1 pixel by a stride-2
   layer builds a 1x1 convolution in place of the factorized reduction (variables no checkpoint has)."""
-  default, _, _, _ = _variables(build, [1, 224, 224, 3], is_training=False, depth_multiplier=0.125)
-  unknown, net, end_points, _ = _variables(build, [None, None, None, 3], is_training=False, depth_multiplier=0.125)
-  tiny, _, tiny_points, _ = _variables(build, [1, 16, 16, 3], is_training=False, depth_multiplier=0.125)
+  options = {'is_training': False, 'depth_multiplier': 0.125, 'config': _six_cells(config)}
+  default, _, _, _ = _variables(build, [1, 224, 224, 3], **options)
+  unknown, net, end_points, _ = _variables(build, [None, None, None, 3], **options)
+  tiny, _, tiny_points, _ = _variables(build, [1, 16, 16, 3], **options)
   assert unknown == default and tiny == default
   assert net.shape.as_list() == [None, 5]
-  last = 'Cell_11' if build is nasnet.build_nasnet_mobile else 'Cell_8'
-  assert end_points[last].shape.as_list()[1:3] == [None, None]
-  assert tiny_points[last].shape.as_list()[1:3] == [1, 1]  # 16 -> conv0 7 -> 4, 2, 1, 1
+  assert end_points['Cell_5'].shape.as_list()[1:3] == [None, None]
+  assert tiny_points['Cell_5'].shape.as_list()[1:3] == [1, 1]  # 16 -> conv0 7 -> 4, 2, 1, 1
 
 
 def test_global_pool_false_without_classes_returns_the_last_cells_map(graph):
@@ -59,15 +67,18 @@ def test_global_pool_false_without_classes_returns_the_last_cells_map(graph):
 def test_drop_path_reads_the_global_step_made_before_the_network_or_the_step_given(graph):
   step = tf.compat.v1.train.get_or_create_global_step()
   with slim.arg_scope(nasnet.nasnet_large_arg_scope()):
-    nasnet.build_nasnet_large(tf.zeros([1, 67, 67, 3]), 3, depth_multiplier=0.125)
+    nasnet.build_nasnet_large(tf.zeros([1, 67, 67, 3]), 3, depth_multiplier=0.125,
+                              config=_six_cells(nasnet.large_imagenet_config))
   assert [v for v in tf.compat.v1.global_variables() if 'global_step' in v.op.name] == [step]
   uniforms = [op for op in graph.get_operations() if op.type == 'RandomUniform']
-  # one per operation but 'none' of the 22 cells (18 normal of 8, 4 reduction of 9) and the final dropout's
-  assert len(uniforms) == 18 * 8 + 4 * 9 + 1
+  # one per operation but 'none' of the 10 cells (6 normal of 8, 2 stem and 2 reduction cells of 9) and the
+  # final dropout's
+  assert len(uniforms) == 6 * 8 + 4 * 9 + 1
   with tf.Graph().as_default():
     current = tf.compat.v1.placeholder(tf.int64, [])
     with slim.arg_scope(pnasnet.pnasnet_large_arg_scope()):
-      pnasnet.build_pnasnet_large(tf.zeros([1, 67, 67, 3]), 3, depth_multiplier=0.125, current_step=current)
+      pnasnet.build_pnasnet_large(tf.zeros([1, 67, 67, 3]), 3, depth_multiplier=0.125, current_step=current,
+                                  config=_six_cells(pnasnet.large_imagenet_config))
     assert not tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.GLOBAL_STEP)
 
 
@@ -95,9 +106,8 @@ def test_the_drop_path_schedule_in_graph_code(graph):
 @pytest.mark.eager
 def test_a_backbone_counts_its_training_calls_as_the_drop_path_step():
   from slimnets import models  # pylint: disable=import-outside-toplevel
-  config = nasnet.large_imagenet_config()
-  config.set_hparam('num_cells', 3)  # a reduction after the first cell and after the second
-  backbone = models.Backbone('nasnet_large', None, depth_multiplier=0.125, config=config)
+  backbone = models.Backbone('nasnet_large', None, depth_multiplier=0.125,
+                             config=_six_cells(nasnet.large_imagenet_config))
   images = tf.random.stateless_uniform([2, 64, 64, 3], [1, 2])
   backbone(images, training=True)
   backbone(images, training=False)

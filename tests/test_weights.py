@@ -3,12 +3,10 @@
 import dataclasses
 import functools
 import hashlib
-import http.server
 import io
 import os
 import re
 import tarfile
-import threading
 
 import numpy as np
 import pytest
@@ -17,29 +15,7 @@ from slimnets.weights import checkpoints
 from slimnets import cli
 from slimnets.analysis import dry_build
 from slimnets.weights import fetch
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-  requests = []
-
-  def log_message(self, *args):
-    del args
-
-  def do_GET(self):  # pylint: disable=invalid-name
-    _QuietHandler.requests.append(self.path)
-    super().do_GET()
-
-
-@pytest.fixture(scope='module')
-def server(tmp_path_factory):
-  """An HTTP server on 127.0.0.1 serving a folder of archives the tests build."""
-  root = tmp_path_factory.mktemp('served')
-  handler = functools.partial(_QuietHandler, directory=str(root))
-  httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-  thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-  thread.start()
-  yield root, f'http://127.0.0.1:{httpd.server_address[1]}/'
-  httpd.shutdown()
+from tests.conftest import QuietHandler
 
 
 def _archive(root, filename, network, values):
@@ -66,9 +42,9 @@ def test_fetch_downloads_verifies_and_caches(server, tmp_path):
   assert path == os.path.join(cache, 'resnet_v1_50', 'resnet_v1_50.ckpt')
   assert fetch.verify('resnet_v1_50', path) == 267
   assert sorted(os.listdir(cache)) == ['resnet_v1_50']
-  before = len(_QuietHandler.requests)
+  before = len(QuietHandler.requests)
   assert fetch.fetch('resnet_v1_50', url=url + name, cache_dir=cache, progress=False) == path
-  assert len(_QuietHandler.requests) == before  # cached: no second download
+  assert len(QuietHandler.requests) == before  # cached: no second download
 
 
 def test_wrong_checkpoint_is_not_cached(server, tmp_path):
@@ -234,14 +210,14 @@ def test_a_file_that_is_not_the_published_archive_is_refused_before_extraction(s
 def test_a_download_of_another_size_is_refused_before_its_body_is_read(server, tmp_path, capsys):
   root, url = server
   (root / 'mobilenet_v2_1.0_224.tgz').write_bytes(b'x' * 1000)
-  before = len(_QuietHandler.requests)
+  before = len(QuietHandler.requests)
   cache = tmp_path / 'cache'
   assert cli.main(['fetch-weights', 'mobilenet_v2', '--url', url + 'mobilenet_v2_1.0_224.tgz',
                    '--cache-dir', str(cache), '--quiet']) == 1
   assert capsys.readouterr().err == (
       f'slimnets: error: {url}mobilenet_v2_1.0_224.tgz is 1000 bytes, the published archive is 78306834 bytes: '
       'truncated, tampered with, or not the published archive\n')
-  assert len(_QuietHandler.requests) == before + 1
+  assert len(QuietHandler.requests) == before + 1
   assert os.listdir(cache) == []
 
 
