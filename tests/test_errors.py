@@ -136,6 +136,12 @@ CATALOGUE = [
      lambda: tf.compat.v1.placeholder(tf.float32, [None, None, 65, 3]), {'num_classes': 5, 'output_stride': 8},
      ['MobilenetV1: spatial_squeeze=True needs 1x1 logits, but an input width of 65 leaves a 9-pixel map whose 7x7 '
       'VALID pool gives 3 logits along it; pass global_pool=True, spatial_squeeze=False, or a smaller image']),
+    ('nasnet final_endpoint', _factory('nasnet_mobile'), RGB, {'final_endpoint': 'Cell_12'},
+     ['build_nasnet_mobile: final_endpoint must be None or one of Stem, Cell_0, Cell_1, Cell_2, Cell_3, '
+      'Reduction_Cell_0, Cell_4,', "Predictions, got 'Cell_12'"]),
+    ('pnasnet final_endpoint', _factory('pnasnet_mobile'), RGB, {'final_endpoint': 'Reduction_Cell_0'},
+     ['build_pnasnet_mobile: final_endpoint must be None or one of Stem, Cell_0, Cell_1, Cell_2, Cell_3,',
+      "got 'Reduction_Cell_0'"]),
     ('nasnet below its minimum', _factory('nasnet_mobile'), lambda: RGB(2), {},
      ['build_nasnet_mobile: the images are 2 pixels in height; the network needs at least 3']),
     ('nasnet NCHW', _factory('nasnet_mobile'), RGB, {'config': _nchw(nasnet.mobile_imagenet_config())},

@@ -139,7 +139,22 @@ def minimum_input_size(with_aux_head: bool = False) -> int:
   return 67 if with_aux_head else 3
 
 
-def _check_inputs(images, num_classes, is_training, hparams, caller):
+def end_point_names(hparams, pnasnet: bool = False) -> list:
+  """The end points of a build of `hparams`, in order (the auxiliary head's 'AuxLogits' aside); PNASNet has no
+  reduction cells."""
+  reductions = nasnet_utils.calc_reduction_layers(hparams.num_cells, hparams.num_reduction_layers)
+  names = ['Stem']
+  for cell in range(hparams.num_cells):
+    if cell in reductions and not pnasnet:
+      names.append(f'Reduction_Cell_{reductions.index(cell)}')
+    names.append(f'Cell_{cell}')
+  return names + ['global_pool', 'Logits', 'Predictions']
+
+
+def _check_inputs(images, num_classes, is_training, hparams, caller, final_endpoint=None, pnasnet=False):
+  names = end_point_names(hparams, pnasnet)
+  if final_endpoint is not None and final_endpoint not in names:
+    raise ValueError(f'{caller}: final_endpoint must be None or one of {", ".join(names)}, got {final_endpoint!r}')
   checks.check_images(images, caller)
   num_classes = checks.check_num_classes(num_classes, caller)
   aux = bool(hparams.use_aux_head and num_classes and is_training)
@@ -202,7 +217,7 @@ def _build(caller, default_config, images, num_classes, is_training, final_endpo
            global_pool, depth_multiplier):
   hparams = nasnet_utils.check_config(default_config() if config is None else config, caller, depth_multiplier)
   _update_hparams(hparams, is_training)
-  num_classes = _check_inputs(images, num_classes, is_training, hparams, caller)
+  num_classes = _check_inputs(images, num_classes, is_training, hparams, caller, final_endpoint)
   # The cells and the reduction cells, and the two stem cells of the ImageNet networks.
   total_num_cells = hparams.num_cells + 2 + (2 if stem_type == 'imagenet' else 0)
   cell_args = (hparams.num_conv_filters, hparams.drop_path_keep_prob, total_num_cells, hparams.total_training_steps,

@@ -92,7 +92,7 @@ def _build(caller, default_config, images, num_classes, is_training, final_endpo
            global_pool, depth_multiplier):
   hparams = nasnet_utils.check_config(default_config() if config is None else config, caller, depth_multiplier)
   _update_hparams(hparams, is_training)
-  num_classes = _check_inputs(images, num_classes, is_training, hparams, caller)
+  num_classes = _check_inputs(images, num_classes, is_training, hparams, caller, final_endpoint, pnasnet=True)
   # No reduction cells: the cells and the two stem cells.
   cell = PNasNetNormalCell(hparams.num_conv_filters, hparams.drop_path_keep_prob, hparams.num_cells + 2,
                            hparams.total_training_steps, hparams.use_bounded_activation)
