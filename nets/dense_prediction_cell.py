@@ -27,19 +27,14 @@ import tf_slim as slim
 from nets import checks
 from nets import deeplab_utils
 from nets import layers
+from nets.catalogue import deeplab_zoo
 
 META_ARCHITECTURE_SCOPE = 'meta_architecture'
 CONCAT_PROJECTION_SCOPE = 'concat_projection'
 _CONV, _PYRAMID_POOLING = 'conv', 'pyramid_pooling'
 
-# research/deeplab core/dense_prediction_cell_branch5_top1_cityscapes.json.
-CITYSCAPES_BRANCH5_TOP1 = [
-    {'kernel': 3, 'rate': [1, 6], 'op': 'conv', 'input': -1},
-    {'kernel': 3, 'rate': [18, 15], 'op': 'conv', 'input': 0},
-    {'kernel': 3, 'rate': [6, 3], 'op': 'conv', 'input': 1},
-    {'kernel': 3, 'rate': [1, 1], 'op': 'conv', 'input': 0},
-    {'kernel': 3, 'rate': [6, 21], 'op': 'conv', 'input': 0},
-]
+# research/deeplab core/dense_prediction_cell_branch5_top1_cityscapes.json (declared with DeepLab's model zoo).
+CITYSCAPES_BRANCH5_TOP1 = [dict(operation) for operation in deeplab_zoo.DPC_CITYSCAPES_BRANCH5_TOP1]
 
 
 def dense_prediction_cell_hparams() -> dict:

@@ -27,7 +27,11 @@ def test_the_model_zoo_names_and_archives():
   assert (model.archive.checkpoint, model.num_classes, model.dataset) == ('model.ckpt', 21, 'pascal_voc_seg')
   assert nets_factory.DEEPLAB_MODELS['xception65_ade20k_train'].num_classes == 151
   dpc = nets_factory.DEEPLAB_MODELS['xception71_dpc_cityscapes_trainfine'].model_options
-  assert dpc['dense_prediction_cell_config'] == dense_prediction_cell.CITYSCAPES_BRANCH5_TOP1
+  manifest = json.load(open(os.path.join(os.path.dirname(__file__), 'data', 'deeplab', 'deeplab_models_v3.json')))
+  used = manifest['builds']['deeplab_v3_plus_xception_71_dpc_cityscapes']['model_options']
+  # DeepLab's Cityscapes cell, as its own run of the model used it
+  assert dpc['dense_prediction_cell_config'] == dense_prediction_cell.CITYSCAPES_BRANCH5_TOP1 == (
+      used['dense_prediction_cell_config'])
   with pytest.raises(ValueError, match=r"'deeplabv3_pascal_trainaug' is neither a network nor a model of DeepLab's "
                                        r"model zoo\. Did you mean 'deeplabv3_pascal_train_aug'"):
     nets_factory.published('deeplabv3_pascal_trainaug')

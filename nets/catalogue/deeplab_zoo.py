@@ -15,9 +15,9 @@ from nets.catalogue.archives import TF_MODELS
 from nets.catalogue.archives import archive
 from nets.catalogue.spec import Archive
 
-# research/deeplab core/dense_prediction_cell_branch5_top1_cityscapes.json (also
-# `nets.dense_prediction_cell.CITYSCAPES_BRANCH5_TOP1`, which tests/test_deeplab_zoo.py checks it against).
-_DPC_CITYSCAPES = (
+# research/deeplab core/dense_prediction_cell_branch5_top1_cityscapes.json: the dense prediction cell of its
+# Cityscapes models (`nets.dense_prediction_cell.CITYSCAPES_BRANCH5_TOP1` is this).
+DPC_CITYSCAPES_BRANCH5_TOP1 = (
     {'kernel': 3, 'rate': [1, 6], 'op': 'conv', 'input': -1},
     {'kernel': 3, 'rate': [18, 15], 'op': 'conv', 'input': 0},
     {'kernel': 3, 'rate': [6, 3], 'op': 'conv', 'input': 1},
@@ -99,11 +99,11 @@ MODELS: Tuple[SegmentationModel, ...] = (
     _model('xception71_dpc_cityscapes_trainfine', 'deeplab_cityscapes_xception71_trainfine_2018_09_08.tar.gz',
            'cityscapes', 'output stride 16, scale 1.0', model_variant='xception_71',
            atrous_rates=[6, 12, 18], output_stride=16, decoder_output_stride=[4],
-           dense_prediction_cell_config=[dict(op) for op in _DPC_CITYSCAPES]),
+           dense_prediction_cell_config=[dict(op) for op in DPC_CITYSCAPES_BRANCH5_TOP1]),
     _model('xception71_dpc_cityscapes_trainval', 'deeplab_cityscapes_xception71_trainvalfine_2018_09_08.tar.gz',
            'cityscapes', 'output stride 8, scales 0.75:0.25:2.0 and flips',
            model_variant='xception_71', atrous_rates=[6, 12, 18], output_stride=16, decoder_output_stride=[4],
-           dense_prediction_cell_config=[dict(op) for op in _DPC_CITYSCAPES]),
+           dense_prediction_cell_config=[dict(op) for op in DPC_CITYSCAPES_BRANCH5_TOP1]),
     _model('xception65_ade20k_train', 'deeplabv3_xception_ade20k_train_2018_05_29.tar.gz', 'ade20k',
            'output stride 8, scales 0.5:0.25:1.75 and flips: 45.65% mIoU (val)', **_XCEPTION_65_V3_PLUS),
 )
