@@ -15,6 +15,7 @@ from nets.catalogue import DEEPLAB_MODELS  # pylint: disable=unused-import
 from nets.catalogue import DEEPLAB_VARIANTS  # pylint: disable=unused-import
 from nets.catalogue import REGISTRY
 from nets.catalogue import get_spec
+from nets.catalogue.registry import list_networks  # pylint: disable=unused-import
 from nets.catalogue.registry import published  # pylint: disable=unused-import
 from nets.catalogue.archives import PUBLISHED_FILES  # pylint: disable=unused-import
 from nets.catalogue.spec import Archive  # pylint: disable=unused-import

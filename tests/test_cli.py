@@ -44,11 +44,16 @@ def test_list_json(capsys):
 
 
 @pytest.mark.once  # the registry's facts: the same in both TF behaviours
-def test_list_table_without_classes(capsys):
-  assert cli.main(['list', '--num-classes', '0']) == 0
+def test_list_table_without_classes_of_the_networks_matching_patterns(capsys):
+  assert cli.main(['list', 'vgg_1?', 'resnet_v1_50', '--num-classes', '0']) == 0
   lines = capsys.readouterr().out.splitlines()
   assert lines[0].split() == ['network', 'image', 'size', 'parameters', '(no', 'classes)', 'stride', 'preprocessing']
-  assert lines[2].split() == ['resnet_v1_50', '224', '23,508,032', '32', 'vgg']
+  assert [line.split()[0] for line in lines[1:]] == ['resnet_v1_50', 'vgg_16', 'vgg_19']  # the registry's order
+  assert lines[1].split() == ['resnet_v1_50', '224', '23,508,032', '32', 'vgg']
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(['list', 'resnet_v1_5*', 'resnet_v3*'])
+  assert exit_info.value.code == 2
+  assert "no network matches 'resnet_v3*'; the networks are inception_v3, " in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(capsys):
@@ -205,12 +210,9 @@ def test_slow_commands_show_progress_on_a_terminal_only(monkeypatch, capsys, tmp
 
 
 def test_list_shows_a_progress_bar_on_a_terminal_only(monkeypatch, capsys):
-  from nets import nets_factory  # pylint: disable=import-outside-toplevel
-  monkeypatch.setattr(nets_factory, 'REGISTRY', {name: nets_factory.REGISTRY[name] for name in ('mobilenet_v1_025',
-                                                                                               'resnet_v1_50')})
   for stderr, flags, shown in ((_Terminal(), [], True), (_Terminal(), ['--quiet'], False), (io.StringIO(), [], False)):
     monkeypatch.setattr(sys, 'stderr', stderr)
-    assert cli.main(['list', '--num-classes', '0'] + flags) == 0
+    assert cli.main(['list', 'mobilenet_v1_025', 'resnet_v1_50', '--num-classes', '0'] + flags) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3  # the header and two networks
     assert ('slimnets: counting parameters' in stderr.getvalue()) == shown, stderr.getvalue()
 

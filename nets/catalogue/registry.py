@@ -2,6 +2,8 @@
 everything else through `get_spec`."""
 
 import difflib
+import fnmatch
+from typing import List, Sequence
 
 REGISTRY = {}  # name -> NetworkSpec; the catalogue's entries, filled by nets/catalogue/__init__.py
 # name -> NetworkSpec of the backbones only DeepLab builds (its segmentation variants of MobileNet v3): found by
@@ -27,6 +29,19 @@ def get_spec(name: str):
   close = sorted(known for known, score in scores.items() if score == best and score >= 0.6)  # ties: all
   hint = f" Did you mean {' or '.join(repr(known) for known in close)}?" if close else ''
   raise ValueError(f'Unknown network name {name!r}.{hint} Known networks: {", ".join(REGISTRY)}')
+
+
+def list_networks(patterns: Sequence[str] = ()) -> List[str]:
+  """The registry's network names (in its order) that match any of the shell-style `patterns` (e.g.
+  'resnet_v1_*', 'mobilenet_v[23]*'); all of them without patterns.
+
+  Raises:
+    ValueError: naming a pattern that matches no network.
+  """
+  for pattern in patterns:
+    if not fnmatch.filter(REGISTRY, pattern):
+      raise ValueError(f'no network matches {pattern!r}; the networks are {", ".join(REGISTRY)}')
+  return [name for name in REGISTRY if not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)]
 
 
 def published(name: str):

@@ -321,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument('--debug', action='store_true', help='show tracebacks of failures')
   commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
   listing = commands.add_parser('list', help='the networks, with default image size, parameters and stride')
+  listing.add_argument('patterns', nargs='*', metavar='PATTERN',
+                       help="only the networks matching a shell-style pattern, e.g. 'resnet_v1_*' (default: all)")
   listing.add_argument('--num-classes', type=_non_negative_int, default=1000,
                        help='classes of the head counted in the parameters (0: features only; default 1000)')
   listing.add_argument('--json', action='store_true', help='print a JSON list instead of a table')

@@ -39,8 +39,9 @@ from slimnets.weights import fetch
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
-  specs = tqdm(nets_factory.REGISTRY.values(), desc='slimnets: counting parameters', unit=' networks',
-               leave=False, file=sys.stderr, disable=not terminal.shows_progress(args))
+  specs = tqdm([nets_factory.get_spec(name) for name in nets_factory.list_networks(args.patterns)],
+               desc='slimnets: counting parameters', unit=' networks', leave=False, file=sys.stderr,
+               disable=not terminal.shows_progress(args))
   rows = [{
       'network': spec.name,
       'default_image_size': spec.default_image_size,

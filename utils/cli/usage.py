@@ -100,8 +100,14 @@ def _take_run_model(args: argparse.Namespace) -> None:
 
 def check_usage(args: argparse.Namespace) -> None:
   """Usage errors (exit status 2, one line) for what the arguments alone refute, before TensorFlow loads:
-  an unknown network, an output stride or multi-grid it does not take, an input size below its minimum, a
+  an unknown network (or a `list` pattern matching none), an output stride or multi-grid it does not take, an
+  input size below its minimum, a
   network without a published checkpoint to fetch, an output that exists without --overwrite."""
+  if args.command == 'list':
+    try:
+      nets_factory.list_networks(args.patterns)
+    except ValueError as error:
+      args.parser.error(str(error))
   if args.command in ('export', 'benchmark', 'extract'):
     _take_run_model(args)
   if args.command == 'describe' and os.path.isfile(os.path.join(args.network, RUN_MODEL_OPTIONS)):

@@ -315,11 +315,15 @@ def train(model_options: deeplab.ModelOptions, options: TrainingOptions, *, prog
   checkpoint = tf.train.Checkpoint(model=segmenter, optimizer=optimizer, step=step)
   manager = tf.train.CheckpointManager(checkpoint, logdir if chief else os.path.join(logdir, f'.{worker}'),
                                        max_to_keep=options.max_to_keep, checkpoint_name=runs.CHECKPOINT_NAME)
-  if resumed_from:
-    # The optimizer's slots are created now (a step of zero gradients, which moves no weight; the restore then
-    # sets every slot and accumulator), so that the restore assigns them at once: slots made later, inside the
-    # traced step, would start from zero.
+  # The optimizer's variables (slots, Adam's beta powers) are made now, with their initial values, by tracing a
+  # step of zero gradients that never runs: so that a restore assigns them at once (made later, inside the traced
+  # step, they would start from zero), and so that tracing the training step creates no variable, which would make
+  # TensorFlow trace it twice.
+  def zero_step():
     strategy.run(lambda: optimizer.apply_gradients([(tf.zeros_like(v), v) for v in trainable]))
+
+  tf.function(zero_step).get_concrete_function()
+  if resumed_from:
     checkpoint.restore(resumed_from).assert_consumed()
     log(f'resuming {logdir} at step {int(step.numpy())} ({resumed_from})')
   elif options.tf_initial_checkpoint:
