@@ -47,6 +47,8 @@ IMAGE_POOLING_SCOPE = 'image_pooling'
 ASPP_SCOPE = 'aspp'
 CONCAT_PROJECTION_SCOPE = 'concat_projection'
 DECODER_SCOPE = 'decoder'
+# The crop size DeepLab's train, eval, vis and export scripts default to: a model's size where none is given.
+DEFAULT_CROP_SIZE = (513, 513)
 META_ARCHITECTURE_SCOPE = 'meta_architecture'  # DeepLab's scope of NAS meta architectures (none are built here)
 # The top scopes of DeepLab's heads (ASPP's branches are aspp0, aspp1, aspp1_depthwise, ...): with the
 # backbone's scope, what a DeepLab model's variables live under (`is_head_scope`).

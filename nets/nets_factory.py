@@ -62,14 +62,13 @@ def get_network_fn(name: str, num_classes: Optional[int], weight_decay: float = 
     ValueError: for an unknown name; the network function raises it for an argument the network does not
       take (e.g. `output_stride` for inception_v3) and for the network's own argument errors.
   """
-  import tf_slim as slim  # pylint: disable=import-outside-toplevel
   from nets import layers  # pylint: disable=import-outside-toplevel
   spec = get_spec(name)
 
   @functools.wraps(spec.fn)
   def network_fn(images, **kwargs):
     spec.check_arguments(kwargs)
-    with layers.BUILD_LOCK, slim.arg_scope(spec.arg_scope(weight_decay=weight_decay)):
+    with layers.building(spec.arg_scope(weight_decay=weight_decay)):
       return spec.fn(images, num_classes, is_training=is_training, **kwargs)
 
   network_fn.default_image_size = spec.default_image_size

@@ -43,6 +43,8 @@ def pytest_configure(config):
   config.addinivalue_line('markers', 'eager: needs TF2 behaviour (eager execution); skipped with --tf-behavior=v1')
   config.addinivalue_line('markers', 'once: checks static facts that no TF behaviour changes (the registry\'s '
                                      'declarations); run in the v2 run only')
+  config.addinivalue_line('markers', 'tf1: a TF1 program\'s path whose TF2-behaviour counterpart other tests cover '
+                                     '(every network in a graph: the manifests, the registry); run in the v1 run only')
   if config.getoption('--tf-behavior') == 'v1':
     tf.compat.v1.disable_v2_behavior()
     if config.getoption('hypothesis_profile', None) in (None, 'ci'):
@@ -51,13 +53,17 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
   if config.getoption('--tf-behavior') != 'v1':
+    v1_only = pytest.mark.skip(reason='a TF1 program\'s path, checked in the --tf-behavior=v1 run')
+    for item in items:
+      if item.get_closest_marker('tf1'):
+        item.add_marker(v1_only)
     return
   skip = pytest.mark.skip(reason='needs TF2 behaviour (eager execution); this run has disable_v2_behavior()')
   once = pytest.mark.skip(reason='a static fact, checked in the v2 run')
   for item in items:
-    if 'eager' in item.keywords:
+    if item.get_closest_marker('eager'):
       item.add_marker(skip)
-    elif 'once' in item.keywords:
+    elif item.get_closest_marker('once'):
       item.add_marker(once)
 
 

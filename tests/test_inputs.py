@@ -102,6 +102,27 @@ def test_a_served_model_refuses_an_empty_batch_when_run(tmp_path):
   assert serve(images=tf.zeros([1, 33, 33, 3]))['output'].shape == (1, 1, 1, 256)
 
 
+def test_backbones_and_segmenters_are_network_modules_with_one_output_contract():
+  backbone = models.Backbone('mobilenet_v1_025')
+  segmenter = models.Segmenter(_OPTIONS._replace(crop_size=(65, 97)))
+  assert not isinstance(segmenter, models.Backbone) and not hasattr(segmenter, 'feature_levels')
+  assert isinstance(backbone, models.NetworkModule) and isinstance(segmenter, models.NetworkModule)
+  assert (backbone.main_output, segmenter.main_output) == ('output', 'logits')
+  assert (backbone.value_range, segmenter.value_range) == ((-1.0, 1.0), (0.0, 255.0))
+  assert backbone.default_input_size() == (224, 224) and segmenter.default_input_size() == (65, 97)
+  segmenter = models.Segmenter(_OPTIONS)
+  assert segmenter.default_input_size() == (513, 513)  # DeepLab's default crop
+  with pytest.raises(ValueError, match=r'^mobilenet_v1_025 has no feature level P3; it has C1, C2, C3, C4, C5$'):
+    backbone.check_outputs(('C5', 'P3'))
+  images = tf.zeros([1, 33, 41, 3])
+  served = segmenter.serving_outputs(*segmenter(images), images)
+  assert list(served) == ['logits', 'labels'] and served['logits'].shape == (1, 33, 41, 3)
+  assert served['labels'].dtype == tf.int64
+  served = backbone.serving_outputs(*backbone(images), images, levels=('C4',), pooled=True)
+  assert {key: value.shape for key, value in served.items()} == {'output': (1, 1, 1, 256), 'C4': (1, 3, 3, 128),
+                                                                  'pooled': (1, 256)}
+
+
 def test_a_segmenter_predictor_refuses_feature_levels_when_made():
   segmenter = models.Segmenter(_OPTIONS)
   with pytest.raises(ValueError, match=r"^a Segmenter gives its logits and labels, not feature levels; got "

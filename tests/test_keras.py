@@ -134,7 +134,16 @@ def test_a_backbone_stopped_early_reports_the_levels_it_built():
   assert model.feature_info.reduction() == [2, 4, 8] and model.feature_info.channels() == [8, 8, 16]
 
 
-@pytest.mark.parametrize('network', list(nets_factory.REGISTRY))
+# A network of each family and of each level layout: tests/test_registry.py checks every network's traced levels
+# against its declaration; this checks that the Keras model gives those levels (deeper variants of a family, as
+# resnet_v1_101..200, differ from resnet_v1_50 only in unit counts inside a level).
+_LEVEL_LAYOUTS = ['inception_v3', 'resnet_v1_50', 'resnet_v2_50', 'resnet_v1_50_beta', 'mobilenet_v1_025',
+                  'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'mobilenet_edgetpu', 'xception_41',
+                  'xception_71', 'vgg_16', 'alexnet_v2', 'overfeat', 'inception_v1', 'inception_v2',
+                  'inception_resnet_v2', 'inception_v4', 'nasnet_mobile', 'pnasnet_mobile']
+
+
+@pytest.mark.parametrize('network', _LEVEL_LAYOUTS)
 def test_feature_info_and_pyramid_outputs_are_the_traced_levels_at_output_stride_8_16_and_32(network):
   spec = nets_factory.get_spec(network)
   thin = {'depth_multiplier': 0.25} if 'depth_multiplier' in spec.options else {}

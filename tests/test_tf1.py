@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 import tf_slim as slim
 
+from nets import deeplab
 from nets import inception_v3
 from nets import layers
 from nets import nets_factory
@@ -82,6 +83,7 @@ def _build(name, size, options, num_classes):
   return images, net, end_points
 
 
+@pytest.mark.tf1  # in TF2 behaviour every network is built in a graph by the manifest and registry tests
 @pytest.mark.parametrize('name', sorted(nets_factory.REGISTRY))
 def test_a_tf1_script_builds_every_network_at_default_and_dense_settings(name):
   with tf.Graph().as_default():
@@ -303,3 +305,5 @@ def test_backbone_says_it_needs_tf2_behaviour():
   from slimnets import models  # pylint: disable=import-outside-toplevel
   with pytest.raises(RuntimeError, match=r'slimnets.models.Backbone needs TF2 behaviour \(eager execution\)'):
     models.Backbone('resnet_v1_50')
+  with pytest.raises(RuntimeError, match=r'slimnets.models.Segmenter needs TF2 behaviour \(eager execution\)'):
+    models.Segmenter(deeplab.ModelOptions({'semantic': 3}))

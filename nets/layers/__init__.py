@@ -29,6 +29,7 @@ from nets.layers.pooling import dropout
 from nets.layers.pooling import max_pool2d
 from nets.layers.pooling import softmax
 from nets.layers.scopes import BUILD_LOCK
+from nets.layers.scopes import building
 from nets.layers.scopes import own_layer
 from nets.layers.scopes import per_thread_arg_scopes
 from nets.layers.scopes import use_per_thread_arg_scopes

@@ -6,6 +6,7 @@ import functools
 import threading
 from typing import Callable, Optional
 
+import tensorflow as tf
 import tf_slim as slim
 from tf_slim.ops import arg_scope as slim_arg_scope
 
@@ -115,12 +116,26 @@ class _BuildLock:
 
 # Held while a network is built, so that builds in several threads run one after another (Python runs one
 # thread at a time anyway) and see consistent module state. This module's other build-time states are per
-# thread (the arg scope stack too, with `use_per_thread_arg_scopes`); the network functions, and the entry points that open their arg
-# scope themselves (`nets_factory.get_network_fn`, `slimnets.models.Backbone`, `slimnets.analysis.dry_build`), hold
-# this lock from
-# their first scope to the last. A thread lets go of it while it waits for other replicas' threads in a
-# cross-replica all-reduce (synchronized batch norm), which they must reach.
+# thread (the arg scope stack too, with `use_per_thread_arg_scopes`); the network functions hold this lock from
+# their first scope to the last, and the entry points that open scopes around them do so through `building`. A
+# thread lets go of it while it waits for other replicas' threads in a cross-replica all-reduce (synchronized
+# batch norm), which they must reach.
 BUILD_LOCK = _BuildLock()
+
+
+@contextlib.contextmanager
+def building(arg_scope: Optional[dict] = None, custom_getter: Optional[Callable] = None):
+  """The one way into a build, for code that runs network functions: holds `BUILD_LOCK`, then (with
+  `custom_getter`) opens a root variable scope whose variables come from the getter, then opens `arg_scope` (a
+  network's arg scope, as `NetworkSpec.arg_scope()` gives it). `nets_factory.get_network_fn`,
+  `slimnets.models.NetworkModule` (eager models) and `slimnets.analysis.dry_build` (builds without variables)
+  build through it."""
+  with contextlib.ExitStack() as stack:
+    stack.enter_context(BUILD_LOCK)
+    if custom_getter is not None:
+      stack.enter_context(tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=custom_getter))
+    stack.enter_context(slim.arg_scope(arg_scope or {}))
+    yield
 
 
 # tf-slim layer -> the layer of this module that replaces it, keyed by their shared arg scope key.

@@ -165,7 +165,7 @@ def _number(value):
 
 def _segmenter_input_size(model_options, input_size) -> Tuple[int, int]:
   if input_size is None:
-    return tuple(model_options.crop_size) if model_options.crop_size else (_DEEPLAB_CROP, _DEEPLAB_CROP)
+    return tuple(model_options.crop_size or deeplab.DEFAULT_CROP_SIZE)
   size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
   if len(size) != 2 or not all(checks.is_int(n) for n in size):
     raise ValueError(f'input_size must be a positive int or (height, width), got {input_size!r}')
@@ -173,8 +173,6 @@ def _segmenter_input_size(model_options, input_size) -> Tuple[int, int]:
     raise ValueError(f'input_size {size} is not the model options\' crop_size {tuple(model_options.crop_size)}')
   return size
 
-
-_DEEPLAB_CROP = 513  # research/deeplab's default crop size for evaluation and export
 
 
 def describe_segmenter(model_options, input_size=None, in_channels: int = 3) -> dict:

@@ -10,7 +10,6 @@ import dataclasses
 from typing import Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
-import tf_slim as slim
 
 from nets import deeplab
 from nets import layers
@@ -71,10 +70,9 @@ def build(network: str, input_size: Optional[Tuple[Optional[int], Optional[int]]
     input_size = (spec.default_image_size, spec.default_image_size)
 
   def network_fn(images):
-    with slim.arg_scope(spec.arg_scope()):
-      return spec.fn(images, num_classes, is_training=False, **network_kwargs)
+    return spec.fn(images, num_classes, is_training=False, **network_kwargs)
 
-  return _build(network_fn, input_size, in_channels, batch)
+  return _build(network_fn, input_size, in_channels, batch, spec.arg_scope())
 
 
 def build_segmenter(model_options, input_size: Tuple[Optional[int], Optional[int]], in_channels: int = 3,
@@ -93,8 +91,9 @@ def build_segmenter(model_options, input_size: Tuple[Optional[int], Optional[int
   return _build(network_fn, input_size, in_channels, batch)
 
 
-def _build(network_fn, input_size, in_channels: int, batch: Optional[int]) -> ScratchBuild:
-  """`network_fn(images) -> (net, end_points)` built in a new graph under the recording getter."""
+def _build(network_fn, input_size, in_channels: int, batch: Optional[int],
+           arg_scope: Optional[dict] = None) -> ScratchBuild:
+  """`network_fn(images) -> (net, end_points)` built in a new graph under the recording getter and `arg_scope`."""
   variables = {}
 
   def record(getter, name, shape=None, dtype=tf.float32, trainable=True, **_):
@@ -105,7 +104,6 @@ def _build(network_fn, input_size, in_channels: int, batch: Optional[int]) -> Sc
   graph = tf.Graph()
   with graph.as_default():
     images = tf.compat.v1.placeholder(tf.float32, [batch, *input_size, in_channels], name='images')
-    with tf.compat.v1.variable_scope('', custom_getter=record):
-      with layers.BUILD_LOCK:
-        net, end_points = network_fn(images)
+    with layers.building(arg_scope, record):
+      net, end_points = network_fn(images)
   return ScratchBuild(graph, images, net, dict(end_points), variables)

@@ -28,7 +28,6 @@ from slimnets.deploy import extract
 from slimnets.deploy import formats
 from slimnets.deploy import inference
 from slimnets.deploy import precision
-from slimnets.deploy import serving
 from slimnets.segmentation import datasets
 from slimnets.segmentation import evaluation
 from slimnets.segmentation import runs
@@ -117,7 +116,7 @@ def _export_openvino(args: argparse.Namespace, backbone, output: str, outputs: s
 
 
 def _export_tflite(args: argparse.Namespace, backbone, output: str, outputs: str) -> None:
-  size = args.input_size or serving.default_input_size(backbone)
+  size = args.input_size or backbone.default_input_size()
   calibration = None
   if args.quantization == 'int8':  # a segmenter takes [0, 255] images and preprocesses them itself
     calibration = extract.preprocessed_images(args.calibration_images, None if args.deeplab else args.network,
@@ -209,7 +208,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> None:
   backbone = _backbone(args)
   if not args.checkpoint:
     inference.randomize_batch_norm(backbone)  # fresh batch norm would time a network no training leaves
-  size = args.input_size or serving.default_input_size(backbone)
+  size = args.input_size or backbone.default_input_size()
   terminal.status(args, f'timing {args.runs} runs of batch {args.batch} at {size[0]}x{size[1]} after {args.warmup} '
                         'warm-up '
                 'runs')

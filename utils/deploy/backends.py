@@ -35,7 +35,7 @@ def import_openvino():
   return openvino
 
 
-def openvino_model(backbone: models.Backbone, levels: Sequence[str] = ()):
+def openvino_model(backbone: models.NetworkModule, levels: Sequence[str] = ()):
   """The backbone's float32 serving function (`serving.serving_function`) as an `openvino.Model`, with the
   input `images` (dynamic batch, height and width) and the outputs named as the SavedModel's."""
   ov = import_openvino()
@@ -47,7 +47,7 @@ class OpenVINOPredictor:
   """`Predictor`'s call on OpenVINO's CPU runtime.
 
   Args:
-    model: a `models.Backbone` (converted now, weights as they are), or the folder `export.export_openvino` wrote.
+    model: a `models.NetworkModule` (converted now, weights as they are), or the folder `export.export_openvino` wrote.
     precision: 'float32' or 'bfloat16' (OpenVINO's inference precision; bfloat16 where the CPU lacks it warns
       as `Predictor` does and runs float32); None: the exported model's own (its `--precision`), or float32.
     levels: with a backbone, feature levels to return as well.
@@ -55,10 +55,10 @@ class OpenVINOPredictor:
     unsupported_reason: as for `precision.resolve_precision`.
   """
 
-  def __init__(self, model: Union[models.Backbone, str], precision: Optional[str] = None, levels: Sequence[str] = (),
-               threads: Optional[int] = None, unsupported_reason: Optional[str] = ''):
+  def __init__(self, model: Union[models.NetworkModule, str], precision: Optional[str] = None,
+               levels: Sequence[str] = (), threads: Optional[int] = None, unsupported_reason: Optional[str] = ''):
     ov = import_openvino()
-    if isinstance(model, models.Backbone):
+    if isinstance(model, models.NetworkModule):
       model = openvino_model(model, levels)
     elif levels:
       raise ValueError('levels= is for a backbone; an exported model has the levels it was exported with')

@@ -30,12 +30,12 @@ from slimnets.deploy import precision as precisions
 from slimnets.deploy import serving
 
 
-def _check_export(backbone: models.Backbone, output: str, levels: Sequence[str], overwrite: bool) -> None:
-  serving.check_outputs(backbone, levels, verb='exports')
+def _check_export(backbone: models.NetworkModule, output: str, levels: Sequence[str], overwrite: bool) -> None:
+  backbone.check_outputs(levels, verb='exports')
   staging.check_output(output, overwrite)
 
 
-def export_saved_model(backbone: models.Backbone, output: str, levels: Sequence[str] = (),
+def export_saved_model(backbone: models.NetworkModule, output: str, levels: Sequence[str] = (),
                        overwrite: bool = False, precision: str = 'float32',
                        input_size: Optional[Tuple[int, int]] = None) -> str:
   """Writes `backbone` as a SavedModel directory `output` (see the module docstring for its signature).
@@ -78,7 +78,7 @@ def export_saved_model(backbone: models.Backbone, output: str, levels: Sequence[
   return output
 
 
-def export_openvino(backbone: models.Backbone, output: str, levels: Sequence[str] = (), overwrite: bool = False,
+def export_openvino(backbone: models.NetworkModule, output: str, levels: Sequence[str] = (), overwrite: bool = False,
                     precision: str = 'float32') -> str:
   """Writes `backbone` as an OpenVINO IR: a directory `output` with `model.xml` and `model.bin`.
 
@@ -101,7 +101,7 @@ def export_openvino(backbone: models.Backbone, output: str, levels: Sequence[str
   return output
 
 
-def export_tflite(backbone: models.Backbone, output: str, input_size: Tuple[int, int], *, batch_size: int = 1,
+def export_tflite(backbone: models.NetworkModule, output: str, input_size: Tuple[int, int], *, batch_size: int = 1,
                   levels: Sequence[str] = (), quantization: str = 'float32',
                   representative: Optional[Iterable[np.ndarray]] = None, overwrite: bool = False) -> str:
   """Writes `backbone` as a TFLite model file `output` for float32 images of one size.

@@ -206,14 +206,14 @@ def preprocessed_images(folder: str, network: Optional[str], size: Tuple[int, in
   return arrays
 
 
-def extract(backbone: models.Backbone, images: str, output: str, *, levels: Sequence[str] = (), pooled: bool = False,
-            input_size: Optional[Tuple[int, int]] = None, batch_size: int = 8, precision: str = 'float32',
-            overwrite: bool = False, progress: bool = True, settings: Optional[dict] = None,
+def extract(backbone: models.NetworkModule, images: str, output: str, *, levels: Sequence[str] = (),
+            pooled: bool = False, input_size: Optional[Tuple[int, int]] = None, batch_size: int = 8,
+            precision: str = 'float32', overwrite: bool = False, progress: bool = True, settings: Optional[dict] = None,
             on_skip: Optional[Callable[[str, str], None]] = None) -> ExtractReport:
   """Runs `backbone` over the images under `images` and writes their features to `output` (module docstring).
 
   Args:
-    backbone: the network with its weights (`models.Backbone`, restored from a checkpoint as needed).
+    backbone: the network with its weights (`models.NetworkModule`, restored from a checkpoint as needed).
     images: the folder of images.
     output: a `.npz` file, or a directory for one file per image.
     levels: feature levels to keep, e.g. ('C4', 'C5').
@@ -237,13 +237,13 @@ def extract(backbone: models.Backbone, images: str, output: str, *, levels: Sequ
     KeyboardInterrupt: as raised, with `finished` set to the number of images the output keeps (done now or
       before).
   """
-  size = tuple(input_size or serving.default_input_size(backbone))
+  size = tuple(input_size or backbone.default_input_size())
   serving.check_run_arguments(size, batch_size)
   if backbone.in_channels != 3:
     raise ValueError(f'extract reads RGB images: the backbone must take 3 channels, not {backbone.in_channels}')
   staging.check_file_or_folder(output, '.npz')
   levels = tuple(levels)
-  serving.check_outputs(backbone, levels, pooled)
+  backbone.check_outputs(levels, pooled)
   segmenter = isinstance(backbone, models.Segmenter)
   pooled = not segmenter and (pooled or not levels)
   run_precision, message = precisions.resolve_precision(precision)

@@ -22,7 +22,6 @@ import numpy as np
 import tensorflow as tf
 
 from nets import checks
-from nets import nets_factory
 from slimnets import models
 from slimnets.deploy import backends
 from slimnets.deploy import precision as precisions
@@ -32,7 +31,7 @@ class Predictor:
   """Inference with a snapshot of a backbone's weights, in float32 or bfloat16.
 
   Args:
-    backbone: a `models.Backbone` (built here if it has not run yet). Its weights are copied now: later changes
+    backbone: a `models.NetworkModule` (built here if it has not run yet). Its weights are copied now: later changes
       to its variables need a new predictor.
     precision: 'float32' or 'bfloat16'. bfloat16 on hardware without bfloat16 instructions warns
       (RuntimeWarning) and runs float32; `precision` says what runs.
@@ -44,10 +43,10 @@ class Predictor:
     ValueError: for an unknown precision or level.
   """
 
-  def __init__(self, backbone: models.Backbone, precision: str = 'float32', levels: Sequence[str] = (),
+  def __init__(self, backbone: models.NetworkModule, precision: str = 'float32', levels: Sequence[str] = (),
                pooled: bool = False, unsupported_reason: Optional[str] = ''):
     self.precision, message = precisions.resolve_precision(precision, unsupported_reason)
-    serving.check_outputs(backbone, levels, pooled)
+    backbone.check_outputs(levels, pooled)
     if message:
       warnings.warn(message, RuntimeWarning, stacklevel=2)
     self.backbone = backbone.build()
@@ -58,7 +57,7 @@ class Predictor:
 
   def _predict(self, images: tf.Tensor) -> Dict[str, tf.Tensor]:
     return serving.folded_outputs(self.backbone, images, self.precision, self.levels, self.pooled,
-                          weights=serving.as_constants(self._weights))
+                                  weights=serving.as_constants(self._weights))
 
   def __call__(self, images) -> Dict[str, np.ndarray]:
     """{'output': ..., level: ..., ['pooled': ...]} as float32 arrays for float32 `[batch, h, w, C]` images, or
@@ -68,15 +67,7 @@ class Predictor:
     return {key: value.numpy() for key, value in self._function(images).items()}
 
 
-def _input_range(backbone: models.Backbone) -> Tuple[float, float]:
-  """The value range of the images `backbone` takes: VGG's mean-subtracted pixels or [-1, 1]; a Segmenter's
-  [0, 255] pixels."""
-  if isinstance(backbone, models.Segmenter):
-    return (0.0, 255.0)
-  return nets_factory.get_spec(backbone.network).value_range
-
-
-def randomize_batch_norm(backbone: models.Backbone, seed: int = 0) -> None:
+def randomize_batch_norm(backbone: models.NetworkModule, seed: int = 0) -> None:
   """Gives the backbone's batch norm variables random values of a trained network's kind, for timing.
 
   Freshly initialized batch norm is the identity: zero offsets, which grappler removes as adds of zero, and
@@ -98,7 +89,7 @@ def check_backend(backend: str) -> None:
     raise ValueError(f'backend must be one of {", ".join(precisions.BACKENDS)}, got {backend!r}')
 
 
-def make_predictor(backbone: models.Backbone, precision: str = 'float32', backend: str = 'tensorflow',
+def make_predictor(backbone: models.NetworkModule, precision: str = 'float32', backend: str = 'tensorflow',
                    unsupported_reason: Optional[str] = ''):
   """`Predictor(backbone, precision)`, or with backend 'openvino' `backends.OpenVINOPredictor` (the same call)."""
   check_backend(backend)
@@ -107,8 +98,8 @@ def make_predictor(backbone: models.Backbone, precision: str = 'float32', backen
   return Predictor(backbone, precision, unsupported_reason=unsupported_reason)
 
 
-def benchmark(backbone: models.Backbone, input_size: Tuple[int, int], batch_size: int = 1, precision: str = 'float32',
-              runs: int = 20, warmup: int = 3, seed: int = 0,
+def benchmark(backbone: models.NetworkModule, input_size: Tuple[int, int], batch_size: int = 1,
+              precision: str = 'float32', runs: int = 20, warmup: int = 3, seed: int = 0,
               unsupported_reason: Optional[str] = '', backend: str = 'tensorflow') -> Dict[str, object]:
   """Times `Predictor(backbone, precision)` (or the OpenVINO backend's) on random images of the network's input
   range.
@@ -131,11 +122,11 @@ def benchmark(backbone: models.Backbone, input_size: Tuple[int, int], batch_size
   checks.check_int('runs', runs, 1)
   checks.check_int('warmup', warmup, 0)
   ran, message = precisions.resolve_precision(precision, unsupported_reason)
-  low, high = _input_range(backbone)
+  low, high = backbone.value_range
   images = np.random.RandomState(seed).uniform(low, high, [batch_size, *input_size, backbone.in_channels])
   images = images.astype(np.float32)
   predictor = make_predictor(backbone, ran, backend, unsupported_reason=None)
-  key = serving.main_output(backbone)
+  key = backbone.main_output
   first = predictor(images)[key]
   for _ in range(warmup):
     predictor(images)

@@ -7,74 +7,39 @@ the same thing. This module is the bottom of `slimnets.deploy`: the predictor, t
 import it, and it imports none of them.
 """
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from nets import checks
-from nets import deeplab
 from nets import layers
 from slimnets import models
-from slimnets.analysis import features
 from slimnets.deploy import precision as precisions
 
 
-def folded_outputs(backbone: models.Backbone, images: tf.Tensor, precision: str = 'float32', levels: Sequence[str] = (),
-                   pooled: bool = False, weights: Optional[Dict[str, tf.Tensor]] = None) -> Dict[str, tf.Tensor]:
-  """The backbone in inference mode with batch norm folded, computed in `precision`, outputs cast to float32.
+def folded_outputs(model: models.NetworkModule, images: tf.Tensor, precision: str = 'float32',
+                   levels: Sequence[str] = (), pooled: bool = False,
+                   weights: Optional[Dict[str, tf.Tensor]] = None) -> Dict[str, tf.Tensor]:
+  """The model in inference mode with batch norm folded, computed in `precision`: its serving outputs.
 
   The one inference path of `Predictor` (weights as constants) and of the SavedModel export (the variables).
 
   Returns:
-    {'output': the network's output, level: each of `levels`, 'pooled': the last level averaged over height and
-     width (with `pooled`)}, all float32. A `models.Segmenter`: {'logits': the first output's logits bilinearly
-     upsampled to the image size (aligned corners), float32; 'labels': their argmax, int64}.
+    `model.serving_outputs`: a `models.Backbone`'s {'output': the network's output, level: each of `levels`,
+    'pooled': the last level averaged over height and width (with `pooled`)}, all float32; a `models.Segmenter`'s
+    {'logits': the first output's logits bilinearly upsampled to the image size (aligned corners), float32;
+    'labels': their argmax, int64}.
   """
-  check_outputs(backbone, levels, pooled)
+  model.check_outputs(levels, pooled)
   if images.dtype == tf.uint8:  # pixels: the network's pixel normalization first, then the precision
-    images = backbone.from_pixels(images)
+    images = model.from_pixels(images)
   with layers.batch_norm_folded_for_inference():
-    net, end_points = backbone(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights)
-  if isinstance(backbone, models.Segmenter):
-    logits = deeplab.resize_bilinear(net, tf.shape(images)[1:3])
-    return {'logits': logits, 'labels': tf.argmax(logits, 3)}
-  found = backbone.feature_levels(end_points) if levels or pooled else {}
-  outputs = {'output': net, **{level: found[level] for level in levels}}
-  if pooled:
-    outputs['pooled'] = tf.reduce_mean(found[features.level_end_points(backbone.network)[-1][0]], axis=[1, 2])
-  return {key: tf.cast(value, tf.float32) for key, value in outputs.items()}
+    net, end_points = model(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights)
+  return model.serving_outputs(net, end_points, images, levels, pooled)
 
 
-def check_outputs(backbone: models.Backbone, levels: Sequence[str] = (), pooled: bool = False,
-                  verb: str = 'gives') -> None:
-  """Raises ValueError for feature levels or `pooled` asked of a Segmenter (it `verb`s logits and labels), or
-  levels the backbone's network does not have."""
-  if isinstance(backbone, models.Segmenter):
-    if levels or pooled:
-      raise ValueError(f'a Segmenter {verb} its logits and labels, not feature levels; got levels={list(levels)}'
-                       f'{", pooled=True" if pooled else ""}')
-    return
-  features.check_levels(backbone.network, levels)
-
-
-def main_output(backbone: models.Backbone) -> str:
-  """The key of the main output of `folded_outputs`: 'logits' for a Segmenter, else 'output'."""
-  return 'logits' if isinstance(backbone, models.Segmenter) else 'output'
-
-
-DEEPLAB_CROP = 513  # DeepLab's default crop size (export, evaluation)
-
-
-def default_input_size(backbone: models.Backbone) -> Tuple[int, int]:
-  """(height, width) a model runs at by default: a Segmenter's crop size or DeepLab's 513x513, else the network's
-  default image size."""
-  if isinstance(backbone, models.Segmenter):
-    return tuple(backbone.model_options.crop_size or (DEEPLAB_CROP, DEEPLAB_CROP))
-  return (backbone.default_image_size,) * 2
-
-
-def frozen_weights(backbone: models.Backbone) -> Dict[str, np.ndarray]:
+def frozen_weights(backbone: models.NetworkModule) -> Dict[str, np.ndarray]:
   """The current values of the backbone's variables by name (built first if need be)."""
   return {name: variable.numpy() for name, variable in backbone.build().variables_by_name.items()}
 
@@ -102,7 +67,7 @@ def max_relative_error(outputs: np.ndarray, reference: np.ndarray) -> float:
   return float(np.max(np.abs(outputs.astype(np.float64) - reference))) / scale if scale else 0.0
 
 
-def serving_function(backbone: models.Backbone, levels: Sequence[str] = (), precision: str = 'float32',
+def serving_function(backbone: models.NetworkModule, levels: Sequence[str] = (), precision: str = 'float32',
                      input_shape: Sequence[Optional[int]] = (None, None, None), check_size: bool = False):
   """The serving function of every export: float32 `images` -> {'output', level, ...} (a `Segmenter`: 'logits'
   and 'labels'), the backbone's weights as constants (as `inference.Predictor` runs them), not variables.

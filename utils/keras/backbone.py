@@ -30,9 +30,9 @@ OUTPUT = 'output'
 
 
 class ModuleLayer(keras.layers.Layer):
-  """A slimnets model (`slimnets.models.Backbone` or `Segmenter`, made by `make_module(variable_factory)`) as one
-  Keras layer: each of its variables is made as a weight of this layer (TF-Slim name in `variables_by_name`), and
-  its weight decay is added to the layer's losses at each call."""
+  """A slimnets model (a `slimnets.models.NetworkModule`: `Backbone` or `Segmenter`, made by
+  `make_module(variable_factory)`) as one Keras layer: each of its variables is made as a weight of this layer
+  (TF-Slim name in `variables_by_name`), and its weight decay is added to the layer's losses at each call."""
 
   def __init__(self, make_module: Callable, **kwargs):
     super().__init__(**kwargs)

@@ -20,17 +20,16 @@ and reading or saving a moving average gives the mean over replicas.
 """
 
 import dataclasses
-import functools
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
-import tf_slim as slim
 
 from nets import checks
-from nets import layers
 from nets import nets_factory
 from slimnets.analysis import features
-from slimnets.weights import checkpoints
+from slimnets.models.module import NetworkModule
+from slimnets.models.module import check_eager
+from slimnets.models.module import new_variable
 from slimnets.weights import preprocessing
 
 
@@ -38,31 +37,13 @@ DROP_PATH_STEP = 'drop_path_step'
 
 
 @dataclasses.dataclass
-class _Build:
-  """What a backbone keeps outside TensorFlow's object tracking (SavedModel saves only the variables)."""
+class _Network:
+  """The registry network a backbone runs, kept outside TensorFlow's object tracking."""
   spec: nets_factory.NetworkSpec
-  arg_scope: dict
-  network_kwargs: dict
-  regularized: list
-  variable_factory: Callable
+  kwargs: dict  # the further arguments of the network function
 
 
-def new_variable(name: str, shape, dtype: tf.DType, initial_value, trainable: bool) -> tf.Variable:
-  """A backbone's variable: a `tf.Variable` named `name` (a TF-Slim name); the moving averages (not trainable)
-  are sync-on-read variables averaged across replicas. `initial_value` is a value or a function giving one."""
-  del shape
-  sync = {} if trainable else {'synchronization': tf.VariableSynchronization.ON_READ,
-                               'aggregation': tf.VariableAggregation.MEAN}
-  return tf.Variable(initial_value, name=name, trainable=trainable, dtype=dtype, **sync)
-
-
-def _getter_of_values(values: Mapping[str, tf.Tensor], getter, name, *args, dtype=tf.float32, **kwargs):
-  """A custom getter handing out `values[name]`, cast to the dtype asked for."""
-  del getter, args, kwargs
-  return tf.cast(values[name], dtype)
-
-
-class Backbone(tf.Module):
+class Backbone(NetworkModule):
   """A network of `nets_factory.REGISTRY` as an eager, trainable `tf.Module`.
 
   Args:
@@ -90,48 +71,19 @@ class Backbone(tf.Module):
   def __init__(self, network: str, num_classes: Optional[int] = None, *, in_channels: int = 3,
                weight_decay: Optional[float] = None, synchronized_batch_norm: bool = False,
                name: Optional[str] = None, variable_factory=new_variable, **network_kwargs):
-    if not tf.compat.v1.executing_eagerly_outside_functions():
-      raise RuntimeError('slimnets.models.Backbone needs TF2 behaviour (eager execution), and this program has turned '
-                         'it off (tf.compat.v1.disable_v2_behavior() or disable_eager_execution()); in TF1 '
-                         'programs build the network in a graph: nets_factory.get_network_fn(...)(images)')
+    check_eager('Backbone')
     spec = nets_factory.get_spec(network)
     checks.check_int('in_channels', in_channels)
     spec.check_arguments(network_kwargs)
-    super().__init__(name=name or network)
-    self.network = network
-    self.num_classes = num_classes
-    self.in_channels = in_channels
-    self.synchronized_batch_norm = bool(synchronized_batch_norm)
-    if self.synchronized_batch_norm:  # replica threads take turns inside the model at the all-reduce
-      layers.use_per_thread_arg_scopes()
     scope_kwargs = {'batch_norm_updates_collections': None}
     if weight_decay is not None:
       scope_kwargs['weight_decay'] = weight_decay
-    self._build = _Build(spec, spec.arg_scope(**scope_kwargs), dict(network_kwargs), [], variable_factory)
-    self._variables: Dict[str, tf.Variable] = {}
+    super().__init__(name or network, in_channels=in_channels, synchronized_batch_norm=synchronized_batch_norm,
+                     variable_factory=variable_factory, arg_scope=spec.arg_scope(**scope_kwargs))
+    self.network = network
+    self.num_classes = num_classes
+    self._declared = _Network(spec, dict(network_kwargs))
     self._step: Optional[tf.Variable] = None  # see `_counted_step`
-
-  def _getter(self, getter, name, shape=None, dtype=tf.float32, initializer=None, trainable=True, **kwargs):
-    """Hands back the variable `name`, creating it on first use.
-
-    The variable is created here with `tf.Variable`, not by `getter`: TensorFlow's variable store is shared
-    between the eager context and `tf.function` graphs, so once one backbone had created its variables in a
-    function, the store would refuse the same names to the next backbone. Requests for bfloat16 or float16
-    get a cast of the float32 variable.
-    """
-    requested = tf.as_dtype(dtype)
-    if requested in (tf.bfloat16, tf.float16):
-      return tf.cast(self._getter(getter, name, shape, tf.float32, initializer, trainable, **kwargs), requested)
-    del getter
-    if name in self._variables:
-      return self._variables[name]
-    dtype = tf.as_dtype(dtype)
-    if initializer is None:
-      initializer = tf.compat.v1.glorot_uniform_initializer() if dtype.is_floating else tf.compat.v1.zeros_initializer()
-    initial_value = functools.partial(initializer, shape, dtype=dtype) if callable(initializer) else initializer
-    variable = self._build.variable_factory(name, shape, dtype, initial_value, trainable)
-    self._variables[name] = variable
-    return variable
 
   def __call__(self, images, training=False, *, weights: Optional[Mapping[str, tf.Tensor]] = None,
                dropout_seed: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
@@ -161,68 +113,7 @@ class Backbone(tf.Module):
         and for the network's own argument errors; no variable is created then. In a traced function with
         unknown sizes an empty axis is an InvalidArgumentError when run.
     """
-    return self._run(self.network_input(images), training, weights, self._network, dropout_seed)
-
-  @tf.autograph.experimental.do_not_convert
-  def _run(self, images: tf.Tensor, training, weights: Optional[Mapping[str, tf.Tensor]], network,
-           dropout_seed: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-    """`network(images, training)` under the getter (the variables), the build lock and the arg scope: what
-    every call of the model runs through.
-
-    Not converted by AutoGraph: inside a `tf.function` (a training step, Keras's `fit`, a serving function) the
-    network code runs as it does in a graph, as written (its conditions on tensors are `tf.cond`s of its own).
-    AutoGraph would otherwise rewrite every function of the network, about half the time of tracing a step.
-    """
-    getter = self._getter
-    if weights is not None:
-      missing = sorted(set(self._variables) - set(weights))
-      if not self._variables or missing or training is not False:
-        raise ValueError(f'weights= needs a built backbone, training=False and a tensor for every variable; '
-                         f'got training={training!r}, {len(missing) if self._variables else "no"} variables missing'
-                         f'{": " + ", ".join(missing[:3]) if missing else ""}')
-      getter = functools.partial(_getter_of_values, weights)
-    sink = []
-    existing = set(self._variables)
-    seeded = {} if dropout_seed is None else {'seed': tf.cast(dropout_seed, tf.int64)}
-    try:
-      with layers.BUILD_LOCK, layers.regularizers_collected_into(sink), \
-          tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=getter), \
-          slim.arg_scope(self._build.arg_scope), \
-          slim.arg_scope([layers.batch_norm], synchronized=self.synchronized_batch_norm), \
-          slim.arg_scope([layers.dropout], **seeded):
-        net, end_points = network(images, training)
-    except BaseException:
-      for name in set(self._variables) - existing:  # a failed first call leaves no variables behind
-        del self._variables[name]
-      raise
-    if weights is None:
-      self._build.regularized.extend(sink)
-    return net, dict(end_points)
-
-  def network_input(self, images) -> tf.Tensor:
-    """`images` checked and made what the network function takes (see `__call__`): uint8 pixels normalized,
-    float64 cast to float32; in a traced function with unknown sizes, an assertion that no axis is empty.
-
-    Raises:
-      ValueError: for another rank or channel count, a dtype other than uint8 or float, or an empty axis.
-    """
-    images = tf.convert_to_tensor(images)
-    if images.shape.rank != 4 or images.shape[-1] != self.in_channels:
-      raise ValueError(f'images must be [batch, height, width, {self.in_channels}], got shape {images.shape}')
-    checks.check_not_empty(images, self.name)
-    if images.dtype == tf.uint8:
-      images = self.from_pixels(images)
-    elif not images.dtype.is_floating:
-      raise ValueError(f'images must be uint8 pixels or a float tensor, got dtype {images.dtype.name}')
-    if images.dtype == tf.float64:  # numpy's default; the variables and kernels are float32
-      images = tf.cast(images, tf.float32)
-    if None in checks.static_shape(images)[:3]:
-      assertion = tf.debugging.Assert(tf.reduce_all(tf.shape(images)[:3] > 0), [
-          f'{self.name}: images must hold at least one image of at least 1x1 pixels, got shape', tf.shape(images)],
-                                      summarize=4)
-      with tf.control_dependencies([assertion]):
-        images = tf.identity(images)
-    return images
+    return super().__call__(images, training, weights=weights, dropout_seed=dropout_seed)
 
   def from_pixels(self, images: tf.Tensor) -> tf.Tensor:
     """uint8 pixels in [0, 255] as the network's float32 input: its preprocessing's pixel step (no resizing)."""
@@ -230,10 +121,10 @@ class Backbone(tf.Module):
 
   def _network(self, images: tf.Tensor, training) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
     """The graph-building call run under the getter and the arg scope."""
-    kwargs = dict(self._build.network_kwargs)
-    if 'current_step' in self._build.spec.options and 'current_step' not in kwargs:
+    kwargs = dict(self._declared.kwargs)
+    if 'current_step' in self._declared.spec.options and 'current_step' not in kwargs:
       kwargs['current_step'] = self._counted_step(training)
-    return self._build.spec.fn(images, self.num_classes, is_training=training, **kwargs)
+    return self._declared.spec.fn(images, self.num_classes, is_training=training, **kwargs)
 
   def _counted_step(self, training) -> tf.Tensor:
     """The training calls counted so far, and one more counted when `training`: the step of the drop-path
@@ -252,21 +143,16 @@ class Backbone(tf.Module):
   @property
   def network_kwargs(self) -> dict:
     """The further arguments given to the network function (`output_stride`, ...)."""
-    return dict(self._build.network_kwargs)
+    return dict(self._declared.kwargs)
 
   @property
   def default_image_size(self) -> int:
-    return self._build.spec.default_image_size
-
-  @property
-  def variables_by_name(self) -> Dict[str, tf.Variable]:
-    """name (without ':0') -> variable, in creation order; empty before the first call."""
-    return dict(self._variables)
+    return self._declared.spec.default_image_size
 
   def build(self, input_size: Optional[int] = None) -> 'Backbone':
     """Creates the variables by running the network once on zeros (default size: the network's minimum)."""
     if not self._variables:
-      spec = self._build.spec
+      spec = self._declared.spec
       size = input_size or spec.minimum_input_size(bool(self.num_classes))[0]
       self(tf.zeros([1, size, size, self.in_channels]), training=False)
       if spec.training_build_size and self.num_classes:  # the auxiliary head of training: traced, not run
@@ -279,32 +165,27 @@ class Backbone(tf.Module):
     """{'C1'..'C5': tensor} of the levels present in `end_points` (see `slimnets.analysis.features`)."""
     return features.feature_levels(end_points, self.network)
 
-  def regularization_loss(self) -> tf.Tensor:
-    """The sum of the arg scope's regularizers (weight decay) over the variables; 0 before the first call."""
-    losses = [regularizer(variable) for variable, regularizer in self._build.regularized]
-    return tf.add_n(losses) if losses else tf.constant(0.0)
+  @property
+  def value_range(self) -> Tuple[float, float]:
+    """The range of the float images the network takes: VGG's mean-subtracted pixels or [-1, 1]."""
+    return self._declared.spec.value_range
 
-  def save(self, path: str, overwrite: bool = False) -> str:
-    """Writes the variables as a name-based checkpoint at prefix `path` (TF-Slim names), all or nothing.
+  def default_input_size(self) -> Tuple[int, int]:
+    """(height, width): the network's default image size."""
+    return (self.default_image_size,) * 2
 
-    `restore`, `checkpoints.restore` in graph code and `slimnets export --checkpoint` read it. (They also
-    read `tf.train.Checkpoint(model=backbone).save(...)`, by the same names.)
+  def check_outputs(self, levels: Sequence[str] = (), pooled: bool = False, verb: str = 'gives') -> None:
+    """Raises ValueError for feature levels the network does not have (any level can be `pooled`)."""
+    del pooled, verb
+    features.check_levels(self.network, levels)
 
-    Raises:
-      FileExistsError: when a checkpoint exists at `path` and `overwrite` is False.
-    """
-    self.build()
-    values = {name: variable.numpy() for name, variable in self._variables.items()}
-    return checkpoints.write(values, path, overwrite=overwrite)
-
-  def restore(self, checkpoint: str, exclude: Sequence[str] = (), allow_missing: bool = True,
-              allow_mismatch: bool = False, allow_unused: bool = False) -> checkpoints.RestoreReport:
-    """Assigns the variables from a TF-Slim checkpoint by name (building them first if needed).
-
-    Arguments and errors as `checkpoints.restore`: checkpoint variables under the model's scopes that it
-    does not build are an error unless `allow_unused` (a classification head of a backbone built without classes
-    is left out, in the report's `head`).
-    """
-    self.build()
-    return checkpoints.restore(checkpoint, dict(self._variables), exclude=exclude,
-                               allow_missing=allow_missing, allow_mismatch=allow_mismatch, allow_unused=allow_unused)
+  def serving_outputs(self, net: tf.Tensor, end_points: Mapping[str, tf.Tensor], images: tf.Tensor,
+                      levels: Sequence[str] = (), pooled: bool = False) -> Dict[str, tf.Tensor]:
+    """{'output': the network's output, level: each of `levels`, 'pooled': the last level averaged over height and
+    width (with `pooled`)}, all float32."""
+    del images
+    found = self.feature_levels(end_points) if levels or pooled else {}
+    outputs = {self.main_output: net, **{level: found[level] for level in levels}}
+    if pooled:
+      outputs['pooled'] = tf.reduce_mean(found[features.level_end_points(self.network)[-1][0]], axis=[1, 2])
+    return {key: tf.cast(value, tf.float32) for key, value in outputs.items()}

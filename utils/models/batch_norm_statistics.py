@@ -5,11 +5,11 @@ from typing import Iterable
 import tensorflow as tf
 
 from nets import layers
-from slimnets.models.backbone import Backbone
+from slimnets.models.module import NetworkModule
 from slimnets.models.segmenter import Segmenter
 
 
-def update_batch_norm_statistics(model: Backbone, batches: Iterable) -> int:
+def update_batch_norm_statistics(model: NetworkModule, batches: Iterable) -> int:
   """Sets the moving mean and variance of every batch norm layer to the average of its batch statistics over
   `batches` ("precise batch norm"); nothing else changes.
 

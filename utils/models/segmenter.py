@@ -1,17 +1,20 @@
-"""A DeepLab v3/v3+ model (`nets.deeplab`) in TF2 code: an eager `tf.Module` with DeepLab's variable names, built
-as a `Backbone` is (the same getter, variables and checkpoints), returning the logits of each output."""
+"""A DeepLab v3/v3+ model (`nets.deeplab`) in TF2 code: an eager `tf.Module` with DeepLab's variable names, run as
+a `Backbone` is (the same `NetworkModule`: getter, variables and checkpoints), returning the logits of each output."""
 
 import functools
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
+from nets import checks
 from nets import deeplab
-from slimnets.models.backbone import Backbone
-from slimnets.models.backbone import new_variable
+from nets import nets_factory
+from slimnets.models.module import NetworkModule
+from slimnets.models.module import check_eager
+from slimnets.models.module import new_variable
 
 
-class Segmenter(Backbone):
+class Segmenter(NetworkModule):
   """A DeepLab v3/v3+ model (`nets.deeplab`) as an eager, trainable `tf.Module`, with DeepLab's variable names.
 
   `segmenter(images, training)` returns (the merged logits of the first output, {output: merged logits}) for
@@ -36,10 +39,13 @@ class Segmenter(Backbone):
     if not isinstance(model_options, deeplab.ModelOptions):
       raise ValueError(f'Segmenter: model_options must be a deeplab.ModelOptions, got {type(model_options).__name__}')
     model_options = model_options.checked()  # DeepLab checks them when the model is built: here, before any op
-    super().__init__(model_options.model_variant, None, in_channels=in_channels,
-                     synchronized_batch_norm=synchronized_batch_norm, name=name or 'deeplab',
-                     variable_factory=variable_factory)
-    self._build.arg_scope = {}  # DeepLab sets every layer's arguments itself (`nets.deeplab`)
+    check_eager('Segmenter')
+    nets_factory.get_spec(model_options.model_variant)
+    checks.check_int('in_channels', in_channels)
+    # No arg scope of the model's own: DeepLab sets every layer's arguments itself (`nets.deeplab`).
+    super().__init__(name or 'deeplab', in_channels=in_channels, synchronized_batch_norm=synchronized_batch_norm,
+                     variable_factory=variable_factory, arg_scope={})
+    self.network = model_options.model_variant  # the backbone DeepLab's heads are on
     # Kept as it is: a tf.Module would wrap the namedtuple (and its dict) in trackable proxies.
     self.model_options = self._no_dependency(model_options)
     self.weight_decay = weight_decay
@@ -106,5 +112,28 @@ class Segmenter(Backbone):
       self(tf.zeros([1, *size, self.in_channels]), training=False)
     return self
 
-  def feature_levels(self, end_points: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    raise ValueError('a Segmenter has no feature levels: its outputs are the logits of each output')
+  # Its serving outputs are the logits at the image size and their argmax (`slimnets.deploy.serving`).
+  main_output = 'logits'
+
+  @property
+  def value_range(self) -> Tuple[float, float]:
+    """[0, 255] pixels: DeepLab preprocesses inside the model."""
+    return (0.0, 255.0)
+
+  def default_input_size(self) -> Tuple[int, int]:
+    """(height, width): the model's crop size, or DeepLab's 513x513."""
+    return tuple(self.model_options.crop_size or deeplab.DEFAULT_CROP_SIZE)
+
+  def check_outputs(self, levels: Sequence[str] = (), pooled: bool = False, verb: str = 'gives') -> None:
+    """Raises ValueError for feature levels or `pooled`: a segmenter `verb`s its logits and labels."""
+    if levels or pooled:
+      raise ValueError(f'a Segmenter {verb} its logits and labels, not feature levels; got levels={list(levels)}'
+                       f'{", pooled=True" if pooled else ""}')
+
+  def serving_outputs(self, net: tf.Tensor, end_points: Mapping[str, tf.Tensor], images: tf.Tensor,
+                      levels: Sequence[str] = (), pooled: bool = False) -> Dict[str, tf.Tensor]:
+    """{'logits': the first output's logits bilinearly upsampled to the image size (aligned corners), float32;
+    'labels': their argmax, int64}."""
+    del end_points, levels, pooled
+    logits = deeplab.resize_bilinear(net, tf.shape(images)[1:3])
+    return {self.main_output: logits, 'labels': tf.argmax(logits, 3)}
