@@ -131,3 +131,23 @@ def test_a_segmenter_predictor_refuses_feature_levels_when_made():
   with pytest.raises(ValueError, match=r'got levels=\[\], pooled=True'):
     inference.Predictor(segmenter, pooled=True)
   assert not segmenter.variables_by_name  # refused before building
+
+
+def test_a_model_call_folds_batch_norm_or_overrides_the_moving_average_decay_when_asked():
+  backbone = models.Backbone('mobilenet_v1_025').build()
+  inference.randomize_batch_norm(backbone)
+  images = tf.constant(np.random.RandomState(0).uniform(-1, 1, [2, 33, 33, 3]).astype(np.float32))
+  np.testing.assert_allclose(backbone(images, fold_batch_norm=True)[0], backbone(images)[0], rtol=1e-4, atol=1e-5)
+  spec = tf.TensorSpec([2, 33, 33, 3], tf.float32)
+  op_types = lambda fold: {op.type for op in tf.function(lambda x: backbone(x, fold_batch_norm=fold)[0])
+                           .get_concrete_function(spec).graph.get_operations()}
+  assert 'FusedBatchNormV3' in op_types(False) and 'FusedBatchNormV3' not in op_types(True)
+  mean = backbone.variables_by_name['MobilenetV1/Conv2d_0/BatchNorm/moving_mean']
+  mean.assign(tf.fill(mean.shape, 5.0))  # far from any batch mean of this layer (|relu6 input| of a few units)
+  backbone(images, training=True, moving_average_decay=0.0)  # the batch's statistics replace the averages
+  once = mean.numpy()
+  backbone(images, training=True, moving_average_decay=0.0)
+  np.testing.assert_allclose(mean.numpy(), once, rtol=1e-6)
+  assert np.abs(once - 5.0).min() > 1.0
+  backbone(-images, training=True)  # the network's own decay (0.9997) moves them a little towards this batch's
+  assert 1e-6 < np.abs(mean.numpy() - once).max() < 0.01

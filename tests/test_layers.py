@@ -9,7 +9,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 from nets import layers
-from nets.layers import normalization
+from nets.layers import context
 from tests.conftest import run
 from tests.conftest import tf1_behavior
 
@@ -293,14 +293,28 @@ def test_batch_norm_folding_without_scale_and_leaving_training_alone():
 
 def test_batch_norm_folding_is_scoped_to_its_context_and_thread():
   with layers.batch_norm_folded_for_inference():
-    assert normalization._FOLDING.active  # pylint: disable=protected-access
+    assert context.current().fold_batch_norm
     seen = []
-    active = lambda: seen.append(getattr(normalization._FOLDING, 'active', False))  # pylint: disable=protected-access
+    active = lambda: seen.append(context.current().fold_batch_norm)
     thread = threading.Thread(target=active)
     thread.start()
     thread.join()
     assert seen == [False]
-  assert not normalization._FOLDING.active  # pylint: disable=protected-access
+  assert not context.current().fold_batch_norm
+
+
+def test_build_options_nest_change_only_what_they_name_and_refuse_unknown_names():
+  sink = []
+  assert context.current() == layers.BuildOptions(False, None, None)
+  with layers.regularizers_collected_into(sink), layers.moving_average_decay(0.5):
+    with layers.build_options(fold_batch_norm=True) as inner:
+      assert inner == layers.BuildOptions(fold_batch_norm=True, moving_average_decay=0.5, regularizer_sink=sink)
+    assert context.current() == layers.BuildOptions(False, 0.5, sink)
+  assert context.current() == layers.BuildOptions()
+  with pytest.raises(TypeError, match='fold_batchnorm'):
+    with layers.build_options(fold_batchnorm=True):
+      pass
+  assert context.current() == layers.BuildOptions()
 
 
 def test_arg_scopes_are_per_thread_and_a_thread_starts_in_the_main_threads():

@@ -9,12 +9,16 @@ Each layer also shares its arg_scope key with the tf-slim layer it replaces, so 
 `slim.arg_scope([slim.batch_norm], is_training=False)` configures these layers, and scopes opened on these layers
 configure tf-slim's. Nesting and precedence follow `slim.arg_scope` exactly, because both write the same entry.
 
-By concern: `scopes` (shared arg scope entries, the build lock, per-thread arg scopes), `variables` (model
+By concern: `scopes` (shared arg scope entries, the build lock and `building`, the way into a build; per-thread
+arg scopes), `context` (what whoever runs a network asks of its layers: batch norm folded, another moving
+average decay, the regularizers collected; one `BuildOptions` per thread), `variables` (model
 variables, regularizers, initializers), `normalization` (batch norm, its folding and synchronization),
 `convolution` (convolutions, fully connected, flatten), `pooling` (pools, dropout, softmax); `arguments` holds the
 checks they share. The names below are the layers' API: `from nets import layers; layers.conv2d(...)`.
 """
 
+from nets.layers.context import BuildOptions
+from nets.layers.context import build_options
 from nets.layers.convolution import conv2d
 from nets.layers.convolution import conv2d_transpose
 from nets.layers.convolution import flatten

@@ -1,10 +1,8 @@
 """Batch normalization (tf-slim's, on the fused kernel), its folding into convolutions for inference, moving
 average decay overrides, and synchronization across `tf.distribute` replicas."""
 
-import contextlib
 import inspect
 import math
-import threading
 from typing import Callable, Optional
 
 import tensorflow as tf
@@ -14,6 +12,8 @@ from nets import checks
 from nets.layers.arguments import NHWC
 from nets.layers.arguments import check_data_format
 from nets.layers.arguments import collections_for
+from nets.layers.context import build_options
+from nets.layers.context import current as current_build_options
 from nets.layers.scopes import BUILD_LOCK
 from nets.layers.scopes import own_layer
 from nets.layers.scopes import per_thread_arg_scopes
@@ -23,26 +23,14 @@ from nets.layers.variables import filled
 from nets.layers.variables import model_variable
 
 
-_FOLDING = threading.local()
-
-
-_MOVING_AVERAGES = threading.local()
-
-
-@contextlib.contextmanager
 def moving_average_decay(decay):
   """Within this context (in this thread), `batch_norm` in training mode updates its moving averages with
   `decay` (a float or a scalar float tensor) instead of its own, e.g. 0 to take one batch's statistics, or
-  k / (k + 1) at the k-th of several batches to average theirs (`slimnets.models.update_batch_norm_statistics`)."""
-  previous = getattr(_MOVING_AVERAGES, 'decay', None)
-  _MOVING_AVERAGES.decay = decay
-  try:
-    yield
-  finally:
-    _MOVING_AVERAGES.decay = previous
+  k / (k + 1) at the k-th of several batches to average theirs (`slimnets.models.update_batch_norm_statistics`).
+  The build option `moving_average_decay` (`build_options`)."""
+  return build_options(moving_average_decay=decay)
 
 
-@contextlib.contextmanager
 def batch_norm_folded_for_inference():
   """Within this context (in this thread), `conv2d` folds an inference-mode `batch_norm` into its weights.
 
@@ -52,19 +40,14 @@ def batch_norm_folded_for_inference():
   (where it does not fuse a convolution with batch norm). The variables, their names and the end points are
   unchanged; with constant weights grappler computes `w * f` once, with variables it is computed per run.
   Batch norm in training mode or with a tensor `is_training`, and normalizers other than `batch_norm`, are
-  left as they are.
+  left as they are. The build option `fold_batch_norm` (`build_options`).
   """
-  previous = getattr(_FOLDING, 'active', False)
-  _FOLDING.active = True
-  try:
-    yield
-  finally:
-    _FOLDING.active = previous
+  return build_options(fold_batch_norm=True)
 
 
 def batch_norm_to_fold(normalizer_fn: Optional[Callable], normalizer_params: Optional[dict]) -> Optional[dict]:
   """The complete `batch_norm` arguments of a normalizer to fold now, or None."""
-  if normalizer_fn is not batch_norm or not getattr(_FOLDING, 'active', False):
+  if normalizer_fn is not batch_norm or not current_build_options().fold_batch_norm:
     return None
   arguments = {**_BATCH_NORM_DEFAULTS, **slim.current_arg_scope().get(_BATCH_NORM_KEY, {}),
                **(normalizer_params or {})}
@@ -169,7 +152,7 @@ def batch_norm(inputs: tf.Tensor, decay: float = 0.999, center: bool = True, sca
     gamma, beta, moving_mean, moving_variance = _batch_norm_variables(
         channels, _parameter_dtype(inputs.dtype), center, scale, param_initializers, param_regularizers,
         trainable, variables_collections)
-    override = getattr(_MOVING_AVERAGES, 'decay', None)
+    override = current_build_options().moving_average_decay
     outputs = _fused_normalize(inputs, gamma, beta, moving_mean, moving_variance, epsilon, is_training,
                                decay if override is None else override, updates_collections, replicas)
     if activation_fn is not None:

@@ -10,6 +10,8 @@ import tensorflow as tf
 import tf_slim as slim
 from tf_slim.ops import arg_scope as slim_arg_scope
 
+from nets.layers.context import build_options
+
 
 
 class _PerThreadArgStack(list):
@@ -124,14 +126,16 @@ BUILD_LOCK = _BuildLock()
 
 
 @contextlib.contextmanager
-def building(arg_scope: Optional[dict] = None, custom_getter: Optional[Callable] = None):
-  """The one way into a build, for code that runs network functions: holds `BUILD_LOCK`, then (with
-  `custom_getter`) opens a root variable scope whose variables come from the getter, then opens `arg_scope` (a
-  network's arg scope, as `NetworkSpec.arg_scope()` gives it). `nets_factory.get_network_fn`,
-  `slimnets.models.NetworkModule` (eager models) and `slimnets.analysis.dry_build` (builds without variables)
-  build through it."""
+def building(arg_scope: Optional[dict] = None, custom_getter: Optional[Callable] = None, **options):
+  """The one way into a build, for code that runs network functions: holds `BUILD_LOCK`, sets the build's
+  `options` (fields of `context.BuildOptions`: `fold_batch_norm`, `moving_average_decay`,
+  `regularizer_sink`), then (with `custom_getter`) opens a root variable scope whose variables come from the
+  getter, then opens `arg_scope` (a network's arg scope, as `NetworkSpec.arg_scope()` gives it).
+  `nets_factory.get_network_fn`, `slimnets.models.NetworkModule` (eager models) and `slimnets.analysis.dry_build`
+  (builds without variables) build through it."""
   with contextlib.ExitStack() as stack:
     stack.enter_context(BUILD_LOCK)
+    stack.enter_context(build_options(**options))
     if custom_getter is not None:
       stack.enter_context(tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(False), custom_getter=custom_getter))
     stack.enter_context(slim.arg_scope(arg_scope or {}))

@@ -1,35 +1,26 @@
 """Variables of the layers: model variables with their collections and regularizers (or a sink of them for
 eager code), and the initializers the layers share."""
 
-import contextlib
 import math
-import threading
 from typing import Callable, Optional, Sequence
 
 import tensorflow as tf
 
-
+from nets.layers.context import build_options
+from nets.layers.context import current as current_build_options
 
 GraphKeys = tf.compat.v1.GraphKeys
 
 
-_REGULARIZER_SINKS = threading.local()
-
-
-@contextlib.contextmanager
 def regularizers_collected_into(sink: list):
   """Within this context (in this thread), `model_variable` hands regularizers to `sink` instead of the graph.
 
   Each variable created with a regularizer appends `(variable, regularizer)` to `sink`; no loss is built and
   nothing is added to REGULARIZATION_LOSSES. This is how eager code, which has no collections, gets the weight
-  decay of a network: it evaluates the regularizers itself at every step.
+  decay of a network: it evaluates the regularizers itself at every step. The build option `regularizer_sink`
+  (`build_options`).
   """
-  stack = _REGULARIZER_SINKS.__dict__.setdefault('stack', [])
-  stack.append(sink)
-  try:
-    yield sink
-  finally:
-    stack.pop()
+  return build_options(regularizer_sink=sink)
 
 
 def model_variable(name: str, shape: Sequence[int], dtype=tf.float32, initializer=None, regularizer=None,
@@ -66,9 +57,9 @@ def model_variable(name: str, shape: Sequence[int], dtype=tf.float32, initialize
     variable = tf.compat.v1.get_variable(name, shape=shape, dtype=dtype, initializer=initializer,
                                          regularizer=tf.compat.v1.no_regularizer, trainable=trainable,
                                          collections=list(dict.fromkeys(all_collections)))
-  sinks = getattr(_REGULARIZER_SINKS, 'stack', None)
-  if regularizer is not None and created and sinks:
-    sinks[-1].append((variable, regularizer))
+  sink = current_build_options().regularizer_sink
+  if regularizer is not None and created and sink is not None:
+    sink.append((variable, regularizer))
   elif regularizer is not None and created and not tf.executing_eagerly():
     with tf.name_scope(f'{scope.name}/{name}/Regularizer/'.lstrip('/')):
       loss = regularizer(variable)

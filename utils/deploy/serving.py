@@ -13,7 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 from nets import checks
-from nets import layers
 from slimnets import models
 from slimnets.deploy import precision as precisions
 
@@ -34,8 +33,8 @@ def folded_outputs(model: models.NetworkModule, images: tf.Tensor, precision: st
   model.check_outputs(levels, pooled)
   if images.dtype == tf.uint8:  # pixels: the network's pixel normalization first, then the precision
     images = model.from_pixels(images)
-  with layers.batch_norm_folded_for_inference():
-    net, end_points = model(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights)
+  net, end_points = model(tf.cast(images, precisions.dtype(precision)), training=False, weights=weights,
+                          fold_batch_norm=True)
   return model.serving_outputs(net, end_points, images, levels, pooled)
 
 

@@ -86,7 +86,8 @@ class Backbone(NetworkModule):
     self._step: Optional[tf.Variable] = None  # see `_counted_step`
 
   def __call__(self, images, training=False, *, weights: Optional[Mapping[str, tf.Tensor]] = None,
-               dropout_seed: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+               dropout_seed: Optional[tf.Tensor] = None, fold_batch_norm: bool = False,
+               moving_average_decay=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
     """Runs the network.
 
     Args:
@@ -103,6 +104,10 @@ class Backbone(NetworkModule):
       dropout_seed: a stateless seed (shape [2] integers) for the dropout masks of training: the masks are then a
         function of it (e.g. of the step), and a resumed run draws the ones it would have drawn; None: TensorFlow's
         stateful random ops.
+      fold_batch_norm: in inference, compute each convolution followed by batch norm as one convolution with
+        folded weights and a bias (what the exports and `Predictor` run; `nets.layers.batch_norm_folded_for_inference`).
+      moving_average_decay: in training, update the moving averages with this decay (a float or scalar tensor)
+        instead of the network's (`slimnets.models.update_batch_norm_statistics`); None: the network's.
 
     Returns:
       (net, end_points) as the graph network returns them: `net` is the logits (or the features without
@@ -113,7 +118,8 @@ class Backbone(NetworkModule):
         and for the network's own argument errors; no variable is created then. In a traced function with
         unknown sizes an empty axis is an InvalidArgumentError when run.
     """
-    return super().__call__(images, training, weights=weights, dropout_seed=dropout_seed)
+    return super().__call__(images, training, weights=weights, dropout_seed=dropout_seed,
+                            fold_batch_norm=fold_batch_norm, moving_average_decay=moving_average_decay)
 
   def from_pixels(self, images: tf.Tensor) -> tf.Tensor:
     """uint8 pixels in [0, 255] as the network's float32 input: its preprocessing's pixel step (no resizing)."""

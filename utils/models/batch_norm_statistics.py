@@ -4,7 +4,6 @@ from typing import Iterable
 
 import tensorflow as tf
 
-from nets import layers
 from slimnets.models.module import NetworkModule
 from slimnets.models.segmenter import Segmenter
 
@@ -36,8 +35,7 @@ def update_batch_norm_statistics(model: NetworkModule, batches: Iterable) -> int
 
   @tf.function
   def run(images, decay):
-    with layers.moving_average_decay(decay):
-      model(images, training=True)
+    model(images, training=True, moving_average_decay=decay)
 
   count = 0
   for images in batches:

@@ -107,15 +107,18 @@ class NetworkModule(tf.Module):
     return variable
 
   def __call__(self, images, training=False, *, weights: Optional[Mapping[str, tf.Tensor]] = None,
-               dropout_seed: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+               dropout_seed: Optional[tf.Tensor] = None, fold_batch_norm: bool = False,
+               moving_average_decay=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
     """Runs the model on `images` (see the subclass: `Backbone.__call__`, `Segmenter`)."""
-    return self._run(self.network_input(images), training, weights, self._network, dropout_seed)
+    return self._run(self.network_input(images), training, weights, self._network, dropout_seed,
+                     fold_batch_norm=fold_batch_norm, moving_average_decay=moving_average_decay)
 
   @tf.autograph.experimental.do_not_convert
   def _run(self, images: tf.Tensor, training, weights: Optional[Mapping[str, tf.Tensor]], network,
-           dropout_seed: Optional[tf.Tensor] = None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-    """`network(images, training)` under the getter (the variables), the build lock and the arg scope: what
-    every call of the model runs through.
+           dropout_seed: Optional[tf.Tensor] = None, **options) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+    """`network(images, training)` under the getter (the variables), the build lock, the arg scope and the build
+    `options` (`nets.layers.BuildOptions` fields; the regularizers go to the model): what every call of the model
+    runs through.
 
     Not converted by AutoGraph: inside a `tf.function` (a training step, Keras's `fit`, a serving function) the
     network code runs as it does in a graph, as written (its conditions on tensors are `tf.cond`s of its own).
@@ -133,7 +136,7 @@ class NetworkModule(tf.Module):
     existing = set(self._variables)
     seeded = {} if dropout_seed is None else {'seed': tf.cast(dropout_seed, tf.int64)}
     try:
-      with layers.building(self._build.arg_scope, getter), layers.regularizers_collected_into(sink), \
+      with layers.building(self._build.arg_scope, getter, regularizer_sink=sink, **options), \
           slim.arg_scope([layers.batch_norm], synchronized=self.synchronized_batch_norm), \
           slim.arg_scope([layers.dropout], **seeded):
         net, end_points = network(images, training)
