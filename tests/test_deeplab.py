@@ -276,6 +276,30 @@ def test_labels_from_logits_upsampled_or_labels_upsampled_as_deeplab_predicts(gr
 
 
 @pytest.mark.eager
+def test_predict_at_an_eval_crop_pools_the_image_level_feature_over_deeplabs_windows(tmp_path):
+  """DeepLab's eval.py builds its model with crop_size=eval_crop_size: with image_pooling_crop_size (its MobileNet v3
+  Cityscapes models) the image-level branch pools windows of the crop, not the whole map. A model of no crop size
+  predicting at an eval crop computes what the same model with that crop size computes."""
+  from slimnets import models  # pylint: disable=import-outside-toplevel
+  options = deeplab.ModelOptions({'semantic': 3}, atrous_rates=(1, 2), output_stride=16, model_variant='mobilenet_v2',
+                                 depth_multiplier=0.25, image_pooling_crop_size=(33, 33), image_pooling_stride=(1, 1))
+  tf.random.set_seed(0)
+  anywhere = models.Segmenter(options).build(65)
+  for name, variable in anywhere.variables_by_name.items():  # batch norm statistics of a trained model's kind
+    if name.endswith(('/moving_mean', '/beta')):
+      variable.assign(np.random.RandomState(len(name)).uniform(-0.5, 0.5, variable.shape))
+  cropped = models.Segmenter(options._replace(crop_size=(65, 65)))
+  cropped.restore(anywhere.save(str(tmp_path / 'model.ckpt')), allow_missing=False)
+  images = tf.constant(np.random.RandomState(0).uniform(0, 255, [2, 65, 65, 3]).astype(np.float32))
+  windows = cropped(images)[0]  # 3x3 windows of stride 1 on the 5x5 map at stride 16
+  assert np.abs(anywhere(images)[0] - windows).max() > 1e-3  # global pooling computes something else
+  for scales in ((1.0,), (0.75, 1.0)):
+    np.testing.assert_array_equal(anywhere.predict(images, scales, crop_size=(65, 65)), cropped.predict(images, scales))
+  with pytest.raises(ValueError, match=r"^predict: crop_size \(65, 65\) is not the images' size 33x33 \(pad them"):
+    anywhere.predict(images[:, :33, :33], crop_size=(65, 65))
+
+
+@pytest.mark.eager
 def test_tf2_segmenter_trains_with_deeplabs_names_and_its_checkpoint_runs_in_a_graph(tmp_path):
   from slimnets import segmentation  # pylint: disable=import-outside-toplevel
   from slimnets import models  # pylint: disable=import-outside-toplevel

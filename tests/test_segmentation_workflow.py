@@ -272,6 +272,19 @@ def test_evaluate_gives_the_mean_iou_of_its_predictions_and_restores_every_varia
   assert result.mean_iou == pytest.approx(expected, abs=1e-12)
 
 
+def test_evaluate_at_an_eval_crop_pads_batches_runs_the_model_at_that_crop_and_counts_no_padding(trained):
+  data, logdir = trained
+  segmenter = evaluation.load_segmenter(logdir).segmenter
+  whole = evaluation.evaluate(segmenter, data, 'train', 3)
+  kept = []
+  result = evaluation.evaluate(segmenter, data, 'train', 3, eval_crop_size=(33, 33), batch_size=2,
+                               on_batch=lambda batch, predictions: kept.append((batch['image'], predictions)))
+  assert result.images == 6 and [images.shape for images, _ in kept] == [(2, 33, 33, 3)] * 3
+  for images, predictions in kept:  # the model at the eval crop, as DeepLab's eval.py builds it
+    np.testing.assert_array_equal(predictions, segmenter.predict(images, crop_size=(33, 33)))
+  assert result.confusion_matrix.sum() == whole.confusion_matrix.sum()  # the labelled pixels, not the padding
+
+
 def test_evaluate_command_prints_the_table_and_writes_the_confusion_matrix(trained, tmp_path, capsys):
   data, logdir = trained
   assert cli.main(['evaluate', '--checkpoint-dir', logdir, '--dataset-dir', data, '--eval-split', 'train',

@@ -112,10 +112,11 @@ class Segmenter(ModuleModel):
   def model_options(self) -> deeplab.ModelOptions:
     return self.network_layer.model_options
 
-  def predict_labels(self, images, eval_scales=(1.0,), add_flipped_images: bool = False) -> tf.Tensor:
+  def predict_labels(self, images, eval_scales=(1.0,), add_flipped_images: bool = False,
+                     crop_size=None) -> tf.Tensor:
     """Labels `[batch, height, width]` at the images' size (`slimnets.models.Segmenter.predict`: multi-scale and
-    flipped inputs as DeepLab's eval.py)."""
-    return self.network_layer.module.predict(images, eval_scales, add_flipped_images)
+    flipped inputs, and the eval crop size, as DeepLab's eval.py)."""
+    return self.network_layer.module.predict(images, eval_scales, add_flipped_images, crop_size=crop_size)
 
   def get_config(self) -> dict:
     layer = self.network_layer

@@ -63,7 +63,7 @@ class Segmenter(NetworkModule):
     return logits[sorted(logits)[0]], logits
 
   def predict(self, images, eval_scales: Sequence[float] = (1.0,), add_flipped_images: bool = False,
-              output: Optional[str] = None) -> tf.Tensor:
+              output: Optional[str] = None, crop_size: Optional[Sequence[int]] = None) -> tf.Tensor:
     """Per-pixel labels `[batch, height, width]` (int64) at the images' size, in inference mode: the argmax of the
     softmax of the logits upsampled to the image size, averaged over `eval_scales` and, with
     `add_flipped_images`, over the left-right flipped images too (DeepLab's eval.py and vis.py).
@@ -73,9 +73,13 @@ class Segmenter(NetworkModule):
       eval_scales: scales to run the model at, e.g. (0.5, 0.75, 1.0, 1.25, 1.5, 1.75).
       add_flipped_images: also run on the mirrored images.
       output: the output to predict (default: the first of `outputs_to_num_classes`, by name).
+      crop_size: (height, width) the images are padded to, DeepLab's eval_crop_size (their static size must be
+        it): the model runs with it as its crop size, as DeepLab's eval.py and vis.py do, so that an image-level
+        pooling of `image_pooling_crop_size` windows (DeepLab's MobileNet v3 Cityscapes models) pools those
+        windows, not the whole map. None: the model's own crop size where the images have it, else the whole map.
 
     Raises:
-      ValueError: for bad images, scales or output, before anything runs.
+      ValueError: for bad images, scales, output or crop size, before anything runs.
     """
     scales = tuple(eval_scales)
     if not scales or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in scales):
@@ -85,20 +89,27 @@ class Segmenter(NetworkModule):
     if output not in outputs:
       raise ValueError(f'predict: output must be one of {outputs}, got {output!r}')
     images = self.network_input(images)
+    if crop_size is not None and tuple(images.shape[1:3]) != tuple(crop_size):
+      raise ValueError(f'predict: crop_size {tuple(crop_size)} is not the images\' size '
+                       f'{"x".join(str(n) for n in images.shape[1:3])} (pad them to it)')
     size = tf.shape(images)[1:3]
     total = None
     for scale in scales:
       for flipped in ((False, True) if add_flipped_images else (False,)):
         inputs = tf.reverse(images, [2]) if flipped else images
-        logits, _ = self._run(inputs, False, None, functools.partial(self._logits_at_scale, float(scale), output))
+        logits, _ = self._run(inputs, False, None,
+                              functools.partial(self._logits_at_scale, float(scale), output, crop_size))
         logits = tf.reverse(logits, [2]) if flipped else logits
         probabilities = tf.nn.softmax(deeplab.resize_bilinear(logits, size, tf.float32))
         total = probabilities if total is None else total + probabilities
     return tf.argmax(total, 3)
 
-  def _logits_at_scale(self, scale: float, output: str, images: tf.Tensor, training) -> Tuple[tf.Tensor, dict]:
+  def _logits_at_scale(self, scale: float, output: str, crop_size: Optional[Sequence[int]], images: tf.Tensor,
+                       training) -> Tuple[tf.Tensor, dict]:
     options = self.model_options
-    if options.crop_size and tuple(images.shape[1:3]) != tuple(options.crop_size):
+    if crop_size is not None:
+      options = options._replace(crop_size=tuple(crop_size))
+    elif options.crop_size and tuple(images.shape[1:3]) != tuple(options.crop_size):
       options = options._replace(crop_size=None, image_pooling_crop_size=None)  # another size than the crops'
     outputs = deeplab.multi_scale_logits(images, options, (scale,), self.weight_decay, is_training=training,
                                          fine_tune_batch_norm=self.fine_tune_batch_norm)

@@ -183,7 +183,7 @@ def dataset(dataset_dir: str, split: str, batch_size: int, crop_size: Optional[S
 
   Returns:
     Batches of {'image': float32, 'label': int32 [b, h, w, 1], 'image_name', 'height', 'width'} (+
-    'original_image' for evaluation).
+    'original_image' for evaluation, zero-padded to the largest of its batch).
 
   Raises:
     ValueError: for a missing split or bad arguments, before anything is read.
@@ -219,7 +219,11 @@ def dataset(dataset_dir: str, split: str, batch_size: int, crop_size: Optional[S
     return sample
 
   samples = records.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return samples.batch(batch_size, drop_remainder=is_training).prefetch(tf.data.AUTOTUNE)
+  if is_training:
+    return samples.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  # Evaluation batches of several images padded to the crop: their original images differ in size, and are
+  # padded with zeros to the largest of the batch ('height' and 'width' keep each one's size).
+  return samples.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def _read_picture(path: str, what: str, kinds: str) -> Tuple[bytes, Image.Image]:

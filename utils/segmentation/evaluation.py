@@ -69,10 +69,14 @@ def load_segmenter(path: str, output_stride: Optional[int] = None, model_options
   return LoadedSegmenter(segmenter, checkpoint, report, note)
 
 
-def _predictions(segmenter: models.Segmenter, eval_scales: Sequence[float], add_flipped_images: bool):
-  channels = segmenter.in_channels
-  return tf.function(lambda images: segmenter.predict(images, eval_scales, add_flipped_images),
-                     input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32)])
+def _predictions(segmenter: models.Segmenter, eval_scales: Sequence[float], add_flipped_images: bool,
+                 eval_crop_size: Optional[Sequence[int]]):
+  """The traced prediction of batches: of any size, or padded to `eval_crop_size`, which is then the model's crop
+  size (DeepLab's eval.py builds its model with `crop_size=eval_crop_size`: its image-level pooling windows)."""
+  crop = tuple(eval_crop_size) if eval_crop_size else None
+  return tf.function(lambda images: segmenter.predict(images, eval_scales, add_flipped_images, crop_size=crop),
+                     input_signature=[tf.TensorSpec([None, *(crop or (None, None)), segmenter.in_channels],
+                                                    tf.float32)])
 
 
 def evaluate(segmenter: models.Segmenter, dataset_dir: str, split: str, num_classes: int,
@@ -99,7 +103,7 @@ def evaluate(segmenter: models.Segmenter, dataset_dir: str, split: str, num_clas
     ValueError: for bad arguments or a missing split; labels or predictions out of range (naming them).
   """
   metric = MeanIoU(num_classes, ignore_label)
-  predict = _predictions(segmenter, eval_scales, add_flipped_images)
+  predict = _predictions(segmenter, eval_scales, add_flipped_images, eval_crop_size)
   batches = datasets.dataset(dataset_dir, split, batch_size, eval_crop_size, is_training=False,
                              ignore_label=ignore_label, model_variant=segmenter.model_options.model_variant,
                              min_resize_value=min_resize_value, max_resize_value=max_resize_value,
@@ -132,7 +136,7 @@ def visualize(segmenter: models.Segmenter, dataset_dir: str, split: str, output_
   Predictions are cut back to the image (without the padding of `eval_crop_size`). Returns the images written.
   """
   visualization.colormap(colormap_name)  # a bad name fails before the model runs
-  predict = _predictions(segmenter, eval_scales, add_flipped_images)
+  predict = _predictions(segmenter, eval_scales, add_flipped_images, eval_crop_size)
   results = os.path.join(output_dir, 'segmentation_results')
   raw_dir = os.path.join(output_dir, 'raw_segmentation_results') if also_save_raw_predictions else None
   for folder in (results, raw_dir):
