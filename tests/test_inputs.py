@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from nets import deeplab
+from nets import layers
 from slimnets.deploy import export
 from slimnets.deploy import inference
 from slimnets import models
@@ -142,6 +143,8 @@ def test_a_model_call_folds_batch_norm_or_overrides_the_moving_average_decay_whe
   op_types = lambda fold: {op.type for op in tf.function(lambda x: backbone(x, fold_batch_norm=fold)[0])
                            .get_concrete_function(spec).graph.get_operations()}
   assert 'FusedBatchNormV3' in op_types(False) and 'FusedBatchNormV3' not in op_types(True)
+  with layers.batch_norm_folded_for_inference():  # a call that names no option takes the surrounding block's
+    assert 'FusedBatchNormV3' not in op_types(None) and 'FusedBatchNormV3' in op_types(False)
   mean = backbone.variables_by_name['MobilenetV1/Conv2d_0/BatchNorm/moving_mean']
   mean.assign(tf.fill(mean.shape, 5.0))  # far from any batch mean of this layer (|relu6 input| of a few units)
   backbone(images, training=True, moving_average_decay=0.0)  # the batch's statistics replace the averages

@@ -86,7 +86,7 @@ class Backbone(NetworkModule):
     self._step: Optional[tf.Variable] = None  # see `_counted_step`
 
   def __call__(self, images, training=False, *, weights: Optional[Mapping[str, tf.Tensor]] = None,
-               dropout_seed: Optional[tf.Tensor] = None, fold_batch_norm: bool = False,
+               dropout_seed: Optional[tf.Tensor] = None, fold_batch_norm: Optional[bool] = None,
                moving_average_decay=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
     """Runs the network.
 
@@ -105,9 +105,11 @@ class Backbone(NetworkModule):
         function of it (e.g. of the step), and a resumed run draws the ones it would have drawn; None: TensorFlow's
         stateful random ops.
       fold_batch_norm: in inference, compute each convolution followed by batch norm as one convolution with
-        folded weights and a bias (what the exports and `Predictor` run; `nets.layers.batch_norm_folded_for_inference`).
+        folded weights and a bias (what the exports and `Predictor` run; `nets.layers.batch_norm_folded_for_inference`);
+        None: as the surrounding block (`nets.layers.build_options`; not folded by default).
       moving_average_decay: in training, update the moving averages with this decay (a float or scalar tensor)
-        instead of the network's (`slimnets.models.update_batch_norm_statistics`); None: the network's.
+        instead of the network's (`slimnets.models.update_batch_norm_statistics`); None: as the surrounding
+        block (the network's own by default).
 
     Returns:
       (net, end_points) as the graph network returns them: `net` is the logits (or the features without

@@ -107,11 +107,13 @@ class NetworkModule(tf.Module):
     return variable
 
   def __call__(self, images, training=False, *, weights: Optional[Mapping[str, tf.Tensor]] = None,
-               dropout_seed: Optional[tf.Tensor] = None, fold_batch_norm: bool = False,
+               dropout_seed: Optional[tf.Tensor] = None, fold_batch_norm: Optional[bool] = None,
                moving_average_decay=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-    """Runs the model on `images` (see the subclass: `Backbone.__call__`, `Segmenter`)."""
-    return self._run(self.network_input(images), training, weights, self._network, dropout_seed,
-                     fold_batch_norm=fold_batch_norm, moving_average_decay=moving_average_decay)
+    """Runs the model on `images` (see the subclass: `Backbone.__call__`, `Segmenter`). The build options left
+    None are those of the surrounding block (`nets.layers.build_options`)."""
+    options = {name: value for name, value in (('fold_batch_norm', fold_batch_norm),
+                                               ('moving_average_decay', moving_average_decay)) if value is not None}
+    return self._run(self.network_input(images), training, weights, self._network, dropout_seed, **options)
 
   @tf.autograph.experimental.do_not_convert
   def _run(self, images: tf.Tensor, training, weights: Optional[Mapping[str, tf.Tensor]], network,
