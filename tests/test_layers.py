@@ -306,7 +306,8 @@ def test_batch_norm_folding_is_scoped_to_its_context_and_thread():
 def test_build_options_nest_change_only_what_they_name_and_refuse_unknown_names():
   sink = []
   assert context.current() == layers.BuildOptions(False, None, None)
-  with layers.regularizers_collected_into(sink), layers.moving_average_decay(0.5):
+  with layers.regularizers_collected_into(sink) as collected, layers.moving_average_decay(0.5):
+    assert collected is sink
     with layers.build_options(fold_batch_norm=True) as inner:
       assert inner == layers.BuildOptions(fold_batch_norm=True, moving_average_decay=0.5, regularizer_sink=sink)
     assert context.current() == layers.BuildOptions(False, 0.5, sink)

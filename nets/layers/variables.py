@@ -1,8 +1,9 @@
 """Variables of the layers: model variables with their collections and regularizers (or a sink of them for
 eager code), and the initializers the layers share."""
 
+import contextlib
 import math
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import tensorflow as tf
 
@@ -12,15 +13,17 @@ from nets.layers.context import current as current_build_options
 GraphKeys = tf.compat.v1.GraphKeys
 
 
-def regularizers_collected_into(sink: list):
+@contextlib.contextmanager
+def regularizers_collected_into(sink: list) -> Iterator[list]:
   """Within this context (in this thread), `model_variable` hands regularizers to `sink` instead of the graph.
 
   Each variable created with a regularizer appends `(variable, regularizer)` to `sink`; no loss is built and
   nothing is added to REGULARIZATION_LOSSES. This is how eager code, which has no collections, gets the weight
   decay of a network: it evaluates the regularizers itself at every step. The build option `regularizer_sink`
-  (`build_options`).
+  (`build_options`). Yields `sink`.
   """
-  return build_options(regularizer_sink=sink)
+  with build_options(regularizer_sink=sink):
+    yield sink
 
 
 def model_variable(name: str, shape: Sequence[int], dtype=tf.float32, initializer=None, regularizer=None,
