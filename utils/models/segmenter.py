@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from nets import checks
 from nets import deeplab
-from nets import nets_factory
 from slimnets.models.module import NetworkModule
 from slimnets.models.module import check_eager
 from slimnets.models.module import new_variable
@@ -40,7 +39,6 @@ class Segmenter(NetworkModule):
       raise ValueError(f'Segmenter: model_options must be a deeplab.ModelOptions, got {type(model_options).__name__}')
     model_options = model_options.checked()  # DeepLab checks them when the model is built: here, before any op
     check_eager('Segmenter')
-    nets_factory.get_spec(model_options.model_variant)
     checks.check_int('in_channels', in_channels)
     # No arg scope of the model's own: DeepLab sets every layer's arguments itself (`nets.deeplab`).
     super().__init__(name or 'deeplab', in_channels=in_channels, synchronized_batch_norm=synchronized_batch_norm,
